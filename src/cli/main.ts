@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { DbRouterError } from '../errors.js';
+import { register as registerCluster } from './cluster.js';
+import { register as registerExplain } from './explain.js';
+
+/**
+ * The `dbrouter` command. Each subcommand lives in its own file and registers itself here.
+ * Returns the process exit code.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('dbrouter')
+    .description('Route reads to replicas and writes to the primary; run real local replicated clusters.')
+    .exitOverride()
+    .showHelpAfterError();
+  registerCluster(program);
+  registerExplain(program);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof DbRouterError) {
+      process.stderr.write(`dbrouter: ${e.message} [${e.code}]\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

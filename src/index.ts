@@ -1,0 +1,2 @@
+export { DbRouterError, isDbRouterError } from './errors.js';
+export type { ErrorCode } from './errors.js';

@@ -1,0 +1,34 @@
+/** The SQL dialect a statement is read in. One cluster is one engine, so one dialect. */
+export type Dialect = 'postgres' | 'mysql';
+
+/** Where a statement must run: `primary`, or `replica` when it is surely a read. */
+export type TargetRole = 'primary' | 'replica';
+
+/**
+ * What a statement does to the connection it runs on, beyond reading or writing rows.
+ * - `begin`: opens a transaction (`readOnly` says whether it was declared READ ONLY)
+ * - `end`: COMMIT / ROLLBACK (ends a transaction; ROLLBACK TO SAVEPOINT is not an end)
+ * - `session`: changes session state that later statements depend on (SET, temp tables, LISTEN,
+ *   advisory locks, named prepared statements, USE, ...): the connection must stay where it is
+ * - `none`: nothing beyond the statement itself
+ */
+export type SessionEffect = 'begin' | 'end' | 'session' | 'none';
+
+/** The decision for one statement text. Immutable: it may be cached and shared. */
+export interface Classification {
+  readonly target: TargetRole;
+  /** A short, stable machine-readable reason, such as `select`, `write-cte`, `for-update`, `multi-statement`. */
+  readonly reason: string;
+  /** The statement's leading verb, upper-case (`SELECT`, `INSERT`, `WITH`, ...), or `''` when there is none. */
+  readonly verb: string;
+  readonly effect: SessionEffect;
+  /** For `begin`: declared `READ ONLY`. */
+  readonly readOnly: boolean;
+  /** Tables the statement names, lower-case and unquoted, where the lexer can see them; may be empty. */
+  readonly tables: readonly string[];
+}
+
+export interface ClassifyOptions {
+  /** Extra functions that write (pgpool's `write_function_list`), case-insensitive. */
+  readonly writeFunctions?: readonly string[];
+}
