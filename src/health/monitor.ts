@@ -1,0 +1,674 @@
+import { EventEmitter } from 'node:events';
+import { DbRouterError } from '../errors.js';
+import { sameAddress } from './address.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+
+/**
+ * Options of a `HealthMonitor`. Every duration is in milliseconds.
+ *
+ * @example
+ *   new HealthMonitor({ nodes, prober, checkIntervalMillis: 500, maxReplicationLagMillis: 2000 })
+ */
+export interface HealthMonitorOptions {
+  readonly nodes: readonly MonitoredNode[];
+  readonly prober: Prober;
+  /** Time between two checks of a node. Default 1000. */
+  readonly checkIntervalMillis?: number;
+  /** Bound on one check, connecting included: a node that accepts TCP but never answers fails it. Default 1000. */
+  readonly checkTimeoutMillis?: number;
+  /** Consecutive failed checks before a node is down (one suffices after `markSuspect`). Default 2. */
+  readonly failuresBeforeDown?: number;
+  /** Consecutive good checks before a down node is up, or a lagging replica back in reads. Default 2. */
+  readonly checksBeforeUp?: number;
+  /** A replica further behind than this leaves the reads. Default 10000. */
+  readonly maxReplicationLagMillis?: number;
+  /** A lagging replica returns only once at or below this lag. Default half of `maxReplicationLagMillis`. */
+  readonly caughtUpLagMillis?: number;
+  /**
+   * Keep at least this many reachable replicas in reads even when they lag (the least late ones),
+   * so losing replicas one by one never moves every read onto the primary. Default 0.
+   */
+  readonly minReplicasInRotation?: number;
+  /** Time between checks while looking for a primary (`findPrimary`, waiting writes). Default 50. */
+  readonly primarySearchIntervalMillis?: number;
+  /**
+   * Called once each time the primary is lost (down, or found to be a replica) and no other node is
+   * primary: the place to trigger a promotion (Pgpool-II's `failover_command`). Off by default.
+   * Its failures arrive as `'error'` events.
+   */
+  readonly onPrimaryLost?: (event: PrimaryLostEvent) => void | Promise<void>;
+  /** Time source, for tests. */
+  readonly clock?: Clock;
+}
+
+/** Health of one node, as `status()` shows it. JSON-safe; it never holds a credential. */
+export interface NodeHealth {
+  readonly alias: string;
+  readonly configuredRole: Role;
+  /** The role the server reports; `undefined` before its first good check. */
+  readonly role: Role | undefined;
+  /** `unknown` before the first check; `down` after `failuresBeforeDown` failed checks. */
+  readonly state: 'unknown' | 'up' | 'down';
+  /** Whether the last check succeeded. */
+  readonly reachable: boolean | undefined;
+  /** Marked after a connection error, until its immediate recheck. */
+  readonly suspect: boolean;
+  /** Replicas: serves reads now. The primary: false. */
+  readonly inRotation: boolean;
+  readonly lagging: boolean;
+  /** Time lag: the larger of the engine's measure and the monitor's own (the age of the oldest primary position not yet applied). */
+  readonly lagMillis: number | undefined;
+  /** Distance behind the primary's last seen position, in `positionUnit`. */
+  readonly lagPosition: number | undefined;
+  readonly positionUnit: 'bytes' | 'transactions';
+  readonly position: string | undefined;
+  readonly replayPosition: string | undefined;
+  readonly upstream: string | undefined;
+  readonly paused: boolean | undefined;
+  readonly rttMillis: number | undefined;
+  /** Epoch milliseconds of the start of the last check. */
+  readonly lastCheckAt: number | undefined;
+  readonly consecutiveFailures: number;
+  readonly lastError: string | undefined;
+  readonly problems: readonly NodeProblem[];
+}
+
+/** Something wrong with how a node is configured or replicates, found by a check. */
+export interface NodeProblem {
+  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch';
+  readonly message: string;
+}
+
+/** The monitor's snapshot: `cluster.status()` builds on it. */
+export interface HealthStatus {
+  /** The alias that takes writes; `undefined` when no node is known to be primary. */
+  readonly primary: string | undefined;
+  readonly primaryAvailable: boolean;
+  /** Set while more than one node claims to be primary: writes are refused. */
+  readonly splitBrain: readonly string[] | undefined;
+  /** Replicas that serve reads now; empty means reads go to the primary. */
+  readonly readableReplicas: readonly string[];
+  readonly nodes: readonly NodeHealth[];
+}
+
+export interface NodeDownEvent { readonly alias: string; readonly error: string | undefined }
+export interface NodeUpEvent { readonly alias: string }
+export interface LaggingEvent { readonly alias: string; readonly lagMillis: number | undefined; readonly lagPosition: number | undefined }
+export interface CaughtUpEvent { readonly alias: string; readonly lagMillis: number | undefined }
+export interface PrimaryChangedEvent { readonly from: string | undefined; readonly to: string }
+export interface PrimaryLostEvent { readonly alias: string | undefined; readonly reason: 'down' | 'became-replica' }
+export interface SplitBrainEvent { readonly aliases: readonly string[] }
+export interface ProblemEvent extends NodeProblem { readonly alias: string }
+
+/** The monitor's events and their payloads. */
+export interface HealthMonitorEvents {
+  'node-down': [NodeDownEvent];
+  'node-up': [NodeUpEvent];
+  lagging: [LaggingEvent];
+  'caught-up': [CaughtUpEvent];
+  'primary-changed': [PrimaryChangedEvent];
+  'primary-lost': [PrimaryLostEvent];
+  'split-brain': [SplitBrainEvent];
+  problem: [ProblemEvent];
+  error: [Error];
+}
+
+interface Sample { readonly at: number; readonly position: string }
+
+interface NodeState {
+  readonly node: MonitoredNode;
+  probe: NodeProbe | undefined;
+  health: 'unknown' | 'up' | 'down';
+  reachable: boolean | undefined;
+  suspect: boolean;
+  failures: number;
+  successes: number;
+  lagging: boolean;
+  goodLagChecks: number;
+  result: ProbeResult | undefined;
+  lagMillis: number | undefined;
+  lagPosition: number | undefined;
+  rttMillis: number | undefined;
+  lastCheckAt: number | undefined;
+  lastGoodCheckAt: number | undefined;
+  lastError: string | undefined;
+  problems: Map<NodeProblem['kind'], string>;
+  inFlight: Promise<void> | undefined;
+  again: boolean;
+  timer: TimerHandle | undefined;
+}
+
+interface Waiter {
+  readonly since: number;
+  readonly fresh: boolean;
+  readonly resolve: (alias: string) => void;
+  readonly reject: (e: Error) => void;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * Watches every node of a cluster over its own connections: reachability, the role each server
+ * reports, replication lag in time and position, round-trip time. It decides which replicas serve
+ * reads (with hysteresis), which node is the primary, and notices split brain. It never throws
+ * from the background: failures arrive as `'error'` events, and only when someone listens.
+ *
+ * @example
+ *   const monitor = new HealthMonitor({ nodes, prober: postgresProber({ connections }) })
+ *   monitor.on('node-down', ({ alias }) => log.warn(`${alias} is down`))
+ *   await monitor.start()
+ *   monitor.readableReplicas() // ['r1']
+ *   const primary = await monitor.writablePrimary(5000)
+ */
+export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
+  readonly #prober: Prober;
+  readonly #clock: Clock;
+  readonly #interval: number;
+  readonly #timeout: number;
+  readonly #failuresBeforeDown: number;
+  readonly #checksBeforeUp: number;
+  readonly #maxLag: number;
+  readonly #caughtUpLag: number;
+  readonly #minReplicas: number;
+  readonly #searchInterval: number;
+  readonly #onPrimaryLost: HealthMonitorOptions['onPrimaryLost'];
+  readonly #nodes = new Map<string, NodeState>();
+  #primary: string | undefined;
+  #primaryLost = false;
+  #splitBrain: readonly string[] | undefined;
+  #samples: Sample[] = [];
+  #searches = 0;
+  #waiters = new Set<Waiter>();
+  #started = false;
+  #stopped = false;
+
+  constructor(options: HealthMonitorOptions) {
+    super();
+    const o = options;
+    this.#prober = o.prober;
+    this.#clock = o.clock ?? systemClock;
+    this.#interval = positive('checkIntervalMillis', o.checkIntervalMillis ?? 1000);
+    this.#timeout = positive('checkTimeoutMillis', o.checkTimeoutMillis ?? 1000);
+    this.#failuresBeforeDown = positive('failuresBeforeDown', o.failuresBeforeDown ?? 2);
+    this.#checksBeforeUp = positive('checksBeforeUp', o.checksBeforeUp ?? 2);
+    this.#maxLag = positive('maxReplicationLagMillis', o.maxReplicationLagMillis ?? 10_000);
+    this.#caughtUpLag = o.caughtUpLagMillis ?? this.#maxLag / 2;
+    if (!(this.#caughtUpLag >= 0 && this.#caughtUpLag <= this.#maxLag)) {
+      throw new DbRouterError('CONFIG_INVALID', 'caughtUpLagMillis must be between 0 and maxReplicationLagMillis.');
+    }
+    this.#minReplicas = o.minReplicasInRotation ?? 0;
+    if (!(Number.isInteger(this.#minReplicas) && this.#minReplicas >= 0)) {
+      throw new DbRouterError('CONFIG_INVALID', 'minReplicasInRotation must be a whole number, 0 or more.');
+    }
+    this.#searchInterval = positive('primarySearchIntervalMillis', o.primarySearchIntervalMillis ?? 50);
+    this.#onPrimaryLost = o.onPrimaryLost;
+    if (o.nodes.length === 0) throw new DbRouterError('CONFIG_INVALID', 'The health monitor needs at least one node.');
+    for (const node of o.nodes) {
+      if (this.#nodes.has(node.alias)) {
+        throw new DbRouterError('CONFIG_INVALID', `Node alias "${node.alias}" appears twice; aliases must be unique.`);
+      }
+      this.#nodes.set(node.alias, newState(node));
+    }
+    const primaries = o.nodes.filter((n) => n.configuredRole === 'primary');
+    if (primaries.length > 1) {
+      throw new DbRouterError('CONFIG_INVALID', `Configure one primary, not ${primaries.length} (${primaries.map((n) => n.alias).join(', ')}).`);
+    }
+    this.#primary = primaries[0]?.alias;
+    this.#primaryLost = this.#primary === undefined;
+  }
+
+  /**
+   * Starts checking every node; resolves once each node has had its first check (or its timeout).
+   * Idempotent.
+   */
+  async start(): Promise<void> {
+    if (this.#stopped) throw new DbRouterError('POOL_ENDED', 'Cannot start a health monitor after stop().');
+    if (this.#started) return;
+    this.#started = true;
+    await Promise.all([...this.#nodes.values()].map((s) => this.#check(s)));
+  }
+
+  /** Stops every check, closes the monitoring connections, rejects waiting writes. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const w of this.#waiters) this.#settle(w, new DbRouterError('PRIMARY_UNAVAILABLE', 'The health monitor was stopped while a write waited for a primary.'));
+    const closing: Promise<void>[] = [];
+    for (const s of this.#nodes.values()) {
+      if (s.timer !== undefined) this.#clock.clearTimeout(s.timer);
+      s.timer = undefined;
+      if (s.probe) closing.push(s.probe.close().catch(() => undefined));
+      s.probe = undefined;
+    }
+    await Promise.all(closing);
+  }
+
+  /** The alias that takes writes now, or `undefined` when there is none or two claim it. */
+  primary(): string | undefined {
+    return this.#primaryAvailable() ? this.#primary : undefined;
+  }
+
+  /** Replicas that serve reads now, in configuration order. Empty: send reads to the primary. */
+  readableReplicas(): string[] {
+    const candidates = [...this.#nodes.values()].filter(
+      (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary',
+    );
+    const healthy = candidates.filter((s) => !s.lagging);
+    if (healthy.length >= this.#minReplicas) return healthy.map((s) => s.node.alias);
+    const late = candidates
+      .filter((s) => s.lagging && s.reachable === true)
+      .sort((a, b) => (a.lagMillis ?? Infinity) - (b.lagMillis ?? Infinity))
+      .slice(0, this.#minReplicas - healthy.length);
+    const keep = new Set([...healthy, ...late]);
+    return candidates.filter((s) => keep.has(s)).map((s) => s.node.alias);
+  }
+
+  /** Whether `alias` may serve a read now (a readable replica, or the primary). */
+  isReadable(alias: string): boolean {
+    return alias === this.primary() || this.readableReplicas().includes(alias);
+  }
+
+  /**
+   * Call after a connection error on `alias`: it leaves the reads at once and is checked now
+   * rather than at the next interval; one more failed check takes it down.
+   */
+  markSuspect(alias: string): void {
+    const s = this.#nodes.get(alias);
+    if (!s || this.#stopped) return;
+    s.suspect = true;
+    this.#evaluateSafely();
+    void this.#check(s);
+  }
+
+  /**
+   * The primary for a write: at once when one is known and up; otherwise looks among the
+   * configured nodes (checking them every `primarySearchIntervalMillis`) for up to `timeoutMillis`.
+   * Rejects with `SPLIT_BRAIN` when two nodes claim to be primary, `PRIMARY_UNAVAILABLE` past the bound.
+   */
+  async writablePrimary(timeoutMillis: number): Promise<string> {
+    if (this.#splitBrain) throw splitBrainError(this.#splitBrain);
+    const now = this.primary();
+    if (now !== undefined) return now;
+    return this.#wait(timeoutMillis, false);
+  }
+
+  /**
+   * Polls every configured node until exactly one reports being primary after this call began,
+   * and returns its alias (making it the primary). Rejects like `writablePrimary`.
+   */
+  async findPrimary(timeoutMillis: number): Promise<string> {
+    return this.#wait(timeoutMillis, true);
+  }
+
+  /** A JSON-safe snapshot of every node and of the cluster's primary. */
+  status(): HealthStatus {
+    const readable = new Set(this.readableReplicas());
+    return {
+      primary: this.#primary,
+      primaryAvailable: this.#primaryAvailable(),
+      splitBrain: this.#splitBrain ? [...this.#splitBrain] : undefined,
+      readableReplicas: [...readable],
+      nodes: [...this.#nodes.values()].map((s) => ({
+        alias: s.node.alias,
+        configuredRole: s.node.configuredRole,
+        role: s.result?.role,
+        state: s.health,
+        reachable: s.reachable,
+        suspect: s.suspect,
+        inRotation: readable.has(s.node.alias),
+        lagging: s.lagging,
+        lagMillis: s.lagMillis,
+        lagPosition: s.lagPosition,
+        positionUnit: this.#prober.positionUnit,
+        position: s.result?.position,
+        replayPosition: s.result?.replayPosition,
+        upstream: s.result?.upstream,
+        paused: s.result?.paused,
+        rttMillis: s.rttMillis,
+        lastCheckAt: s.lastCheckAt,
+        consecutiveFailures: s.failures,
+        lastError: s.lastError,
+        problems: [...s.problems].map(([kind, message]) => ({ kind, message })),
+      })),
+    };
+  }
+
+  #primaryAvailable(): boolean {
+    if (this.#splitBrain || this.#primary === undefined || this.#primaryLost) return false;
+    const s = this.#nodes.get(this.#primary);
+    return s !== undefined && s.health !== 'down' && !s.suspect && s.result?.role !== 'replica';
+  }
+
+  #wait(timeoutMillis: number, fresh: boolean): Promise<string> {
+    if (this.#stopped) return Promise.reject(new DbRouterError('PRIMARY_UNAVAILABLE', 'The health monitor is stopped.'));
+    return new Promise<string>((resolve, reject) => {
+      const waiter: Waiter = { since: this.#clock.now(), fresh, resolve, reject, timer: undefined };
+      waiter.timer = this.#clock.setTimeout(() => {
+        this.#settle(waiter, new DbRouterError(
+          'PRIMARY_UNAVAILABLE',
+          `No primary found among ${[...this.#nodes.keys()].join(', ')} within ${timeoutMillis} ms; ` +
+            'writes fail until one is promoted or comes back (reads go on from replicas).',
+        ));
+      }, timeoutMillis);
+      this.#waiters.add(waiter);
+      this.#searches += 1;
+      for (const s of this.#nodes.values()) void this.#check(s);
+      this.#resolveWaiters();
+    });
+  }
+
+  #settle(w: Waiter, outcome: string | Error): void {
+    if (!this.#waiters.delete(w)) return;
+    if (w.timer !== undefined) this.#clock.clearTimeout(w.timer);
+    this.#searches -= 1;
+    if (typeof outcome === 'string') w.resolve(outcome);
+    else w.reject(outcome);
+  }
+
+  #resolveWaiters(): void {
+    if (this.#waiters.size === 0) return;
+    if (this.#splitBrain) {
+      for (const w of this.#waiters) this.#settle(w, splitBrainError(this.#splitBrain));
+      return;
+    }
+    if (!this.#primaryAvailable() || this.#primary === undefined) return;
+    const last = this.#nodes.get(this.#primary)?.lastGoodCheckAt ?? -Infinity;
+    for (const w of this.#waiters) if (!w.fresh || last >= w.since) this.#settle(w, this.#primary);
+  }
+
+  // One check per node at a time; a request during a check runs right after it.
+  #check(s: NodeState): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (s.inFlight) {
+      s.again = true;
+      return s.inFlight;
+    }
+    if (s.timer !== undefined) this.#clock.clearTimeout(s.timer);
+    s.timer = undefined;
+    const run = this.#runCheck(s).finally(() => {
+      s.inFlight = undefined;
+      if (this.#stopped) return;
+      if (s.again) {
+        s.again = false;
+        void this.#check(s);
+      } else {
+        this.#schedule(s, this.#searches > 0 ? this.#searchInterval : this.#interval);
+      }
+    });
+    s.inFlight = run;
+    return run;
+  }
+
+  #schedule(s: NodeState, ms: number): void {
+    if (s.timer !== undefined) this.#clock.clearTimeout(s.timer);
+    s.timer = this.#clock.setTimeout(() => {
+      s.timer = undefined;
+      void this.#check(s);
+    }, ms);
+  }
+
+  async #runCheck(s: NodeState): Promise<void> {
+    const startedAt = this.#clock.now();
+    const controller = new AbortController();
+    let timer: TimerHandle | undefined;
+    try {
+      s.probe ??= this.#prober.forNode(s.node);
+      const checking = s.probe.check(controller.signal);
+      checking.catch(() => undefined);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.#clock.setTimeout(() => {
+          reject(new DbRouterError('NODE_DOWN', `The check of node "${s.node.alias}" did not finish within ${this.#timeout} ms (checkTimeoutMillis).`));
+          controller.abort();
+        }, this.#timeout);
+      });
+      const result = await Promise.race([checking, timeout]);
+      if (this.#stopped) return;
+      this.#onSuccess(s, result, startedAt);
+    } catch (e) {
+      if (this.#stopped) return;
+      this.#onFailure(s, e, startedAt);
+    } finally {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+    }
+    this.#evaluateSafely();
+  }
+
+  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number): void {
+    const alias = s.node.alias;
+    s.reachable = true;
+    s.failures = 0;
+    s.suspect = false;
+    s.lastError = undefined;
+    s.result = r;
+    s.lastCheckAt = startedAt;
+    s.lastGoodCheckAt = startedAt;
+    s.rttMillis = r.rttMillis ?? this.#clock.now() - startedAt;
+    if (s.health === 'unknown') s.health = 'up';
+    else if (s.health === 'down' && ++s.successes >= this.#checksBeforeUp) this.#up(s);
+
+    if (r.role === 'primary') {
+      if (alias === this.#primary) this.#sample(startedAt, r.position);
+      s.lagMillis = 0;
+      s.lagPosition = 0;
+      s.lagging = false;
+      s.goodLagChecks = 0;
+    } else {
+      this.#measureLag(s, r, startedAt);
+    }
+  }
+
+  #up(s: NodeState): void {
+    s.health = 'up';
+    s.successes = 0;
+    this.#emit('node-up', { alias: s.node.alias });
+  }
+
+  #onFailure(s: NodeState, e: unknown, startedAt: number): void {
+    s.reachable = false;
+    s.successes = 0;
+    s.failures += 1;
+    s.lastCheckAt = startedAt;
+    s.lastError = describe(e);
+    const wasSuspect = s.suspect;
+    s.suspect = false;
+    if (s.health === 'unknown' || (s.health === 'up' && (wasSuspect || s.failures >= this.#failuresBeforeDown))) {
+      s.health = 'down';
+      this.#emit('node-down', { alias: s.node.alias, error: s.lastError });
+    }
+  }
+
+  // Primary positions with the time each was first seen, to estimate a replica's lag from the
+  // oldest one it has not applied: that catches a replica cut off from its primary, which the
+  // engine itself reports as "0 behind" (PostgreSQL: received == replayed).
+  #sample(at: number, position: string | undefined): void {
+    if (position === undefined) return;
+    const last = this.#samples[this.#samples.length - 1];
+    if (last?.position !== position) this.#samples.push({ at, position });
+    const keepFrom = at - Math.max(2 * this.#maxLag, 10 * this.#interval);
+    while (this.#samples.length > 1 && (this.#samples[1]?.at ?? Infinity) <= keepFrom) this.#samples.shift();
+    if (this.#samples.length > 512) this.#samples.splice(0, this.#samples.length - 512);
+  }
+
+  #measureLag(s: NodeState, r: ProbeResult, startedAt: number): void {
+    let behind = 0;
+    let distance: number | undefined;
+    const replay = r.replayPosition;
+    if (replay !== undefined && this.#samples.length > 0) {
+      for (const sample of this.#samples) {
+        if (sample.at > startedAt) break;
+        if (!this.#prober.reached(replay, sample.position)) {
+          behind = startedAt - sample.at;
+          break;
+        }
+      }
+      const latest = this.#samples[this.#samples.length - 1];
+      if (latest) distance = this.#prober.distance(replay, latest.position);
+    }
+    s.lagMillis = r.lagMillis === undefined ? undefined : Math.max(r.lagMillis, behind);
+    s.lagPosition = distance;
+    const alias = s.node.alias;
+    if (!s.lagging) {
+      if (s.lagMillis === undefined || s.lagMillis > this.#maxLag) {
+        s.lagging = true;
+        s.goodLagChecks = 0;
+        this.#emit('lagging', { alias, lagMillis: s.lagMillis, lagPosition: s.lagPosition });
+      }
+    } else if (s.lagMillis !== undefined && s.lagMillis <= this.#caughtUpLag) {
+      if (++s.goodLagChecks >= this.#checksBeforeUp) {
+        s.lagging = false;
+        s.goodLagChecks = 0;
+        this.#emit('caught-up', { alias, lagMillis: s.lagMillis });
+      }
+    } else {
+      s.goodLagChecks = 0;
+    }
+  }
+
+  #evaluateSafely(): void {
+    try {
+      this.#evaluate();
+    } catch (e) {
+      this.#emit('error', e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  // Cluster-wide conclusions from the latest check of every node: who is primary, split brain,
+  // configuration problems. Runs after every check.
+  #evaluate(): void {
+    const states = [...this.#nodes.values()];
+    const claiming = states.filter((s) => s.reachable === true && s.result?.role === 'primary').map((s) => s.node.alias);
+    if (claiming.length > 1) {
+      const key = claiming.join(',');
+      if (this.#splitBrain?.join(',') !== key) {
+        this.#splitBrain = claiming;
+        this.#emit('split-brain', { aliases: claiming });
+      }
+    } else {
+      this.#splitBrain = undefined;
+    }
+    const only = claiming.length === 1 ? this.#nodes.get(claiming[0]!) : undefined;
+    if (only) {
+      const to = only.node.alias;
+      if (only.health === 'down') this.#up(only);
+      if (to !== this.#primary) {
+        const from = this.#primary;
+        this.#primary = to;
+        this.#samples = [];
+        if (only.result) this.#sample(only.lastGoodCheckAt ?? this.#clock.now(), only.result.position);
+        this.#primaryLost = false;
+        this.#emit('primary-changed', { from, to });
+      }
+      this.#primaryLost = false;
+    } else if (claiming.length === 0 && this.#primary !== undefined && !this.#primaryLost) {
+      const p = this.#nodes.get(this.#primary);
+      const reason = p?.health === 'down' ? 'down' : p?.reachable === true && p.result?.role === 'replica' ? 'became-replica' : undefined;
+      if (reason) {
+        this.#primaryLost = true;
+        const event: PrimaryLostEvent = { alias: this.#primary, reason };
+        this.#emit('primary-lost', event);
+        this.#callPrimaryLost(event);
+      }
+    }
+    for (const s of states) this.#findProblems(s);
+    this.#resolveWaiters();
+  }
+
+  #findProblems(s: NodeState): void {
+    const r = s.result;
+    if (!r || s.reachable !== true) return;
+    const alias = s.node.alias;
+    const found = new Map<NodeProblem['kind'], string>();
+    if (s.node.configuredRole === 'primary' && r.role === 'replica') {
+      found.set('configured-primary-is-replica', `Node "${alias}" is configured as the primary but reports being a replica${r.upstream ? ` of ${r.upstream}` : ''}.`);
+    }
+    const primaryAddress = this.#primary === undefined ? undefined : this.#nodes.get(this.#primary)?.node.address;
+    if (r.role === 'replica' && r.upstream && primaryAddress && alias !== this.#primary && !sameAddress(r.upstream, primaryAddress)) {
+      found.set('upstream-mismatch', `Replica "${alias}" replicates from ${r.upstream}, not from the primary "${this.#primary}" (${primaryAddress}).`);
+    }
+    for (const [kind, message] of found) {
+      if (s.problems.get(kind) !== message) this.#emit('problem', { alias, kind, message });
+    }
+    s.problems = found;
+  }
+
+  #callPrimaryLost(event: PrimaryLostEvent): void {
+    const hook = this.#onPrimaryLost;
+    if (!hook) return;
+    try {
+      Promise.resolve(hook(event)).catch((e: unknown) => this.#emit('error', wrapHookError(e)));
+    } catch (e) {
+      this.#emit('error', wrapHookError(e));
+    }
+  }
+
+  // Events never throw into the monitor: a throwing listener becomes an 'error' event, and an
+  // 'error' with no listener is dropped rather than crashing the process.
+  #emit<K extends keyof HealthMonitorEvents>(name: K, ...args: HealthMonitorEvents[K]): void {
+    if (name === 'error') {
+      if (this.listenerCount('error') === 0) return;
+      try {
+        (this.emit as (n: string, ...a: unknown[]) => boolean)('error', ...args);
+      } catch {
+        // An 'error' listener that throws has nowhere left to report to.
+      }
+      return;
+    }
+    try {
+      (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
+    } catch (e) {
+      this.#emit('error', e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}
+
+function newState(node: MonitoredNode): NodeState {
+  return {
+    node,
+    probe: undefined,
+    health: 'unknown',
+    reachable: undefined,
+    suspect: false,
+    failures: 0,
+    successes: 0,
+    lagging: false,
+    goodLagChecks: 0,
+    result: undefined,
+    lagMillis: undefined,
+    lagPosition: undefined,
+    rttMillis: undefined,
+    lastCheckAt: undefined,
+    lastGoodCheckAt: undefined,
+    lastError: undefined,
+    problems: new Map(),
+    inFlight: undefined,
+    again: false,
+    timer: undefined,
+  };
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) {
+    throw new DbRouterError('CONFIG_INVALID', `${name} must be a positive number, got ${String(value)}.`);
+  }
+  return value;
+}
+
+function splitBrainError(aliases: readonly string[]): DbRouterError {
+  return new DbRouterError(
+    'SPLIT_BRAIN',
+    `Writes refused: ${aliases.join(' and ')} all report being primary. Demote all but one (or fence them); writes resume once only one is primary.`,
+  );
+}
+
+function wrapHookError(e: unknown): DbRouterError {
+  return new DbRouterError('ROUTER_ERROR', 'The onPrimaryLost hook failed.', { cause: e });
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    const text = e.message || e.name;
+    return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+  }
+  return String(e);
+}

@@ -1,0 +1,74 @@
+/**
+ * The contract between the health monitor and an engine: how one node is checked, and how two
+ * replication positions of that engine compare. The monitor never branches on the engine; each
+ * engine folder implements a `Prober` (`src/engines/postgres/probe.ts`, `src/engines/mysql/probe.ts`).
+ *
+ * @example
+ *   const prober: Prober = postgresProber({ connections: { main: {...}, r1: {...} } })
+ *   const result = await prober.forNode({ alias: 'r1', configuredRole: 'replica' }).check(signal)
+ */
+
+/** What a node is: the primary takes writes, a replica replays the primary's changes. */
+export type Role = 'primary' | 'replica';
+
+/** A node as the monitor sees it: a name, the role the configuration gives it, where it listens. */
+export interface MonitoredNode {
+  readonly alias: string;
+  readonly configuredRole: Role;
+  /** `host:port`, to compare with the upstream a replica reports. Optional. */
+  readonly address?: string;
+}
+
+/** One successful check of one node, as the engine reports it. */
+export interface ProbeResult {
+  /** The role the server itself reports (`pg_is_in_recovery()`, `@@read_only` + replica status). */
+  readonly role: Role;
+  /** Primary: its current write position. Replica: the position it has received. */
+  readonly position: string | undefined;
+  /** Primary: its current write position. Replica: the position it has applied (visible to reads). */
+  readonly replayPosition: string | undefined;
+  /**
+   * How far, in time, the replica's visible data is behind, by the engine's own measure: 0 for a
+   * primary, `undefined` when the engine cannot tell (for example MariaDB with its SQL thread
+   * stopped). The monitor treats `undefined` as beyond any bound, never as "no lag".
+   */
+  readonly lagMillis: number | undefined;
+  /** PostgreSQL: WAL received but not yet replayed, in bytes. */
+  readonly lagBytes?: number | undefined;
+  /** MariaDB: transactions received but not yet applied. */
+  readonly lagTransactions?: number | undefined;
+  /** The primary this replica streams from, `host:port`, when the engine says. */
+  readonly upstream: string | undefined;
+  /** Replay (PostgreSQL) or the SQL thread (MariaDB) is stopped on purpose or by an error. */
+  readonly paused: boolean;
+  /** Round trip of the check's query itself, without connecting. */
+  readonly rttMillis?: number;
+}
+
+/**
+ * A dedicated monitoring connection to one node: never a connection of the application's pool,
+ * so a saturated pool cannot make a healthy node look dead, and a dead node cannot hold an
+ * application connection.
+ */
+export interface NodeProbe {
+  /**
+   * One check. Rejects when the node cannot be reached or does not answer. When `signal` aborts
+   * (the monitor's `checkTimeoutMillis` ran out) the probe drops its connection at once and the next
+   * check connects again.
+   */
+  check(signal: AbortSignal): Promise<ProbeResult>;
+  /** Closes the connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** An engine's probes and its order of replication positions. */
+export interface Prober {
+  /** The unit of `distance`: WAL bytes (PostgreSQL) or transactions (MariaDB GTIDs). */
+  readonly positionUnit: 'bytes' | 'transactions';
+  /** A probe for one node. Connecting is lazy: it happens on the first check. */
+  forNode(node: MonitoredNode): NodeProbe;
+  /** Has a node at `have` applied everything up to `want`? False when it cannot tell. */
+  reached(have: string, want: string): boolean;
+  /** How far `have` is behind `want` (0 when caught up), `undefined` when it cannot tell. */
+  distance(have: string, want: string): number | undefined;
+}
