@@ -76,7 +76,7 @@ export interface NodeHealth {
 
 /** Something wrong with how a node is configured or replicates, found by a check. */
 export interface NodeProblem {
-  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch';
+  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check';
   readonly message: string;
 }
 
@@ -585,6 +585,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (r.role === 'replica' && r.upstream && primaryAddress && alias !== this.#primary && !sameAddress(r.upstream, primaryAddress)) {
       found.set('upstream-mismatch', `Replica "${alias}" replicates from ${r.upstream}, not from the primary "${this.#primary}" (${primaryAddress}).`);
     }
+    if (r.limited) found.set('limited-check', `Node "${alias}": ${r.limited}`);
     for (const [kind, message] of found) {
       if (s.problems.get(kind) !== message) this.#emit('problem', { alias, kind, message });
     }

@@ -41,6 +41,8 @@ export interface ProbeResult {
   readonly upstream: string | undefined;
   /** Replay (PostgreSQL) or the SQL thread (MariaDB) is stopped on purpose or by an error. */
   readonly paused: boolean;
+  /** Set when the check could not see everything it should (missing privileges): says what and how to fix it. */
+  readonly limited?: string;
   /** Round trip of the check's query itself, without connecting. */
   readonly rttMillis?: number;
 }
