@@ -281,7 +281,7 @@ export function openCluster(dir: string): Promise<LocalCluster> {
     state.dir = absolute;
     return Promise.resolve(new LocalClusterImpl(state, driverFor(state.engine)));
   } catch (e) {
-    return Promise.reject(e as Error);
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
 
