@@ -1,0 +1,579 @@
+/**
+ * The classifier: one pass of the lexer over a statement text, reading the leading verb and
+ * collecting facts (write words, `INTO`, row locks, function calls, `;`, tables) as bit flags,
+ * then one decision. Anything that is not surely a read goes to the primary.
+ *
+ * Not re-entrant by design (one module-level lexer, no allocation per call beyond the result);
+ * JavaScript runs it to completion, so that is safe.
+ *
+ * @example
+ *   classifyWith('SELECT * FROM t FOR UPDATE', POSTGRES, NO_FUNCTIONS).reason; // 'row-lock'
+ */
+import { V, type DialectSpec } from './dialect.js';
+import { KEYWORD_COUNT, KEYWORD_UPPER, keywordId as k, keywordOf, type Keyword } from './keywords.js';
+import {
+  Lexer, T_ASSIGN, T_COMMA, T_DOT, T_EOF, T_LPAREN, T_NUMBER, T_QIDENT, T_RPAREN, T_SEMI, T_STRING,
+  T_VAR, T_WORD,
+} from './lexer.js';
+import type { Classification, SessionEffect } from './types.js';
+
+/** User-named write functions, lower-case, bare (`fn`) or schema-qualified (`public.fn`). */
+export interface CompiledFunctions {
+  readonly names: ReadonlySet<string>;
+}
+
+export const NO_FUNCTIONS: CompiledFunctions = { names: new Set() };
+
+// Facts, as bits.
+const F_WRITE = 1;
+const F_INTO = 2;
+const F_INTO_VAR = 4;
+const F_ROW_LOCK = 8;
+const F_WRITE_FN = 16;
+const F_SESSION_READ = 32;
+const F_SESSION_SET = 64;
+const F_LOCK = 128;
+const F_LOCK_XACT = 256;
+const F_ASSIGN = 512;
+const F_CALC_FOUND_ROWS = 1024;
+const F_READ_ONLY = 2048;
+const F_READ_WRITE = 4096;
+const F_CHAIN = 8192;
+const F_SERIALIZABLE = 16384;
+const SESSION_EFFECT = F_LOCK | F_SESSION_SET | F_INTO_VAR | F_ASSIGN | F_CALC_FOUND_ROWS;
+
+/** Fact bit by function kind (`F.*`). */
+const FUNCTION_FACT = [0, F_WRITE_FN, F_SESSION_READ, F_SESSION_SET, F_LOCK, F_LOCK_XACT];
+
+// What a word does inside a statement.
+const R_INSERT = 1; // INSERT, REPLACE: a write unless a call follows: MySQL INSERT(), REPLACE()
+const R_WRITE = 2; // DELETE, MERGE, UPSERT
+const R_UPDATE = 3;
+const R_SHARE = 4;
+const R_INTO = 5;
+const R_FROM = 6;
+const R_JOIN = 7;
+const R_USING = 8;
+const R_TABLE = 9;
+const R_FOR = 10;
+const R_ONLY = 11;
+const R_WRITE_WORD = 12;
+const R_CHAIN = 13;
+const R_CALC = 14;
+const R_CLAUSE = 15; // ends a FROM list
+const R_SERIALIZABLE = 16;
+
+function table<T extends number>(entries: Partial<Record<Keyword, T>>): Uint8Array {
+  const t = new Uint8Array(KEYWORD_COUNT);
+  for (const [w, v] of Object.entries(entries)) t[k(w as Keyword)] = v;
+  return t;
+}
+
+const ROLE = table({
+  insert: R_INSERT, replace: R_INSERT, delete: R_WRITE, merge: R_WRITE, upsert: R_WRITE,
+  update: R_UPDATE, share: R_SHARE, into: R_INTO, from: R_FROM, join: R_JOIN,
+  straight_join: R_JOIN, using: R_USING, table: R_TABLE, tables: R_TABLE, for: R_FOR,
+  only: R_ONLY, write: R_WRITE_WORD, chain: R_CHAIN, sql_calc_found_rows: R_CALC,
+  serializable: R_SERIALIZABLE,
+  where: R_CLAUSE, group: R_CLAUSE, order: R_CLAUSE, limit: R_CLAUSE, having: R_CLAUSE,
+  window: R_CLAUSE, union: R_CLAUSE, except: R_CLAUSE, intersect: R_CLAUSE, on: R_CLAUSE,
+  set: R_CLAUSE, values: R_CLAUSE, select: R_CLAUSE, returning: R_CLAUSE, offset: R_CLAUSE,
+});
+
+// Where a table name is expected: words to skip, and words that show there is no name.
+const TN_SKIP = 1;
+const TN_STOP = 2;
+const TABLE_WORD = table({
+  only: TN_SKIP, if: TN_SKIP, not: TN_SKIP, exists: TN_SKIP, table: TN_SKIP,
+  select: TN_STOP, values: TN_STOP, with: TN_STOP, lateral: TN_STOP, outfile: TN_STOP,
+  dumpfile: TN_STOP, stdin: TN_STOP, stdout: TN_STOP, program: TN_STOP, set: TN_STOP,
+  where: TN_STOP, on: TN_STOP, using: TN_STOP, join: TN_STOP, for: TN_STOP, as: TN_STOP,
+  order: TN_STOP, group: TN_STOP, limit: TN_STOP, union: TN_STOP,
+});
+
+const EXPLAIN_OPTION = table({
+  analyze: 1, analyse: 1, verbose: 2, extended: 2, partitions: 2, format: 3,
+});
+
+const UPDATE = k('update');
+const TABLE = k('table');
+const TRUNCATE = k('truncate');
+const COPY = k('copy');
+const LOCK = k('lock');
+const FOR = k('for');
+const KEY = k('key');
+const NO = k('no');
+const IN = k('in');
+const DUPLICATE = k('duplicate');
+const VALUE = k('value');
+const NEXT = k('next');
+const PREVIOUS = k('previous');
+const READ = k('read');
+const AND = k('and');
+const INTO = k('into');
+const DISTINCT = k('distinct');
+const TEMP = k('temp');
+const TEMPORARY = k('temporary');
+const TRANSACTION = k('transaction');
+const WORK = k('work');
+const TO = k('to');
+const PREPARED = k('prepared');
+const START = k('start');
+const BEGIN = k('begin');
+const COMMIT = k('commit');
+const ROLLBACK = k('rollback');
+const FALSE = k('false');
+const OFF = k('off');
+
+const SHOW_SESSION = table({ warnings: 1, errors: 1, profile: 1, profiles: 1, count: 1 });
+const SHOW_PRIMARY = table({ master: 1, binary: 1, binlog: 1 });
+
+const EMPTY: readonly string[] = Object.freeze([]);
+
+const lx = new Lexer();
+/** Set by `statement` when it stopped at `;` and another statement follows: that token's kind. */
+let following = T_EOF;
+
+function result(
+  target: 'primary' | 'replica',
+  reason: string,
+  verb: string,
+  effect: SessionEffect,
+  readOnly: boolean,
+  tables: readonly string[],
+): Classification {
+  return { target, reason, verb, effect, readOnly, tables };
+}
+
+function unquote(src: string, start: number, end: number): string {
+  const q = src.charAt(start);
+  const inner = src.slice(start + 1, end - 1);
+  return inner.includes(q) ? inner.split(q + q).join(q) : inner;
+}
+
+/** A name token (`T_WORD` lower-cased, `T_QIDENT` unquoted with its case kept). */
+function namePart(kind: number, src: string, start: number, end: number): string {
+  return kind === T_QIDENT ? unquote(src, start, end) : src.slice(start, end).toLowerCase();
+}
+
+/**
+ * Classifies the statement whose first token the lexer has just read (`t`). Stops at its end: at
+ * EOF, or at `;` (setting `following` when another statement comes after).
+ */
+function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classification {
+  const src = lx.src;
+  let depth = 0;
+  while (t === T_LPAREN) {
+    depth++;
+    t = lx.next();
+  }
+  const verbKw = t === T_WORD ? lx.kw : 0;
+  const vclass = verbKw !== 0 ? spec.verbs[verbKw]! : V.UNKNOWN;
+  const verb = t === T_WORD ? (verbKw !== 0 ? KEYWORD_UPPER[verbKw]! : src.slice(lx.start, lx.end).toUpperCase()) : '';
+  if (vclass === V.EXPLAIN) return explain(spec, fns, verb);
+
+  let f = 0;
+  let tables: string[] | null = null;
+  // Previous three tokens: kind, keyword id, span.
+  let p1k = t, p1kw = verbKw, p1s = lx.start, p1e = lx.end;
+  let p2k = T_EOF, p2kw = 0, p2s = 0, p2e = 0;
+  let p3k = T_EOF, p3s = 0, p3e = 0;
+  let k2 = 0, k3 = 0, k4 = 0;
+  let n = 1;
+  let pendingWrite = false;
+  // Table names: 0 none, 1 a name is expected, 2 a name was read, 3 a name and `.` were read.
+  let tn = 0;
+  let tnCall = false; // a `(` after the name makes it a function (FROM generate_series(...))
+  let tnName = '';
+  let listMask = 0; // bit d: a comma at depth d starts another table name
+  let callMask = 0; // bit d: the parenthesis at depth d is a function call's
+  if (vclass === V.WRITE || vclass === V.READ || vclass === V.LOCK) {
+    if (verbKw === UPDATE || verbKw === TABLE || verbKw === TRUNCATE || verbKw === COPY || verbKw === LOCK) {
+      tn = 1;
+      listMask = 1 << depth;
+    }
+  }
+
+  for (;;) {
+    t = lx.next();
+    if (pendingWrite) {
+      pendingWrite = false;
+      if (t !== T_LPAREN) f |= F_WRITE;
+    }
+    let consumed = false;
+    if (tn !== 0) {
+      if (tn === 1) {
+        if (t === T_WORD) {
+          const role = lx.kw !== 0 ? TABLE_WORD[lx.kw]! : 0;
+          if (role === TN_SKIP) consumed = true;
+          else if (role !== TN_STOP) {
+            tnName = src.slice(lx.start, lx.end).toLowerCase();
+            tn = 2;
+            consumed = true;
+          } else tn = 0;
+        } else if (t === T_QIDENT) {
+          tnName = unquote(src, lx.start, lx.end);
+          tn = 2;
+          consumed = true;
+        } else tn = 0;
+      } else if (tn === 2) {
+        if (t === T_DOT) {
+          tn = 3;
+          consumed = true;
+        } else {
+          if (t !== T_LPAREN || !tnCall) tables = addTable(tables, tnName);
+          tn = 0;
+        }
+      } else {
+        if (t === T_WORD || t === T_QIDENT) {
+          tnName += '.' + namePart(t, src, lx.start, lx.end);
+          tn = 2;
+          consumed = true;
+        } else {
+          tables = addTable(tables, tnName);
+          tn = 0;
+        }
+      }
+    }
+    if (!consumed) {
+      if (t === T_EOF) break;
+      if (t === T_SEMI) {
+        do t = lx.next();
+        while (t === T_SEMI);
+        if (t !== T_EOF) following = t;
+        break;
+      }
+      switch (t) {
+        case T_WORD: {
+          const kw = lx.kw;
+          if (kw === 0) break;
+          switch (ROLE[kw]) {
+            case R_INSERT:
+              pendingWrite = true;
+              break;
+            case R_WRITE:
+              f |= F_WRITE;
+              break;
+            case R_UPDATE:
+              if (p1kw === FOR || (p1kw === KEY && p2kw === NO)) f |= F_ROW_LOCK;
+              else if (!(p1kw === KEY && p2kw === DUPLICATE)) {
+                f |= F_WRITE;
+                if (p1k === T_LPAREN || p1k === T_RPAREN) {
+                  tn = 1;
+                  tnCall = false;
+                  listMask |= 1 << depth;
+                }
+              }
+              break;
+            case R_SHARE:
+              if (p1kw === FOR || (p1kw === KEY && p2kw === FOR) || (p1kw === IN && p2kw === LOCK)) f |= F_ROW_LOCK;
+              break;
+            case R_INTO:
+              f |= F_INTO;
+              tn = 1;
+              tnCall = false;
+              break;
+            case R_FROM:
+              if ((callMask & (1 << depth)) === 0 && p1kw !== DISTINCT) {
+                tn = 1;
+                tnCall = true;
+                listMask |= 1 << depth;
+              }
+              break;
+            case R_JOIN:
+              tn = 1;
+              tnCall = true;
+              break;
+            case R_USING:
+              tn = 1;
+              tnCall = true;
+              listMask |= 1 << depth;
+              break;
+            case R_TABLE:
+              tn = 1;
+              tnCall = false;
+              listMask |= 1 << depth;
+              break;
+            case R_FOR:
+              listMask &= ~(1 << depth);
+              if (p1kw === VALUE) {
+                if (p2kw === NEXT) f |= F_WRITE_FN;
+                else if (p2kw === PREVIOUS) f |= F_SESSION_READ;
+              }
+              break;
+            case R_ONLY:
+              if (p1kw === READ) f |= F_READ_ONLY;
+              break;
+            case R_WRITE_WORD:
+              if (p1kw === READ) f |= F_READ_WRITE;
+              break;
+            case R_CHAIN:
+              if (p1kw === AND) f |= F_CHAIN;
+              break;
+            case R_CALC:
+              f |= F_CALC_FOUND_ROWS;
+              break;
+            case R_SERIALIZABLE:
+              f |= F_SERIALIZABLE;
+              break;
+            case R_CLAUSE:
+              listMask &= ~(1 << depth);
+              break;
+          }
+          break;
+        }
+        case T_LPAREN: {
+          let call = false;
+          if (p1k === T_WORD) {
+            call = p1kw === 0;
+            if (p1kw !== 0) {
+              const fk = spec.functions[p1kw]!;
+              if (fk !== 0) {
+                f |= FUNCTION_FACT[fk]!;
+                call = true;
+              }
+            }
+            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e, p2k, p3k, p3s, p3e)) f |= F_WRITE_FN;
+          } else if (p1k === T_QIDENT) {
+            call = true;
+            const fk = spec.functions[keywordOf(unquote(src, p1s, p1e))]!;
+            if (fk !== 0) f |= FUNCTION_FACT[fk]!;
+            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e, p2k, p3k, p3s, p3e)) f |= F_WRITE_FN;
+          }
+          depth++;
+          if (depth < 31) {
+            const bit = 1 << depth;
+            callMask = call ? callMask | bit : callMask & ~bit;
+            listMask &= ~bit;
+          }
+          break;
+        }
+        case T_RPAREN:
+          if (depth > 0) depth--;
+          break;
+        case T_COMMA:
+          if ((listMask & (1 << depth)) !== 0 && tn === 0) {
+            tn = 1;
+          }
+          break;
+        case T_VAR:
+          if (p1kw === INTO) f |= F_INTO_VAR;
+          else if (src.charCodeAt(lx.start + 1) === 64) {
+            const name = src.slice(lx.start + 2, lx.end).toLowerCase();
+            if (name === 'identity' || name === 'last_insert_id') f |= F_SESSION_READ;
+          }
+          break;
+        case T_ASSIGN:
+          f |= F_ASSIGN;
+          break;
+      }
+    }
+    if (n < 4) {
+      n++;
+      const kw = t === T_WORD ? lx.kw : 0;
+      if (n === 2) k2 = kw;
+      else if (n === 3) k3 = kw;
+      else k4 = kw;
+    }
+    p3k = p2k; p3s = p2s; p3e = p2e;
+    p2k = p1k; p2kw = p1kw; p2s = p1s; p2e = p1e;
+    p1k = t; p1kw = t === T_WORD ? lx.kw : 0; p1s = lx.start; p1e = lx.end;
+  }
+  if (pendingWrite) f |= F_WRITE;
+  if (tn === 2 || tn === 3) tables = addTable(tables, tnName);
+  void p2e;
+  return decide(spec, vclass, verb, f, k2, k3, k4, tables ?? EMPTY);
+}
+
+function addTable(tables: string[] | null, name: string): string[] {
+  if (tables === null) return [name];
+  if (!tables.includes(name)) tables.push(name);
+  return tables;
+}
+
+function userFunction(
+  fns: CompiledFunctions,
+  src: string,
+  p1k: number, p1s: number, p1e: number,
+  p2k: number,
+  p3k: number, p3s: number, p3e: number,
+): boolean {
+  const name = namePart(p1k, src, p1s, p1e).toLowerCase();
+  if (fns.names.has(name)) return true;
+  if (p2k === T_DOT && (p3k === T_WORD || p3k === T_QIDENT)) {
+    return fns.names.has(namePart(p3k, src, p3s, p3e).toLowerCase() + '.' + name);
+  }
+  return false;
+}
+
+function explain(spec: DialectSpec, fns: CompiledFunctions, verb: string): Classification {
+  let analyze = false;
+  let t = lx.next();
+  if (t === T_LPAREN) {
+    // PostgreSQL `EXPLAIN (ANALYZE [true|false|on|off|1|0], BUFFERS, FORMAT JSON, ...)`
+    let afterAnalyze = false;
+    for (t = lx.next(); t !== T_RPAREN && t !== T_EOF && t !== T_SEMI; t = lx.next()) {
+      if (afterAnalyze) {
+        afterAnalyze = false;
+        if (isFalse(t)) {
+          analyze = false;
+          continue;
+        }
+      }
+      if (t === T_WORD && EXPLAIN_OPTION[lx.kw] === 1) analyze = afterAnalyze = true;
+    }
+    if (t === T_RPAREN) t = lx.next();
+  }
+  while (t === T_WORD && EXPLAIN_OPTION[lx.kw] !== 0) {
+    const option = EXPLAIN_OPTION[lx.kw];
+    if (option === 1) analyze = true;
+    t = lx.next();
+    if (option === 3) {
+      // MySQL `FORMAT = TREE`
+      if (t !== T_WORD) lx.next();
+      t = lx.next();
+    }
+  }
+  if (t === T_EOF) return result('primary', 'unknown', verb, 'none', false, EMPTY);
+  const inner = statement(spec, fns, t);
+  if (!analyze || inner.target === 'replica') return result('replica', 'explain', verb, 'none', false, inner.tables);
+  return result('primary', 'explain-analyze', verb, inner.effect, false, inner.tables);
+}
+
+function isFalse(t: number): boolean {
+  if (t === T_WORD) return lx.kw === FALSE || lx.kw === OFF;
+  if (t === T_NUMBER || t === T_STRING) {
+    const text = lx.src.slice(lx.start, lx.end).replace(/'/g, '').toLowerCase();
+    return text === '0' || text === 'false' || text === 'off' || text === 'no';
+  }
+  return false;
+}
+
+function decide(
+  spec: DialectSpec,
+  vclass: number,
+  verb: string,
+  f: number,
+  k2: number,
+  k3: number,
+  k4: number,
+  tables: readonly string[],
+): Classification {
+  const sessionFacts = (f & SESSION_EFFECT) !== 0;
+  switch (vclass) {
+    case V.READ:
+    case V.WITH: {
+      const effect: SessionEffect = sessionFacts ? 'session' : 'none';
+      if ((f & F_WRITE) !== 0) return result('primary', vclass === V.WITH ? 'write-cte' : 'write', verb, effect, false, tables);
+      if ((f & F_INTO) !== 0) return result('primary', 'select-into', verb, effect, false, tables);
+      if ((f & F_WRITE_FN) !== 0) return result('primary', 'write-function', verb, effect, false, tables);
+      if ((f & (F_LOCK | F_LOCK_XACT)) !== 0) return result('primary', 'lock-function', verb, effect, false, tables);
+      if ((f & (F_SESSION_READ | F_SESSION_SET)) !== 0) return result('primary', 'session-function', verb, effect, false, tables);
+      if ((f & F_ROW_LOCK) !== 0) return result('primary', 'row-lock', verb, effect, false, tables);
+      if ((f & (F_ASSIGN | F_CALC_FOUND_ROWS)) !== 0) return result('primary', 'session-state', verb, effect, false, tables);
+      return result('replica', 'select', verb, 'none', false, tables);
+    }
+    case V.SHOW:
+      if (spec.mysql && SHOW_SESSION[k2] !== 0) return result('primary', 'session-function', verb, 'none', false, tables);
+      if (spec.mysql && SHOW_PRIMARY[k2] !== 0) return result('primary', 'primary-status', verb, 'none', false, tables);
+      return result('replica', 'show', verb, 'none', false, tables);
+    case V.WRITE:
+      return result('primary', 'write', verb, sessionFacts ? 'session' : 'none', false, tables);
+    case V.DDL:
+      return result('primary', 'ddl', verb, sessionFacts ? 'session' : 'none', false, tables);
+    case V.CREATE:
+      if (k2 === TEMP || k2 === TEMPORARY || k3 === TEMP || k3 === TEMPORARY || k4 === TEMP || k4 === TEMPORARY) {
+        return result('primary', 'session-state', verb, 'session', false, tables);
+      }
+      return result('primary', 'ddl', verb, sessionFacts ? 'session' : 'none', false, tables);
+    case V.DROP:
+      if (k2 === TEMPORARY || k2 === TEMP) return result('primary', 'session-state', verb, 'session', false, tables);
+      return result('primary', 'ddl', verb, 'none', false, tables);
+    case V.SESSION:
+      return result('primary', 'session-state', verb, 'session', false, tables);
+    case V.LOCK:
+      return result('primary', 'table-lock', verb, 'session', false, tables);
+    case V.CALL:
+      // A procedure or DO block may SET, take locks or control transactions: keep the connection.
+      return result('primary', 'write', verb, 'session', false, tables);
+    case V.PREPARE:
+      if (k2 === TRANSACTION) return result('primary', 'transaction-end', verb, 'end', false, tables);
+      return result('primary', 'session-state', verb, 'session', false, tables);
+    case V.START:
+      // START SLAVE / REPLICA / GROUP_REPLICATION are administration.
+      if (k2 !== TRANSACTION) return result('primary', 'write', verb, 'none', false, tables);
+      return begin(spec, verb, f, tables);
+    case V.BEGIN:
+      return begin(spec, verb, f, tables);
+    case V.COMMIT:
+    case V.ROLLBACK:
+      if (k2 === PREPARED) return result('primary', 'write', verb, 'none', false, tables);
+      if (vclass === V.ROLLBACK && (k2 === TO || ((k2 === WORK || k2 === TRANSACTION) && k3 === TO))) {
+        return result('primary', 'savepoint', verb, 'none', false, tables);
+      }
+      if ((f & F_CHAIN) !== 0) return result('primary', 'transaction-chain', verb, 'begin', false, tables);
+      return result('primary', 'transaction-end', verb, 'end', false, tables);
+    case V.END:
+      return result('primary', 'transaction-end', verb, 'end', false, tables);
+    case V.SAVEPOINT:
+      return result('primary', 'savepoint', verb, 'none', false, tables);
+    case V.XA:
+      if (k2 === START || k2 === BEGIN) return result('primary', 'transaction-begin', verb, 'begin', false, tables);
+      if (k2 === COMMIT || k2 === ROLLBACK) return result('primary', 'transaction-end', verb, 'end', false, tables);
+      return result('primary', 'session-state', verb, 'session', false, tables);
+    case V.EXECUTE:
+      return result('primary', 'execute', verb, sessionFacts ? 'session' : 'none', false, tables);
+    case V.CURSOR:
+      return result('primary', 'cursor', verb, 'none', false, tables);
+    default:
+      return result('primary', 'unknown', verb, 'none', false, tables);
+  }
+}
+
+function begin(spec: DialectSpec, verb: string, f: number, tables: readonly string[]): Classification {
+  const readOnly = (f & F_READ_ONLY) !== 0 && (f & F_READ_WRITE) === 0;
+  // A hot standby refuses SERIALIZABLE ("cannot use serializable mode in a hot standby").
+  if (readOnly && !((f & F_SERIALIZABLE) !== 0 && !spec.mysql)) {
+    return result('replica', 'transaction-read-only', verb, 'begin', true, tables);
+  }
+  return result('primary', 'transaction-begin', verb, 'begin', readOnly, tables);
+}
+
+function merge(a: Classification, b: Classification): Classification {
+  let tables = a.tables;
+  if (b.tables.length !== 0) {
+    const all = [...a.tables];
+    for (const t of b.tables) if (!all.includes(t)) all.push(t);
+    tables = all;
+  }
+  const effect: SessionEffect = a.effect !== 'none' || b.effect !== 'none' ? 'session' : 'none';
+  return result('primary', 'multi-statement', a.verb, effect, false, tables);
+}
+
+/**
+ * Classifies `sql` in `spec`'s dialect. Pure apart from the shared lexer; no cache.
+ *
+ * @example
+ *   classifyWith('select 1; delete from t', POSTGRES, NO_FUNCTIONS).reason; // 'multi-statement'
+ */
+export function classifyWith(sql: string, spec: DialectSpec, fns: CompiledFunctions, noBackslashEscapes = false): Classification {
+  lx.reset(sql, spec.mysql, noBackslashEscapes);
+  following = T_EOF;
+  let r = statement(spec, fns, lx.next());
+  let multi = false;
+  while (following !== T_EOF) {
+    const t = following;
+    following = T_EOF;
+    r = merge(r, statement(spec, fns, t));
+    multi = true;
+  }
+  if (lx.unterminated) return result('primary', 'unknown', r.verb, multi ? r.effect : 'none', false, r.tables);
+  if (lx.ambiguousEscape && r.target === 'replica' && !noBackslashEscapes) {
+    // `'a\'...'` means one thing with backslash escapes and another under NO_BACKSLASH_ESCAPES:
+    // a read only if it is a read both ways.
+    const other = classifyWith(sql, spec, fns, true);
+    if (other.target === 'primary') return other;
+  }
+  return r;
+}
+

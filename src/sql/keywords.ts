@@ -1,0 +1,118 @@
+/**
+ * The words the classifier cares about, each with a small integer id, and a lookup from a word's
+ * case-insensitive hash (computed by the lexer while it scans the word) to that id.
+ *
+ * Ids start at 1; 0 means "not a word we know". The ids index the role tables of the dialects
+ * (`Uint8Array`s), so a token's meaning is one array read, not a string comparison.
+ *
+ * @example
+ *   const SELECT = keywordId('select');
+ *   lexer.next() === T_WORD && lexer.kw === SELECT;
+ */
+
+const WORDS = [
+  // statement verbs
+  'select', 'with', 'values', 'table', 'explain', 'describe', 'desc', 'show',
+  'insert', 'update', 'delete', 'merge', 'replace', 'upsert', 'copy', 'load', 'truncate',
+  'vacuum', 'analyze', 'analyse', 'refresh', 'cluster', 'reindex', 'checkpoint', 'notify',
+  'import', 'optimize', 'repair', 'check', 'checksum', 'flush', 'kill', 'purge', 'reset',
+  'call', 'do', 'create', 'alter', 'drop', 'rename', 'comment', 'grant', 'revoke', 'security',
+  'reassign', 'set', 'discard', 'listen', 'unlisten', 'prepare', 'deallocate', 'use',
+  'declare', 'lock', 'unlock', 'handler', 'begin', 'start', 'commit', 'end', 'rollback',
+  'abort', 'savepoint', 'release', 'xa', 'execute', 'fetch', 'move', 'close', 'install',
+  'uninstall', 'change', 'stop', 'binlog', 'cache', 'shutdown', 'restart', 'help',
+  // clause words
+  'from', 'join', 'into', 'using', 'only', 'lateral', 'if', 'not', 'exists', 'for', 'no',
+  'key', 'share', 'in', 'mode', 'of', 'transaction', 'work', 'to', 'prepared', 'and',
+  'chain', 'read', 'write', 'temp', 'temporary', 'global', 'local', 'or', 'next', 'previous',
+  'value', 'outfile', 'dumpfile', 'warnings', 'errors', 'profile', 'profiles', 'count',
+  'master', 'binary', 'sql_calc_found_rows', 'verbose', 'format', 'extended', 'partitions',
+  'true', 'false', 'off', 'on', 'distinct', 'then', 'duplicate', 'tables', 'recursive', 'as',
+  'materialized', 'where', 'group', 'order', 'limit', 'having', 'window', 'union', 'except',
+  'intersect', 'offset', 'returning', 'straight_join', 'natural', 'unlogged', 'stdin',
+  'stdout', 'program', 'serializable', 'by', 'over', 'filter', 'within',
+  // functions that write or depend on the session
+  'nextval', 'setval', 'currval', 'lastval', 'last_insert_id', 'found_rows', 'row_count',
+  'pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock',
+  'pg_try_advisory_lock_shared', 'pg_advisory_unlock', 'pg_advisory_unlock_shared',
+  'pg_advisory_unlock_all', 'pg_advisory_xact_lock', 'pg_advisory_xact_lock_shared',
+  'pg_try_advisory_xact_lock', 'pg_try_advisory_xact_lock_shared', 'get_lock', 'release_lock',
+  'release_all_locks', 'is_free_lock', 'is_used_lock', 'pg_notify', 'txid_current',
+  'pg_current_xact_id', 'set_config', 'lo_create', 'lo_creat', 'lo_import', 'lo_unlink',
+  'lo_put', 'lo_from_bytea', 'lo_truncate', 'lo_truncate64', 'lowrite', 'lo_open',
+  'dblink_exec', 'pg_switch_wal', 'pg_create_restore_point', 'pg_logical_emit_message',
+  'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot',
+  'pg_drop_replication_slot', 'pg_replication_origin_create', 'pg_replication_origin_drop',
+  'pg_replication_origin_session_setup', 'pg_export_snapshot',
+] as const;
+
+/** A word the classifier knows. */
+export type Keyword = (typeof WORDS)[number];
+
+/** Number of ids, for sizing role tables (`new Uint8Array(KEYWORD_COUNT)`). */
+export const KEYWORD_COUNT = WORDS.length + 1;
+
+/** Lower-case a char code if it is an ASCII capital. The lexer hashes with the same function. */
+export function lowerCode(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/** The lexer's word hash, step by step: `h = hashStep(h, charCode)`, starting at 0. */
+export function hashStep(h: number, c: number): number {
+  return (Math.imul(h, 31) + lowerCode(c)) | 0;
+}
+
+const SLOTS = 2048;
+const slotIds = new Int16Array(SLOTS);
+const hashes = new Int32Array(KEYWORD_COUNT);
+const lengths = new Uint8Array(KEYWORD_COUNT);
+const texts: string[] = [''];
+/** Upper-case spelling by id, for `Classification.verb`. */
+export const KEYWORD_UPPER: readonly string[] = ['', ...WORDS.map((w) => w.toUpperCase())];
+
+export const MAX_KEYWORD_LENGTH = Math.max(...WORDS.map((w) => w.length));
+
+for (let i = 0; i < WORDS.length; i++) {
+  const w = WORDS[i]!;
+  const id = i + 1;
+  let h = 0;
+  for (let j = 0; j < w.length; j++) h = hashStep(h, w.charCodeAt(j));
+  hashes[id] = h;
+  lengths[id] = w.length;
+  texts.push(w);
+  let slot = h & (SLOTS - 1);
+  while (slotIds[slot] !== 0) slot = (slot + 1) & (SLOTS - 1);
+  slotIds[slot] = id;
+}
+
+/** The id of a known word (compile-time checked spelling). */
+export function keywordId(word: Keyword): number {
+  return WORDS.indexOf(word) + 1;
+}
+
+/**
+ * The id of the word `src[start, end)` whose hash is `h`, or 0. Case-insensitive; the hash only
+ * narrows the search, the characters are compared.
+ */
+export function lookupKeyword(src: string, start: number, end: number, h: number): number {
+  const len = end - start;
+  let slot = h & (SLOTS - 1);
+  for (;;) {
+    const id = slotIds[slot]!;
+    if (id === 0) return 0;
+    if (hashes[id] === h && lengths[id] === len) {
+      const t = texts[id]!;
+      let i = 0;
+      while (i < len && lowerCode(src.charCodeAt(start + i)) === t.charCodeAt(i)) i++;
+      if (i === len) return id;
+    }
+    slot = (slot + 1) & (SLOTS - 1);
+  }
+}
+
+/** The id of a whole string (used off the hot path, e.g. for quoted function names). */
+export function keywordOf(word: string): number {
+  let h = 0;
+  for (let i = 0; i < word.length; i++) h = hashStep(h, word.charCodeAt(i));
+  return lookupKeyword(word, 0, word.length, h);
+}
