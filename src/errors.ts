@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'POOL_ENDED'
   | 'CLIENT_RELEASED'
   | 'SCOPE_INVALID'
+  | 'NOT_READY'
+  | 'DRIVER_MISSING'
+  | 'ENGINE_MISMATCH'
   // consistency
   | 'TOKEN_INVALID'
   | 'SECRET_MISSING'

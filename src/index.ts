@@ -1,2 +1,21 @@
 export { DbRouterError, isDbRouterError } from './errors.js';
 export type { ErrorCode } from './errors.js';
+
+export { Cluster, createCluster } from './cluster/cluster.js';
+export type { MigrationTarget, NodeDescription, ScopeTarget } from './cluster/cluster.js';
+export type { ClusterConfig, DatabaseObject, DatabaseSetting } from './cluster/config.js';
+export type { WriteEvent, WriteHook } from './cluster/internals.js';
+export type { AliasStats, QueryLogEntry, RouteEvent, StatsSnapshot } from './cluster/stats.js';
+
+export { byTable, type TableRouter } from './routing/by-table.js';
+export { multiPrimary } from './routing/multi-primary.js';
+export { primaryReplica, type PrimaryReplicaOptions } from './routing/primary-replica.js';
+export { randomIncludingPrimary } from './routing/random-including-primary.js';
+export type { Hints, MigrateContext, NodeInfo, ReplicaStrategy, RouteContext, Router, RoutingView } from './routing/router.js';
+export type { RouteDecision } from './routing/decide.js';
+export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
+export type { NodeState, ReadGate } from './routing/topology.js';
+
+export type { Engine, EngineName, Role, PoolOptions } from './engines/engine.js';
+export { createPgPool, RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './engines/postgres/routed-pool.js';
+export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlPoolOptions } from './engines/mysql/routed-pool.js';

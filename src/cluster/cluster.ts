@@ -1,0 +1,422 @@
+import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
+import { DbRouterError } from '../errors.js';
+import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
+import { createClassifier } from '../sql/index.js';
+import type { Classification } from '../sql/types.js';
+import { decide, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { primaryReplica } from '../routing/primary-replica.js';
+import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
+import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
+import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
+import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
+import { INTERNALS, type ClusterInternals, type WriteEvent, type WriteHook } from './internals.js';
+import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
+
+/** A node's public description: no password. */
+export interface NodeDescription {
+  readonly alias: string;
+  readonly role: Role | undefined;
+  readonly weight: number;
+  readonly url: string;
+  readonly state: NodeState;
+}
+
+/** A migration target handed to `cluster.migrate(fn)`: one alias, and a pool whose every statement runs there. */
+export interface MigrationTarget<P = unknown> {
+  readonly alias: string;
+  readonly role: Role;
+  readonly pool: P;
+}
+
+/** Where `enter()` sends statements. */
+export type ScopeTarget = 'primary' | 'replica' | { readonly alias: string };
+
+/**
+ * A set of databases of one engine and the routers that choose among them. Create one per
+ * process, make pools from it (`createPgPool(cluster)`, `createMysqlPool(cluster)`).
+ *
+ * Events: `'route'` (one {@link RouteEvent} per statement), `'misroute'` (a write a replica refused,
+ * re-run on the primary), `'nodeState'` (`alias, state`), `'error'` (background errors, only when
+ * listened to).
+ *
+ * @example
+ *   const cluster = createCluster({ databases: { default: 'postgres://app:pw@db1/shop', replica1: 'postgres://app:pw@db2/shop' } });
+ *   const pool = createPgPool(cluster);
+ *   await pool.query('SELECT * FROM users WHERE id = $1', [1]); // a replica
+ */
+export class Cluster extends EventEmitter {
+  readonly #engine: Engine;
+  readonly #nodes: readonly ResolvedNode[];
+  readonly #aliasIndex: ReadonlyMap<string, number>;
+  readonly #roles: (Role | undefined)[];
+  readonly #counters: NodeCounters;
+  readonly #gates: ReadGate[] = [];
+  readonly #writeHooks: WriteHook[] = [];
+  readonly #chain: RouterChain;
+  readonly #classifier: { classify(sql: string): Classification };
+  readonly #stats: Stats;
+  readonly #discover: ((alias: string, c: ConnectionOptions) => Promise<Role>) | undefined;
+  readonly #pools = new Set<{ end(): Promise<void> }>();
+  readonly #internals: ClusterInternals;
+  #topology: Topology | undefined;
+  #readying: Promise<void> | undefined;
+  #pin: NodeInfo | undefined;
+  #pinAlias: string | undefined;
+
+  constructor(config: ClusterConfig) {
+    super();
+    const resolved = resolveConfig(config);
+    this.#engine = resolved.engine;
+    this.#nodes = resolved.nodes;
+    this.#aliasIndex = new Map(this.#nodes.map((n, i) => [n.alias, i]));
+    this.#roles = this.#nodes.map((n) => n.role);
+    this.#counters = new NodeCounters(this.#nodes.length);
+    this.#chain = new RouterChain(config.routers ?? [primaryReplica()]);
+    this.#discover = config.discoverRole;
+    this.#classifier = createClassifier({
+      dialect: this.#engine.dialect,
+      ...(config.writeFunctions !== undefined ? { writeFunctions: config.writeFunctions } : {}),
+      ...(config.classifierCacheSize !== undefined ? { cacheSize: config.classifierCacheSize } : {}),
+    });
+    const debug = config.debug;
+    this.#stats = new Stats(this.#nodes.map((n) => n.alias), debug === true ? 1000 : debug ? (debug.maxEntries ?? 1000) : 0);
+    if (this.#roles.every((r) => r !== undefined)) this.#rebuild();
+    this.#internals = this.#makeInternals();
+  }
+
+  /** The engine name: `postgres` or `mysql` (MariaDB included). */
+  get engine(): EngineName {
+    return this.#engine.name;
+  }
+
+  /** The aliases, in configuration order. */
+  get aliases(): readonly string[] {
+    return this.#nodes.map((n) => n.alias);
+  }
+
+  /** True once every node's role is known (at construction when the configuration names them all). */
+  get isReady(): boolean {
+    return this.#topology !== undefined;
+  }
+
+  /**
+   * Asks the servers whose role was left out whether they are primaries or replicas. Routed pools
+   * call it on first use; call it yourself to fail fast at start-up. Retried after a failure.
+   */
+  ready(): Promise<void> {
+    if (this.#topology !== undefined) return Promise.resolve();
+    this.#readying ??= this.#discoverRoles().catch((e: unknown) => {
+      this.#readying = undefined;
+      throw e;
+    });
+    return this.#readying;
+  }
+
+  async #discoverRoles(): Promise<void> {
+    await Promise.all(this.#nodes.map(async (n, i) => {
+      if (this.#roles[i] !== undefined) return;
+      try {
+        this.#roles[i] = this.#discover !== undefined ? await this.#discover(n.alias, n.connection) : await this.#engine.discoverRole(n.connection);
+      } catch (cause) {
+        throw new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${cause instanceof Error ? cause.message : String(cause)}. Start it, or give its role in the configuration.`, { cause });
+      }
+    }));
+    if (!this.#roles.includes('primary')) {
+      throw new DbRouterError('CONFIG_INVALID', `No database in the cluster is a primary: every server says it is a replica (${this.aliases.join(', ')}). Point one alias at the writable server.`);
+    }
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
+    this.#topology = new Topology(this.#nodes.map((n, i) => ({ alias: n.alias, role: this.#roles[i]!, weight: n.weight })), this.#counters, this.#gates);
+    if (this.#pinAlias !== undefined) this.#pin = this.#topology.node(this.#pinAlias);
+  }
+
+  #requireTopology(): Topology {
+    if (this.#topology === undefined) {
+      throw new DbRouterError('NOT_READY', `The roles of some databases are not known yet; await cluster.ready() first, or give every alias a role.`);
+    }
+    return this.#topology;
+  }
+
+  #index(alias: string, what: string): number {
+    const i = this.#aliasIndex.get(alias);
+    if (i === undefined) {
+      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases).replace('known keys', 'known aliases')}.`);
+    }
+    return i;
+  }
+
+  /** Describes every node (role, weight, URL without password, availability). */
+  describe(): readonly NodeDescription[] {
+    return this.#nodes.map((n, i) => ({ alias: n.alias, role: this.#roles[i], weight: n.weight, url: n.safeUrl, state: this.#counters.get(i) }));
+  }
+
+  /**
+   * Where a statement would run now, in the current scope, and why; runs nothing.
+   *
+   * @example cluster.route('SELECT 1').node.alias // 'replica1'
+   */
+  route(sql: string): RouteDecision {
+    return decide(this.#requireTopology(), this.#chain, sql, this.#classifier.classify(sql), currentScope(), this.#pin);
+  }
+
+  // ---- scopes -------------------------------------------------------------------------------
+
+  /** Runs `fn` with every statement (reads too) on the primary. */
+  primary<R>(fn: () => R): R {
+    return runInScope(this.#frame('primary'), fn);
+  }
+
+  /** Runs `fn` with reads on replicas even where a router would not send them; writes still go to the primary. */
+  replica<R>(fn: () => R): R {
+    return runInScope(this.#frame('replica'), fn);
+  }
+
+  /**
+   * Runs `fn` with reads on `alias` (Django's `using()`). Writes go there too when it is a primary;
+   * a write in `using('replica1')` goes to the primary.
+   */
+  using<R>(alias: string, fn: () => R): R {
+    this.#index(alias, 'using()');
+    return runInScope(this.#frame('alias', alias), fn);
+  }
+
+  /** Runs `fn` with hints that routers see in `ctx.hints`. */
+  withHints<R>(hints: Hints, fn: () => R): R {
+    const outer = currentScope();
+    const frame: ScopeFrame = { ...(outer ?? { mode: 'auto' }), hints: { ...outer?.hints, ...hints } };
+    return runInScope(frame, fn);
+  }
+
+  /**
+   * Enters a scope without a callback, as mysql_replicated's `use_master()`; `revert(handle)` leaves
+   * it. It lasts for the current synchronous run and the async work started from it.
+   *
+   * @example
+   *   const h = cluster.enter('primary'); try { … } finally { cluster.revert(h); }
+   */
+  enter(target: ScopeTarget): ScopeHandle {
+    if (target === 'primary' || target === 'replica') return enterScope(this.#frame(target));
+    if (typeof target !== 'object' || target === null || typeof target.alias !== 'string') {
+      throw new DbRouterError('SCOPE_INVALID', "enter() takes 'primary', 'replica' or { alias: 'name' }.");
+    }
+    this.#index(target.alias, 'enter()');
+    return enterScope(this.#frame('alias', target.alias));
+  }
+
+  revert(handle: ScopeHandle): void {
+    if (typeof handle !== 'object' || handle === null || !('frame' in handle)) {
+      throw new DbRouterError('SCOPE_INVALID', 'revert() takes the handle that enter() returned.');
+    }
+    revertScope(handle);
+  }
+
+  #frame(mode: ScopeFrame['mode'], alias?: string): ScopeFrame {
+    const hints = currentScope()?.hints;
+    return { mode, ...(alias !== undefined ? { alias, owner: this } : {}), ...(hints !== undefined ? { hints } : {}) };
+  }
+
+  /**
+   * Pins every statement, reads and writes, of every pool of this cluster to one node until
+   * `unpin()`: for tests that run inside a transaction rolled back at the end (Django's
+   * `state_change_disabled`).
+   */
+  pinAll(alias: string): void {
+    this.#index(alias, 'pinAll()');
+    this.#pinAlias = alias;
+    this.#pin = this.#topology?.node(alias);
+  }
+
+  unpin(): void {
+    this.#pinAlias = undefined;
+    this.#pin = undefined;
+  }
+
+  // ---- seams for the health monitor and the consistency layer --------------------------------
+
+  /** Marks a node `up`, `down` or `lagging`; only `up` nodes serve reads. Emits `'nodeState'`. */
+  setNodeState(alias: string, state: NodeState): void {
+    const i = this.#index(alias, 'setNodeState()');
+    if (this.#counters.get(i) === state) return;
+    this.#counters.set(i, state);
+    this.emit('nodeState', alias, state);
+  }
+
+  nodeState(alias: string): NodeState {
+    return this.#counters.get(this.#index(alias, 'nodeState()'));
+  }
+
+  isAvailable(alias: string): boolean {
+    return this.nodeState(alias) === 'up';
+  }
+
+  /** Changes a node's role (a promotion seen by the health monitor); routing follows at once. */
+  setRole(alias: string, role: Role): void {
+    const i = this.#index(alias, 'setRole()');
+    this.#roles[i] = role;
+    if (this.#roles.every((r) => r !== undefined) && this.#roles.includes('primary')) this.#rebuild();
+  }
+
+  /** Adds a read gate (see {@link ReadGate}); returns a function that removes it. */
+  addReadGate(gate: ReadGate): () => void {
+    this.#gates.push(gate);
+    return () => {
+      const i = this.#gates.indexOf(gate);
+      if (i >= 0) this.#gates.splice(i, 1);
+    };
+  }
+
+  /** Adds a hook run after each unit of work that wrote on a primary (see {@link WriteEvent}); returns a remover. */
+  onWrite(hook: WriteHook): () => void {
+    this.#writeHooks.push(hook);
+    return () => {
+      const i = this.#writeHooks.indexOf(hook);
+      if (i >= 0) this.#writeHooks.splice(i, 1);
+    };
+  }
+
+  // ---- statistics ----------------------------------------------------------------------------
+
+  /** Counters per alias and reason, kept always. */
+  stats(): StatsSnapshot {
+    return this.#stats.snapshot();
+  }
+
+  /** The debug log (`debug: true`): the last statements, oldest first, like Django's `connection.queries`. */
+  get queries(): readonly QueryLogEntry[] {
+    return this.#stats.queries();
+  }
+
+  resetStats(): void {
+    this.#stats.reset();
+  }
+
+  // ---- migrations ----------------------------------------------------------------------------
+
+  /** The aliases the routers allow to migrate (`allowMigrate`); by default the primaries. */
+  async migrationTargets(hints: Hints = {}): Promise<string[]> {
+    await this.ready();
+    const t = this.#requireTopology();
+    const ctx: MigrateContext = { hints, cluster: t };
+    return t.nodes.filter((n) => {
+      for (const r of this.#chain.migrators) {
+        const a = r.allowMigrate!(n.alias, ctx);
+        if (a !== undefined) return a;
+      }
+      return n.role === 'primary';
+    }).map((n) => n.alias);
+  }
+
+  /**
+   * Runs `fn` once per alias the routers allow to migrate, one after the other, with a pool whose
+   * every statement runs on that alias. A replica target is refused (`MIGRATE_REFUSED`) before
+   * anything runs.
+   *
+   * @example
+   *   await cluster.migrate(async ({ pool }) => new Migrator({ db: new Kysely({ dialect: new PostgresDialect({ pool }) }), provider }).migrateToLatest());
+   */
+  async migrate<R>(fn: (target: MigrationTarget) => Promise<R>, options: { hints?: Hints } = {}): Promise<Record<string, R>> {
+    const targets = await this.migrationTargets(options.hints);
+    const t = this.#requireTopology();
+    for (const alias of targets) {
+      if (t.node(alias)?.role === 'replica') {
+        throw new DbRouterError('MIGRATE_REFUSED', `A router allows migrating "${alias}", but it is a read-only replica: migrations run on primaries only. Make allowMigrate return false for it.`);
+      }
+    }
+    const results: Record<string, R> = {};
+    for (const alias of targets) {
+      const pool = this.#engine.createPool(this, { pinned: alias });
+      try {
+        results[alias] = await fn({ alias, role: t.node(alias)!.role, pool });
+      } finally {
+        await pool.end();
+      }
+    }
+    return results;
+  }
+
+  /** Ends every pool made from this cluster. */
+  async end(): Promise<void> {
+    await Promise.all([...this.#pools].map((p) => p.end()));
+  }
+
+  /** @internal */
+  get [INTERNALS](): ClusterInternals {
+    return this.#internals;
+  }
+
+  #makeInternals(): ClusterInternals {
+    const stats = this.#stats;
+    const isReady = (): boolean => this.#topology !== undefined;
+    const timing = (): boolean => stats.logging || this.listenerCount('route') > 0;
+    const hasWriteHooks = (): boolean => this.#writeHooks.length > 0;
+    return {
+      engine: this.#engine,
+      nodes: this.#nodes,
+      counters: this.#counters,
+      get isReady() {
+        return isReady();
+      },
+      ready: () => this.ready(),
+      classify: (sql) => this.#classifier.classify(sql),
+      route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c ?? this.#classifier.classify(sql), currentScope(), this.#pin),
+      node: (alias) => this.#requireTopology().node(alias) ?? this.#requireTopology().nodes[this.#index(alias, 'node()')]!,
+      primary: () => this.#requireTopology().primary,
+      get timing() {
+        return timing();
+      },
+      record: (node, sql, reason, write, startedAt, misroute, failed) => {
+        stats.count(node.index, reason, write, misroute, failed);
+        if (startedAt > 0) {
+          const entry: QueryLogEntry = { sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, misroute, failed, at: Date.now() };
+          stats.log(entry);
+          if (this.listenerCount('route') > 0) this.emit('route', entry);
+        }
+        if (misroute) this.emit('misroute', { sql, alias: node.alias });
+      },
+      get hasWriteHooks() {
+        return hasWriteHooks();
+      },
+      afterWrite: (node, sql, c, kind, query) => {
+        const hooks = this.#writeHooks;
+        if (hooks.length === 0) return undefined;
+        const event: WriteEvent = { alias: node.alias, sql, classification: c, kind, query };
+        const pending: Promise<void>[] = [];
+        for (const h of hooks) {
+          const r = h(event);
+          if (r !== undefined) pending.push(r);
+        }
+        return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
+      },
+      backgroundError: (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      },
+      track: (p) => this.#pools.add(p),
+      untrack: (p) => this.#pools.delete(p),
+    };
+  }
+
+  [inspect.custom](): string {
+    return `Cluster(${this.#engine.name}) ${inspect(this.describe().map((d) => `${d.alias}=${d.url} ${d.role ?? 'role?'}`))}`;
+  }
+
+  toJSON(): { engine: EngineName; databases: readonly NodeDescription[] } {
+    return { engine: this.#engine.name, databases: this.describe() };
+  }
+}
+
+/**
+ * Creates a cluster from a Django-`DATABASES`-like configuration, validated at once
+ * (`CONFIG_INVALID` names the key and what to write instead).
+ *
+ * @example
+ *   const cluster = createCluster({
+ *     databases: { default: 'postgres://app:pw@db1:5432/shop', replica1: { url: 'postgres://app:pw@db2:5432/shop', role: 'replica' } },
+ *     routers: [primaryReplica({ strategy: 'round-robin' })],
+ *   });
+ */
+export function createCluster(config: ClusterConfig): Cluster {
+  return new Cluster(config);
+}

@@ -1,0 +1,291 @@
+import { DbRouterError } from '../errors.js';
+import { engineByName, engineForScheme, SCHEMES, type ConnectionOptions, type Engine, type EngineName, type PoolOptions, type Role } from '../engines/index.js';
+import type { Router } from '../routing/router.js';
+
+/**
+ * One database in `databases`: a URL, or an object. A replica's missing settings are taken from
+ * the primary's, so `{ port: 5433, role: 'replica' }` is enough for a replica on the same host.
+ *
+ * @example
+ *   { default: 'postgres://app:secret@db1:5432/shop',
+ *     replica1: { url: 'postgres://app:secret@db2:5432/shop', role: 'replica', weight: 2 } }
+ */
+export type DatabaseSetting = string | DatabaseObject;
+
+export interface DatabaseObject {
+  readonly url?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+  /** `primary` or `replica`; asked of the server itself (`pg_is_in_recovery()`, `@@read_only`) when omitted. */
+  readonly role?: Role;
+  /** Share of reads for the `weighted` strategy; a positive number, 1 by default. */
+  readonly weight?: number;
+  readonly pool?: PoolOptions;
+  readonly ssl?: boolean | Record<string, unknown>;
+  /** Passed to the driver (`pg.Pool`, `mysql2.createPool`) as is. */
+  readonly driverOptions?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The cluster's configuration, like Django's `DATABASES` plus `DATABASE_ROUTERS`.
+ *
+ * @example
+ *   createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } })
+ */
+export interface ClusterConfig {
+  readonly databases: Readonly<Record<string, DatabaseSetting>>;
+  /** The router chain; the first answer that is not `undefined` wins. Default: `[primaryReplica()]`. */
+  readonly routers?: readonly Router[];
+  /** Needed only when no database is given as a URL. */
+  readonly engine?: EngineName;
+  /** Keep a bounded log of routed statements (`cluster.queries`); `true` keeps the last 1000. */
+  readonly debug?: boolean | { readonly maxEntries?: number };
+  /** More functions that write, as pgpool's `write_function_list`: a SELECT calling one goes to the primary. */
+  readonly writeFunctions?: readonly string[];
+  /** How many statement texts keep their classification cached. */
+  readonly classifierCacheSize?: number;
+  /** Replaces asking the server for a node's role (tests, or a custom discovery). */
+  readonly discoverRole?: (alias: string, connection: ConnectionOptions) => Promise<Role>;
+}
+
+/** One node after validation. */
+export interface ResolvedNode {
+  readonly alias: string;
+  readonly role: Role | undefined;
+  readonly weight: number;
+  readonly connection: ConnectionOptions;
+  /** The node's URL with the password replaced by `***`: safe to log. */
+  readonly safeUrl: string;
+}
+
+export interface ResolvedConfig {
+  readonly engine: Engine;
+  readonly nodes: readonly ResolvedNode[];
+}
+
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole'];
+const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
+const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
+const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
+  username: 'user', pass: 'password', db: 'database', dbname: 'database', name: 'database', hostname: 'host',
+  uri: 'url', connectionString: 'url', connectionLimit: 'pool: { max }', master: "role: 'primary'", slave: "role: 'replica'",
+};
+const ROLE_WORDS: Readonly<Record<string, Role>> = { master: 'primary', slave: 'replica', writer: 'primary', reader: 'replica', standby: 'replica' };
+
+function invalid(message: string): DbRouterError {
+  return new DbRouterError('CONFIG_INVALID', message);
+}
+
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length] ?? 0;
+}
+
+/** "did you mean X?" for an unknown key, or a list of the keys that exist. */
+export function suggest(key: string, known: readonly string[], synonyms: Readonly<Record<string, string>> = {}): string {
+  const synonym = synonyms[key];
+  if (synonym !== undefined) return `write ${synonym} instead`;
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(key, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3))) return `did you mean "${best}"?`;
+  return `known keys: ${known.join(', ')}`;
+}
+
+function checkKeys(where: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw invalid(`Unknown key "${key}" in ${where}; ${suggest(key, known, ALIASES_OF_KEYS)}.`);
+  }
+}
+
+interface Parsed {
+  engine: Engine | undefined;
+  host: string | undefined;
+  port: number | undefined;
+  user: string | undefined;
+  password: string | undefined;
+  database: string | undefined;
+  ssl: boolean | Record<string, unknown> | undefined;
+}
+
+const URL_HELP = 'write it as postgres://user:password@host:5432/database (or mysql://, mariadb://, postgresql://)';
+
+function parseUrl(where: string, text: string): Parsed {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw invalid(`${where} is not a valid URL; ${URL_HELP}.`);
+  }
+  const engine = engineForScheme(u.protocol);
+  if (engine === undefined) {
+    throw invalid(`${where} has the scheme "${u.protocol.slice(0, -1)}", which names no supported engine; use one of ${SCHEMES.map((s) => `${s}://`).join(', ')}.`);
+  }
+  if (u.hostname === '') throw invalid(`${where} names no host; ${URL_HELP}.`);
+  const sslmode = u.searchParams.get('sslmode') ?? u.searchParams.get('ssl');
+  return {
+    engine,
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port === '' ? undefined : Number(u.port),
+    user: u.username === '' ? undefined : decodeURIComponent(u.username),
+    password: u.password === '' ? undefined : decodeURIComponent(u.password),
+    database: u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
+    ssl: sslmode === null ? undefined : !['disable', 'false', '0', 'allow', 'prefer'].includes(sslmode),
+  };
+}
+
+interface Draft extends Parsed {
+  alias: string;
+  role: Role | undefined;
+  weight: number;
+  pool: PoolOptions;
+  driverOptions: Readonly<Record<string, unknown>>;
+  scheme: string | undefined;
+}
+
+function parseSetting(alias: string, setting: unknown): Draft {
+  const where = `databases.${alias}`;
+  if (typeof setting === 'string') {
+    const p = parseUrl(where, setting);
+    return { ...p, alias, role: undefined, weight: 1, pool: {}, driverOptions: {}, scheme: new URL(setting).protocol.slice(0, -1) };
+  }
+  if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) {
+    throw invalid(`${where} must be a URL string or an object such as { url: 'postgres://…', role: 'replica' }.`);
+  }
+  checkKeys(where, setting, DB_KEYS);
+  const o = setting as DatabaseObject;
+  const p: Parsed = typeof o.url === 'string' ? parseUrl(`${where}.url`, o.url)
+    : { engine: undefined, host: undefined, port: undefined, user: undefined, password: undefined, database: undefined, ssl: undefined };
+  if (o.url !== undefined && typeof o.url !== 'string') throw invalid(`${where}.url must be a string; ${URL_HELP}.`);
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalid(`${where}.host must be a non-empty string such as "db1.internal".`);
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) throw invalid(`${where}.port must be a whole number from 1 to 65535.`);
+  let role: Role | undefined;
+  if (o.role !== undefined) {
+    const r = o.role as string;
+    if (r !== 'primary' && r !== 'replica') {
+      const word = ROLE_WORDS[String(r).toLowerCase()];
+      throw invalid(`${where}.role must be 'primary' or 'replica'${word ? `; write role: '${word}'` : ' (or leave it out to ask the server)'}.`);
+    }
+    role = r;
+  }
+  if (o.weight !== undefined && !(typeof o.weight === 'number' && Number.isFinite(o.weight) && o.weight > 0)) {
+    throw invalid(`${where}.weight must be a positive number such as 1 or 2.5 (a share of reads for the 'weighted' strategy).`);
+  }
+  if (o.pool !== undefined) {
+    if (typeof o.pool !== 'object' || o.pool === null) throw invalid(`${where}.pool must be an object such as { max: 10 }.`);
+    checkKeys(`${where}.pool`, o.pool, POOL_KEYS);
+    for (const k of POOL_KEYS) {
+      const v = (o.pool as Record<string, unknown>)[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw invalid(`${where}.pool.${k} must be a number ≥ 0.`);
+    }
+  }
+  return {
+    engine: p.engine,
+    host: o.host ?? p.host,
+    port: o.port ?? p.port,
+    user: o.user ?? p.user,
+    password: o.password ?? p.password,
+    database: o.database ?? p.database,
+    ssl: o.ssl ?? p.ssl,
+    alias,
+    role,
+    weight: o.weight ?? 1,
+    pool: o.pool ?? {},
+    driverOptions: o.driverOptions ?? {},
+    scheme: typeof o.url === 'string' ? new URL(o.url).protocol.slice(0, -1) : undefined,
+  };
+}
+
+/** `scheme://user:***@host:port/database`: a node's address without its password. */
+export function safeUrl(scheme: string, c: { host: string; port: number; user?: string | undefined; database?: string | undefined; hasPassword: boolean }): string {
+  const auth = c.user === undefined ? '' : `${encodeURIComponent(c.user)}${c.hasPassword ? ':***' : ''}@`;
+  const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+  return `${scheme}://${auth}${host}:${c.port}/${c.database === undefined ? '' : encodeURIComponent(c.database)}`;
+}
+
+function connectionOf(d: Draft, host: string, port: number): ConnectionOptions {
+  const c: ConnectionOptions = { host, port, user: d.user, database: d.database, ssl: d.ssl, pool: Object.freeze({ ...d.pool }), driverOptions: Object.freeze({ ...d.driverOptions }) };
+  if (d.password !== undefined) Object.defineProperty(c, 'password', { value: d.password, enumerable: false });
+  return Object.freeze(c);
+}
+
+/**
+ * Validates a configuration and resolves each alias to one node. Every error is `CONFIG_INVALID`,
+ * names the key, says what to write instead, and never repeats a password.
+ */
+export function resolveConfig(config: ClusterConfig): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) throw invalid('createCluster() takes an object such as { databases: { default: "postgres://…" } }.');
+  checkKeys('the cluster configuration', config, TOP_KEYS);
+  const dbs = config.databases as unknown;
+  if (typeof dbs !== 'object' || dbs === null || Array.isArray(dbs) || Object.keys(dbs).length === 0) {
+    throw invalid('databases must name at least one database, such as { databases: { default: "postgres://user:password@host:5432/db" } }.');
+  }
+  if (config.routers !== undefined && !Array.isArray(config.routers)) throw invalid('routers must be an array of router objects, such as [primaryReplica()].');
+  if (config.engine !== undefined && config.engine !== 'postgres' && config.engine !== 'mysql') {
+    throw invalid(`engine must be 'postgres' or 'mysql'${String(config.engine).startsWith('maria') ? " (MariaDB is 'mysql')" : ''}.`);
+  }
+  const drafts = Object.entries(dbs as Record<string, unknown>).map(([alias, s]) => parseSetting(alias, s));
+
+  let engine: Engine | undefined = config.engine !== undefined ? engineByName(config.engine) : undefined;
+  let engineFrom = config.engine !== undefined ? 'engine' : '';
+  for (const d of drafts) {
+    if (d.engine === undefined) continue;
+    if (engine === undefined) [engine, engineFrom] = [d.engine, `databases.${d.alias}`];
+    else if (engine !== d.engine) {
+      throw invalid(`databases.${d.alias} is a ${d.engine.name} database but ${engineFrom} is ${engine.name}; one cluster is one engine: create one cluster per engine.`);
+    }
+  }
+  if (engine === undefined) throw invalid("No database gives a URL, so the engine is unknown; add engine: 'postgres' or engine: 'mysql', or give a url.");
+
+  const explicitPrimaries = drafts.filter((d) => d.role === 'primary');
+  if (drafts.every((d) => d.role === 'replica')) {
+    throw invalid('databases has no primary: every alias says role: \'replica\'. Mark the writable one role: \'primary\' (or leave its role out to ask the server).');
+  }
+  const base = explicitPrimaries[0] ?? drafts.find((d) => d.alias === 'default');
+  const seen = new Map<string, string>();
+  const nodes: ResolvedNode[] = [];
+  for (const d of drafts) {
+    if (base !== undefined && d !== base && d.role !== 'primary') {
+      d.host ??= base.host;
+      d.port ??= base.port;
+      d.user ??= base.user;
+      d.password ??= base.password;
+      d.database ??= base.database;
+      d.ssl ??= base.ssl;
+      if (Object.keys(d.pool).length === 0) d.pool = base.pool;
+      if (Object.keys(d.driverOptions).length === 0) d.driverOptions = base.driverOptions;
+    }
+    if (d.host === undefined) throw invalid(`databases.${d.alias} names no host; give url: '${engine.name}://user:password@host:${engine.defaultPort}/database' or host: '…'.`);
+    const port = d.port ?? engine.defaultPort;
+    const key = `${d.host.toLowerCase()}:${port}/${d.database ?? ''}`;
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw invalid(`databases.${d.alias} and databases.${other} are the same node (${d.host}:${port}/${d.database ?? ''}); give each alias its own server, or drop one.`);
+    }
+    seen.set(key, d.alias);
+    const scheme = d.scheme ?? (engine.name === 'postgres' ? 'postgres' : 'mysql');
+    nodes.push(Object.freeze({
+      alias: d.alias,
+      role: d.role,
+      weight: d.weight,
+      connection: connectionOf(d, d.host, port),
+      safeUrl: safeUrl(scheme, { host: d.host, port, user: d.user, database: d.database, hasPassword: d.password !== undefined }),
+    }));
+  }
+  return { engine, nodes };
+}

@@ -1,0 +1,114 @@
+import type { Role } from '../engines/engine.js';
+
+/**
+ * One routed statement, as Django's `connection.queries` entry with its `db`: the SQL text (never
+ * its parameters), where it ran and why.
+ */
+export interface QueryLogEntry {
+  readonly sql: string;
+  readonly alias: string;
+  readonly role: Role;
+  readonly reason: string;
+  /** Wall time from sending the statement to its result, including a misroute's retry. */
+  readonly durationMillis: number;
+  /** A replica refused it as a write and it was re-run on the primary. */
+  readonly misroute: boolean;
+  /** It failed (the error went to the caller). */
+  readonly failed: boolean;
+  /** `Date.now()` when it finished. */
+  readonly at: number;
+}
+
+/** The payload of a cluster's `'route'` event: one per routed statement. */
+export type RouteEvent = QueryLogEntry;
+
+/** Counters of one alias, kept always. */
+export interface AliasStats {
+  readonly statements: number;
+  readonly writes: number;
+  readonly misroutes: number;
+  readonly errors: number;
+  readonly byReason: Readonly<Record<string, number>>;
+}
+
+export interface StatsSnapshot {
+  readonly byAlias: Readonly<Record<string, AliasStats>>;
+  readonly statements: number;
+  readonly misroutes: number;
+}
+
+/** Counters per alias and reason (always on), and a bounded log of statements (debug mode). */
+export class Stats {
+  readonly #aliases: readonly string[];
+  readonly #statements: Float64Array;
+  readonly #writes: Float64Array;
+  readonly #misroutes: Float64Array;
+  readonly #errors: Float64Array;
+  readonly #reasons: Map<string, number>[];
+  readonly #max: number;
+  #log: QueryLogEntry[] = [];
+  #next = 0;
+
+  constructor(aliases: readonly string[], maxEntries: number) {
+    this.#aliases = aliases;
+    const n = aliases.length;
+    this.#statements = new Float64Array(n);
+    this.#writes = new Float64Array(n);
+    this.#misroutes = new Float64Array(n);
+    this.#errors = new Float64Array(n);
+    this.#reasons = aliases.map(() => new Map<string, number>());
+    this.#max = maxEntries;
+  }
+
+  get logging(): boolean {
+    return this.#max > 0;
+  }
+
+  count(index: number, reason: string, write: boolean, misroute: boolean, failed: boolean): void {
+    this.#statements[index]!++;
+    if (write) this.#writes[index]!++;
+    if (misroute) this.#misroutes[index]!++;
+    if (failed) this.#errors[index]!++;
+    const m = this.#reasons[index]!;
+    m.set(reason, (m.get(reason) ?? 0) + 1);
+  }
+
+  log(entry: QueryLogEntry): void {
+    if (this.#max <= 0) return;
+    if (this.#log.length < this.#max) this.#log.push(entry);
+    else {
+      this.#log[this.#next] = entry;
+      this.#next = (this.#next + 1) % this.#max;
+    }
+  }
+
+  /** The logged statements, oldest first. */
+  queries(): readonly QueryLogEntry[] {
+    return this.#log.length < this.#max ? [...this.#log] : [...this.#log.slice(this.#next), ...this.#log.slice(0, this.#next)];
+  }
+
+  snapshot(): StatsSnapshot {
+    const byAlias: Record<string, AliasStats> = {};
+    let statements = 0;
+    let misroutes = 0;
+    this.#aliases.forEach((alias, i) => {
+      statements += this.#statements[i]!;
+      misroutes += this.#misroutes[i]!;
+      byAlias[alias] = {
+        statements: this.#statements[i]!,
+        writes: this.#writes[i]!,
+        misroutes: this.#misroutes[i]!,
+        errors: this.#errors[i]!,
+        byReason: Object.fromEntries(this.#reasons[i]!),
+      };
+    });
+    return { byAlias, statements, misroutes };
+  }
+
+  reset(): void {
+    for (const a of [this.#statements, this.#writes, this.#misroutes, this.#errors]) a.fill(0);
+    for (const m of this.#reasons) m.clear();
+    this.#log = [];
+    this.#next = 0;
+  }
+}

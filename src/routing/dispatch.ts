@@ -1,0 +1,214 @@
+import { DbRouterError } from '../errors.js';
+import type { ClusterInternals } from '../cluster/internals.js';
+import type { Classification } from '../sql/types.js';
+import type { RouteDecision } from './decide.js';
+import type { NodeInfo } from './router.js';
+
+/**
+ * How a routed pool reaches its nodes' real pools: the only driver-specific part of running a
+ * statement. `A` is the driver's query arguments, `R` its result, `C` a checked-out connection.
+ */
+export interface NodeRunner<A, R, C> {
+  query(index: number, args: A): Promise<R>;
+  acquire(index: number): Promise<C>;
+  queryOn(conn: C, args: A): Promise<R>;
+  release(conn: C, err?: unknown): void;
+  /** One plain statement on a node, rows as objects (for write hooks). */
+  rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]>;
+}
+
+/** Primary-only statements that change no data: no consistency token needed after them. */
+const NO_DATA_CHANGE = new Set(['savepoint', 'session-function', 'cursor', 'primary-status', 'row-lock', 'lock-function']);
+
+/** A statement that changed data (not only session state): worth a consistency token. */
+function wroteData(c: Classification): boolean {
+  return c.target === 'primary' && c.effect === 'none' && !NO_DATA_CHANGE.has(c.reason);
+}
+
+/**
+ * Runs one statement where `d` says, one-shot on that node's pool. The safety net: a write that a
+ * replica refuses as read-only is re-run once on the primary, counted as a misroute, and the
+ * caller sees the primary's result.
+ */
+export async function dispatch<A, R, C>(
+  cx: ClusterInternals,
+  runner: NodeRunner<A, R, C>,
+  sql: string,
+  args: A,
+  d: RouteDecision,
+  onMisroute?: (primary: NodeInfo) => void,
+): Promise<R> {
+  const node = d.node;
+  const inFlight = cx.counters.inFlight;
+  const t0 = cx.timing ? performance.now() : 0;
+  inFlight[node.index]!++;
+  let result: R;
+  try {
+    result = await runner.query(node.index, args);
+  } catch (err) {
+    inFlight[node.index]!--;
+    if (node.role === 'replica' && cx.engine.isReadOnlyError(err)) {
+      onMisroute?.(cx.primary());
+      return misrouted(cx, runner, sql, args, d, t0);
+    }
+    cx.record(node, sql, d.reason, d.write, t0, false, true);
+    throw err;
+  }
+  inFlight[node.index]!--;
+  cx.record(node, sql, d.reason, d.write, t0, false, false);
+  if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
+    const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+    if (p !== undefined) await p;
+  }
+  return result;
+}
+
+async function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, args: A, d: RouteDecision, t0: number): Promise<R> {
+  const primary = cx.primary();
+  const inFlight = cx.counters.inFlight;
+  inFlight[primary.index]!++;
+  let result: R;
+  try {
+    result = await runner.query(primary.index, args);
+  } catch (err) {
+    inFlight[primary.index]!--;
+    cx.record(primary, sql, d.reason, true, t0, true, true);
+    throw err;
+  }
+  inFlight[primary.index]!--;
+  cx.record(primary, sql, d.reason, true, t0, true, false);
+  if (cx.hasWriteHooks) {
+    const p = cx.afterWrite(primary, sql, d.classification, 'statement', (q) => runner.rows(primary.index, q));
+    if (p !== undefined) await p;
+  }
+  return result;
+}
+
+const FREE = 0;
+const STICKY = 1;
+const READ_ONLY_TX = 2;
+
+/**
+ * A checked-out client's binding, engine-independent. It binds lazily: outside a transaction a
+ * read runs one-shot where the routers say (a replica); once the client writes, opens a
+ * transaction or changes session state, it holds a primary connection until released.
+ * `BEGIN READ ONLY` binds to the chosen node (a replica) for that transaction only.
+ */
+export class Binding<A, R, C> {
+  readonly #cx: ClusterInternals;
+  readonly #runner: NodeRunner<A, R, C>;
+  readonly #pinned: NodeInfo | undefined;
+  #mode = FREE;
+  #node: NodeInfo | undefined;
+  #conn: C | undefined;
+  #inTx = false;
+  #txWrote = false;
+  #released = false;
+
+  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo) {
+    this.#cx = cx;
+    this.#runner = runner;
+    this.#pinned = pinned;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** The alias this client holds a connection to, if any. */
+  get boundAlias(): string | undefined {
+    return this.#mode === FREE ? undefined : this.#node?.alias;
+  }
+
+  async query(sql: string, args: A): Promise<R> {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+    const cx = this.#cx;
+    if (!cx.isReady) await cx.ready();
+    const c = cx.classify(sql);
+    if (this.#mode === FREE) {
+      const d: RouteDecision = this.#pinned !== undefined
+        ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
+        : cx.route(sql, c);
+      if (d.reason === 'pinned') this.#bind(d.node, STICKY);
+      else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
+      else if (d.write) this.#bind(d.node, STICKY);
+      // A misrouted read wrote on the primary: the client stays there, as after any write.
+      else return dispatch(cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY));
+    }
+    return this.#runBound(sql, args, c);
+  }
+
+  #bind(node: NodeInfo, mode: number): void {
+    this.#node = node;
+    this.#mode = mode;
+  }
+
+  async #runBound(sql: string, args: A, c: Classification): Promise<R> {
+    const cx = this.#cx;
+    const node = this.#node!;
+    if (this.#conn === undefined) {
+      try {
+        this.#conn = await this.#runner.acquire(node.index);
+      } catch (err) {
+        this.#mode = FREE;
+        this.#node = undefined;
+        throw err;
+      }
+    }
+    const begins = c.effect === 'begin';
+    const reason = this.#inTx || begins ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    const write = c.target === 'primary';
+    const t0 = cx.timing ? performance.now() : 0;
+    const inFlight = cx.counters.inFlight;
+    inFlight[node.index]!++;
+    let result: R;
+    try {
+      result = await this.#runner.queryOn(this.#conn, args);
+    } catch (err) {
+      inFlight[node.index]!--;
+      cx.record(node, sql, reason, write, t0, false, true);
+      if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
+      throw err;
+    }
+    inFlight[node.index]!--;
+    cx.record(node, sql, reason, write, t0, false, false);
+    if (begins) {
+      this.#inTx = true;
+      this.#txWrote = false;
+    } else if (c.effect === 'end') {
+      const wrote = this.#inTx && this.#txWrote;
+      this.#inTx = false;
+      this.#txWrote = false;
+      if (this.#mode === READ_ONLY_TX) this.#unbind();
+      if (wrote && cx.hasWriteHooks && node.role === 'primary') {
+        const p = cx.afterWrite(node, sql, c, 'commit', (q) => this.#runner.rows(node.index, q));
+        if (p !== undefined) await p;
+      }
+    } else if (wroteData(c)) {
+      if (this.#inTx) this.#txWrote = true;
+      else if (cx.hasWriteHooks && node.role === 'primary') {
+        const p = cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q));
+        if (p !== undefined) await p;
+      }
+    }
+    return result;
+  }
+
+  #unbind(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#mode = FREE;
+    this.#node = undefined;
+    if (conn !== undefined) this.#runner.release(conn);
+  }
+
+  /** Gives the held connection (if any) back to its node's pool. A second call throws `CLIENT_RELEASED`. */
+  release(err?: unknown): void {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'release() was called twice on the same client; release each checked-out client once.');
+    this.#released = true;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#mode = FREE;
+    if (conn !== undefined) this.#runner.release(conn, err);
+  }
+}

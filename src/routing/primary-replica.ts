@@ -1,0 +1,27 @@
+import type { ReplicaStrategy, RouteContext, Router } from './router.js';
+
+export interface PrimaryReplicaOptions {
+  /** How a replica is chosen: `random` (default), `round-robin`, `weighted` (by each alias's `weight`), `least-busy` (fewest statements in flight). */
+  readonly strategy?: ReplicaStrategy;
+}
+
+const STRATEGIES: readonly ReplicaStrategy[] = ['random', 'round-robin', 'weighted', 'least-busy'];
+
+/**
+ * The default router: reads to a healthy replica, writes to the primary.
+ *
+ * @example
+ *   createCluster({ databases, routers: [primaryReplica({ strategy: 'least-busy' })] })
+ */
+export function primaryReplica(options: PrimaryReplicaOptions = {}): Router {
+  const strategy = options.strategy ?? 'random';
+  if (!STRATEGIES.includes(strategy)) {
+    throw new TypeError(`primaryReplica: strategy must be one of ${STRATEGIES.join(', ')}`);
+  }
+  const counter = { n: 0 };
+  return {
+    name: 'primaryReplica',
+    dbForRead: (ctx: RouteContext) => ctx.cluster.pickReplica(ctx, strategy, counter)?.alias,
+    dbForWrite: (ctx: RouteContext) => ctx.cluster.primary.alias,
+  };
+}

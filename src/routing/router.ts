@@ -1,0 +1,90 @@
+import type { Role } from '../engines/engine.js';
+import type { Classification } from '../sql/types.js';
+
+/** Caller-supplied context for routers, as Django's `hints`: `{ model: 'User' }`, anything. */
+export type Hints = Readonly<Record<string, unknown>>;
+
+/** One node as routers see it. */
+export interface NodeInfo {
+  readonly alias: string;
+  readonly role: Role;
+  readonly weight: number;
+  /** Position in `RoutingView.nodes`; stable for the cluster's life. */
+  readonly index: number;
+}
+
+/** How a replica is chosen among the healthy ones. */
+export type ReplicaStrategy = 'random' | 'round-robin' | 'weighted' | 'least-busy';
+
+/**
+ * The cluster as routers see it: precomputed node lists and the live availability, so a router
+ * never allocates per statement.
+ */
+export interface RoutingView {
+  readonly nodes: readonly NodeInfo[];
+  readonly primaries: readonly NodeInfo[];
+  readonly replicas: readonly NodeInfo[];
+  /** The primary that takes writes when no router says otherwise: `default` if it is a primary, else the first. */
+  readonly primary: NodeInfo;
+  node(alias: string): NodeInfo | undefined;
+  /** Up (not marked down or lagging by the health monitor). */
+  isAvailable(alias: string): boolean;
+  /** Statements running on the node now (for `least-busy`). */
+  inFlight(alias: string): number;
+  /**
+   * Whether a node may serve this read: available, and for a replica every read gate accepts it
+   * (the consistency layer's hook). Primaries are always accepted.
+   */
+  accepts(node: NodeInfo, ctx: RouteContext): boolean;
+  /** A replica that `accepts` this read, chosen by `strategy`; `undefined` when none does. */
+  pickReplica(ctx: RouteContext, strategy: ReplicaStrategy, counter?: { n: number }): NodeInfo | undefined;
+  /** Any node (primaries and replicas) that `accepts` this read, at random. */
+  pickAny(ctx: RouteContext): NodeInfo | undefined;
+  /** An available primary at random (multi-primary writes). */
+  pickPrimary(): NodeInfo | undefined;
+}
+
+/** What a router is told about one statement. */
+export interface RouteContext {
+  readonly sql: string;
+  readonly classification: Classification;
+  /** Tables the statement names, lower-case, where the classifier could see them; may be empty. */
+  readonly tables: readonly string[];
+  readonly hints: Hints;
+  readonly cluster: RoutingView;
+}
+
+/**
+ * A router, as Django's: each method is optional and answers only when it has an opinion.
+ * `undefined` passes the question to the next router; the first other answer wins.
+ *
+ * @example
+ *   const analytics: Router = {
+ *     name: 'analytics',
+ *     dbForRead: (ctx) => (ctx.hints.report ? 'warehouse' : undefined),
+ *   };
+ */
+export interface Router {
+  /** Shown in errors; defaults to the constructor's name. */
+  readonly name?: string;
+  /** The alias that serves this read, or `undefined`. */
+  dbForRead?(ctx: RouteContext): string | undefined;
+  /** The alias that takes this write, or `undefined`. */
+  dbForWrite?(ctx: RouteContext): string | undefined;
+  /** Whether one statement may relate (join, reference) these two tables; `false` refuses it. */
+  allowRelation?(a: string, b: string, ctx: RouteContext): boolean | undefined;
+  /** Whether migrations run on this alias. */
+  allowMigrate?(alias: string, ctx: MigrateContext): boolean | undefined;
+}
+
+export interface MigrateContext {
+  readonly hints: Hints;
+  readonly cluster: RoutingView;
+}
+
+/** A router's name for messages: its `name`, else its class's. */
+export function routerName(r: Router): string {
+  if (typeof r.name === 'string' && r.name !== '') return r.name;
+  const c = (r as { constructor?: { name?: string } }).constructor?.name;
+  return c !== undefined && c !== 'Object' ? c : 'anonymous router';
+}

@@ -1,0 +1,97 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Hints } from './router.js';
+
+/**
+ * Where the statements of the current async context go, carried on AsyncLocalStorage so that
+ * concurrent requests never see each other's scope.
+ * - `primary`: every statement goes to the primary.
+ * - `replica`: reads go to a replica even where a router would not send them; writes still go to
+ *   the primary: forcing a replica never sends a write there.
+ * - `alias`: reads go to `alias` (a cluster's `using()`); writes too if it is a primary.
+ * - `auto`: normal routing (a frame that only carries hints).
+ */
+export interface ScopeFrame {
+  readonly mode: 'primary' | 'replica' | 'alias' | 'auto';
+  readonly alias?: string;
+  /** The cluster an `alias` frame belongs to; other clusters route as if it were not there. */
+  readonly owner?: object;
+  readonly hints?: Hints;
+}
+
+const storage = new AsyncLocalStorage<ScopeFrame | undefined>();
+
+/** The innermost scope of the current async context, if any. */
+export function currentScope(): ScopeFrame | undefined {
+  return storage.getStore();
+}
+
+/** Runs `fn` with `frame` as the current scope. */
+export function runInScope<R>(frame: ScopeFrame, fn: () => R): R {
+  return storage.run(frame, fn);
+}
+
+/** A scope entered with {@link enterScope}; pass it to {@link revertScope}. */
+export interface ScopeHandle {
+  readonly frame: ScopeFrame;
+  readonly previous: ScopeFrame | undefined;
+}
+
+/**
+ * Enters a scope for the rest of the current synchronous run and the async work it starts, for
+ * code that cannot wrap a callback (mysql_replicated's `use_master()`). Undo it with `revertScope`.
+ */
+export function enterScope(frame: ScopeFrame): ScopeHandle {
+  const previous = storage.getStore();
+  storage.enterWith(frame);
+  return { frame, previous };
+}
+
+export function revertScope(handle: ScopeHandle): void {
+  storage.enterWith(handle.previous);
+}
+
+const PRIMARY: ScopeFrame = Object.freeze({ mode: 'primary' });
+const REPLICA: ScopeFrame = Object.freeze({ mode: 'replica' });
+
+type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
+
+/**
+ * A standard (TC39) method decorator: every statement the method runs, across its awaits, goes to
+ * the primary, in every cluster.
+ *
+ * @example
+ *   class Accounts { @usePrimary async balance(id: number) { return pool.query('SELECT …', [id]); } }
+ */
+export function usePrimary<This, Args extends unknown[], R>(
+  method: Method<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
+): Method<This, Args, R> {
+  const name = `${String(context.name)}@usePrimary`;
+  const wrapped = function (this: This, ...args: Args): R {
+    return storage.run(PRIMARY, () => method.apply(this, args));
+  };
+  Object.defineProperty(wrapped, 'name', { value: name });
+  return wrapped;
+}
+
+/**
+ * A standard (TC39) method decorator: the method's reads go to replicas (writes still go to the
+ * primary), in every cluster.
+ *
+ * @example
+ *   class Reports { @useReplica async daily() { return pool.query('SELECT …'); } }
+ */
+export function useReplica<This, Args extends unknown[], R>(
+  method: Method<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
+): Method<This, Args, R> {
+  const name = `${String(context.name)}@useReplica`;
+  const wrapped = function (this: This, ...args: Args): R {
+    return storage.run(REPLICA, () => method.apply(this, args));
+  };
+  Object.defineProperty(wrapped, 'name', { value: name });
+  return wrapped;
+}
+
+export const PRIMARY_SCOPE = PRIMARY;
+export const REPLICA_SCOPE = REPLICA;
