@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DbRouterError, isDbRouterError } from '../errors.js';
@@ -260,7 +260,7 @@ export function destroyClusterSync(dir: string): void {
   rmSync(state.dataRoot, { recursive: true, force: true });
   rmSync(statePath(dir), { force: true });
   try {
-    rmSync(dir, { recursive: false });
+    rmdirSync(dir);
   } catch {
     // not empty or already gone
   }
