@@ -248,17 +248,25 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     return this.#primaryAvailable() ? this.#primary : undefined;
   }
 
-  /** Replicas that serve reads now, in configuration order. Empty: send reads to the primary. */
+  /**
+   * Replicas that serve reads now, in configuration order. Empty: send reads to the primary.
+   * Lagging replicas are left out unless `minReplicasInRotation` keeps them, or no primary is
+   * available (then a late read beats a failed one).
+   */
   readableReplicas(): string[] {
     const candidates = [...this.#nodes.values()].filter(
       (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary',
     );
     const healthy = candidates.filter((s) => !s.lagging);
-    if (healthy.length >= this.#minReplicas) return healthy.map((s) => s.node.alias);
+    // Lag takes a replica out only while something better can serve: with no primary to fall back
+    // on, late replicas keep serving reads rather than let reads fail.
+    const primaryUp = this.#primaryAvailable();
+    const floor = primaryUp ? this.#minReplicas : Math.max(this.#minReplicas, 1);
+    if (healthy.length >= floor) return healthy.map((s) => s.node.alias);
     const late = candidates
       .filter((s) => s.lagging && s.reachable === true)
       .sort((a, b) => (a.lagMillis ?? Infinity) - (b.lagMillis ?? Infinity))
-      .slice(0, this.#minReplicas - healthy.length);
+      .slice(0, primaryUp ? floor - healthy.length : undefined);
     const keep = new Set([...healthy, ...late]);
     return candidates.filter((s) => keep.has(s)).map((s) => s.node.alias);
   }

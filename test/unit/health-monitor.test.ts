@@ -252,6 +252,20 @@ test('every replica out: reads go to the primary; minReplicasInRotation keeps th
   await b.monitor.stop();
 });
 
+test('no primary available: lagging replicas serve reads rather than none', async () => {
+  const { monitor, prober, clock } = setup();
+  await monitor.start();
+  prober.behaviour.set('r1', replica('100', 9000));
+  prober.behaviour.set('r2', { ...replica('100'), lagMillis: undefined });
+  await clock.advance(1000);
+  assert.deepEqual(monitor.readableReplicas(), [], 'the primary takes the reads');
+  prober.behaviour.set('main', new Error('ECONNREFUSED'));
+  await clock.advance(2000);
+  assert.equal(monitor.primary(), undefined);
+  assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2']);
+  await monitor.stop();
+});
+
 test('primary killed, replica promoted: primary-lost, waiting writes, then primary-changed', async () => {
   const lost: string[] = [];
   const { monitor, prober, clock, events } = setup({ onPrimaryLost: (e) => { lost.push(`${e.alias}:${e.reason}`); } });

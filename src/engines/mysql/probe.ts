@@ -114,7 +114,8 @@ export class MariadbProbe implements NodeProbe {
       port: connection.port,
       user: options.monitor?.user ?? connection.user,
       connectTimeout: options.connectTimeoutMillis ?? 1000,
-      ...(connection.database !== undefined ? { database: connection.database } : {}),
+      // The monitor's own user needs no access to the application's database: it reads only globals.
+      ...(options.monitor ? {} : connection.database !== undefined ? { database: connection.database } : {}),
       ...(connection.ssl !== undefined && connection.ssl !== false ? { ssl: connection.ssl === true ? {} : connection.ssl } : {}),
     };
     const password = options.monitor ? options.monitor.password : connection.password;
@@ -223,14 +224,25 @@ function toResult(vars: Variables, status: SlaveStatus | undefined, denied: bool
     };
   }
   const seconds = status.Seconds_Behind_Master;
-  const running = io === 'Yes' && sql === 'Yes';
   const received = status.Gtid_IO_Pos || applied;
+  let lagMillis: number | undefined;
+  if (sql !== 'Yes') {
+    // The SQL thread is stopped: Seconds_Behind_Master is NULL, and that is unknown lag (treated
+    // as beyond any bound), never "no lag".
+    lagMillis = undefined;
+  } else if (io === 'Yes') {
+    lagMillis = seconds === null || seconds === undefined || seconds === '' ? undefined : Number(seconds) * 1000;
+  } else {
+    // The IO thread is not connected (its primary is gone or unreachable): everything received is
+    // applied or not. Like PostgreSQL's receive == replay, that is 0 behind the stream; the
+    // monitor measures the rest against the primary's GTID positions.
+    lagMillis = received !== undefined && applied !== undefined && reached('mariadb', applied, received) ? 0 : undefined;
+  }
   return {
     role: 'replica',
     position: received,
     replayPosition: applied,
-    // NULL while a thread is stopped: unknown, which the monitor treats as beyond any bound.
-    lagMillis: running && seconds !== null && seconds !== undefined && seconds !== '' ? Number(seconds) * 1000 : undefined,
+    lagMillis,
     lagTransactions: received !== undefined && applied !== undefined ? gtidDistance(applied, received) : undefined,
     upstream: status.Master_Host ? `${status.Master_Host}:${String(status.Master_Port ?? '')}` : undefined,
     paused: sql !== 'Yes',
