@@ -51,7 +51,7 @@ export class FakePgClient extends EventEmitter {
     try {
       this.net.run(this.alias, textOf(text), values, 'client');
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return Promise.resolve({ rows: [{ alias: this.alias }], command: 'SELECT', rowCount: 1, oid: 0, fields: [] });
   }
@@ -73,7 +73,7 @@ export class FakePgPool extends EventEmitter {
     try {
       this.net.run(this.alias, textOf(text), values, 'pool');
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return Promise.resolve({ rows: [{ alias: this.alias }], command: 'SELECT', rowCount: 1, oid: 0, fields: [] });
   }
@@ -94,7 +94,7 @@ export class FakeMysqlConnection {
     try {
       this.net.run(this.alias, textOf(sql), values, 'client');
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return Promise.resolve([[{ alias: this.alias }], []]);
   }
@@ -117,7 +117,7 @@ export class FakeMysqlPool {
     try {
       this.net.run(this.alias, textOf(sql), values, 'pool');
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return Promise.resolve([[{ alias: this.alias }], []]);
   }

@@ -142,17 +142,17 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 
   /** `pool.query(sql, values?)` as mysql2/promise; with a callback as mysql2's callback API. */
-  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
   query(sql: MysqlQueryInput, callback: Callback): void;
+  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
     return settle(this.#run('query', sql, v), cb);
   }
 
   /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise. */
-  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
     return settle(this.#run('execute', sql, v), cb);
@@ -189,8 +189,8 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 
   /** Ends every node's pool; idempotent. Afterwards every call rejects with `POOL_ENDED`. */
-  end(): Promise<void>;
   end(callback: (err: Error | null) => void): void;
+  end(): Promise<void>;
   end(callback?: (err: Error | null) => void): Promise<void> | undefined {
     if (this.#ending === undefined) {
       this.#ended = true;
@@ -239,16 +239,16 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this.#binding.boundAlias;
   }
 
-  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
   query(sql: MysqlQueryInput, callback: Callback): void;
+  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
     return settle(this.#run('query', sql, v), cb);
   }
 
-  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
     return settle(this.#run('execute', sql, v), cb);
