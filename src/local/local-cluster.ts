@@ -141,11 +141,17 @@ function refuseOccupiedDir(dir: string): void {
 
 async function createCluster(state: ClusterState, driver: EngineDriver, options: StartClusterOptions, progress: (step: string) => void): Promise<void> {
   const signal = options.signal;
+  const ownsParent = options.dataRoot === undefined;
   await mkdir(state.dir, { recursive: true });
   // Leftovers from a run killed before it wrote its state file: the folder is named after our dir.
   await rm(state.dataRoot, { recursive: true, force: true });
+  if (ownsParent) {
+    // Our shared parent under /dev/shm: traversable by the server account. Never chmod a parent
+    // we did not create (a caller's dataRoot may sit directly in /tmp).
+    await mkdir(path.dirname(state.dataRoot), { recursive: true });
+    await chmod(path.dirname(state.dataRoot), 0o755).catch(() => {});
+  }
   await mkdir(state.socketDir, { recursive: true });
-  await chmod(path.dirname(state.dataRoot), 0o755).catch(() => {});
   await chmod(state.dataRoot, 0o755);
   await giveTo(state.dataRoot, state.osUser);
   await giveTo(state.socketDir, state.osUser);
