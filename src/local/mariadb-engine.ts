@@ -77,6 +77,7 @@ export class MariadbEngine implements EngineDriver {
         '--bind-address=127.0.0.1',
         '--skip-name-resolve',
         `--pid-file=${path.join(state.dataRoot, `${node.alias}.pid`)}`,
+        `--tmpdir=${state.dataRoot}`,
         `--server-id=${node.serverId}`,
         '--log-bin',
         '--binlog-format=ROW',

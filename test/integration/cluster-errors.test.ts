@@ -2,7 +2,7 @@
 // leaves no process and no data directory behind.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -160,6 +160,7 @@ describe('faults on postgres', { skip: pgSkip }, () => {
   test('a failed up leaves no process and no data directory', async () => {
     const dir = scratch('failed');
     const dataRoot = scratch('failed-data');
+    const tmpMode = statSync(tmpdir()).mode;
     // hot_standby=off: the primary starts, the replicas never accept connections.
     await assert.rejects(
       startCluster({ engine: 'postgres', dir, dataRoot, replicas: 1, settings: { hot_standby: 'off' }, startTimeoutMillis: 1500 }),
@@ -172,6 +173,7 @@ describe('faults on postgres', { skip: pgSkip }, () => {
     assert.deepEqual(processesMentioning(dataRoot), []);
     assert.equal(existsSync(dataRoot), false);
     assert.equal(existsSync(dir), false);
+    assert.equal(statSync(tmpdir()).mode, tmpMode, 'the parent of dataRoot keeps its mode');
   });
 
   test('a non-empty directory without a cluster is refused', async () => {
