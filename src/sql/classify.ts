@@ -62,6 +62,8 @@ const R_CHAIN = 13;
 const R_CALC = 14;
 const R_CLAUSE = 15; // ends a FROM list
 const R_SERIALIZABLE = 16;
+const R_WITH = 17;
+const R_CTE_WORD = 18; // AS, NOT, MATERIALIZED, RECURSIVE between CTE names and bodies
 
 function table<T extends number>(entries: Partial<Record<Keyword, T>>): Uint8Array {
   const t = new Uint8Array(KEYWORD_COUNT);
@@ -74,7 +76,8 @@ const ROLE = table({
   update: R_UPDATE, share: R_SHARE, into: R_INTO, from: R_FROM, join: R_JOIN,
   straight_join: R_JOIN, using: R_USING, table: R_TABLE, tables: R_TABLE, for: R_FOR,
   only: R_ONLY, write: R_WRITE_WORD, chain: R_CHAIN, sql_calc_found_rows: R_CALC,
-  serializable: R_SERIALIZABLE,
+  serializable: R_SERIALIZABLE, with: R_WITH, as: R_CTE_WORD, not: R_CTE_WORD,
+  materialized: R_CTE_WORD, recursive: R_CTE_WORD,
   where: R_CLAUSE, group: R_CLAUSE, order: R_CLAUSE, limit: R_CLAUSE, having: R_CLAUSE,
   window: R_CLAUSE, union: R_CLAUSE, except: R_CLAUSE, intersect: R_CLAUSE, on: R_CLAUSE,
   set: R_CLAUSE, values: R_CLAUSE, select: R_CLAUSE, returning: R_CLAUSE, offset: R_CLAUSE,
@@ -84,7 +87,7 @@ const ROLE = table({
 const TN_SKIP = 1;
 const TN_STOP = 2;
 const TABLE_WORD = table({
-  only: TN_SKIP, if: TN_SKIP, not: TN_SKIP, exists: TN_SKIP, table: TN_SKIP,
+  only: TN_SKIP, if: TN_SKIP, not: TN_SKIP, exists: TN_SKIP, table: TN_SKIP, tables: TN_SKIP,
   select: TN_STOP, values: TN_STOP, with: TN_STOP, lateral: TN_STOP, outfile: TN_STOP,
   dumpfile: TN_STOP, stdin: TN_STOP, stdout: TN_STOP, program: TN_STOP, set: TN_STOP,
   where: TN_STOP, on: TN_STOP, using: TN_STOP, join: TN_STOP, for: TN_STOP, as: TN_STOP,
@@ -187,6 +190,10 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   let tnName = '';
   let listMask = 0; // bit d: a comma at depth d starts another table name
   let callMask = 0; // bit d: the parenthesis at depth d is a function call's
+  // CTE names are not tables: `WITH name [(cols)] AS [NOT MATERIALIZED] (...) [, ...]` at cteDepth.
+  let cteDepth = vclass === V.WITH ? depth : -1;
+  let cteExpect = cteDepth >= 0;
+  let cteNames: string[] | null = null;
   if (vclass === V.WRITE || vclass === V.READ || vclass === V.LOCK) {
     if (verbKw === UPDATE || verbKw === TABLE || verbKw === TRUNCATE || verbKw === COPY || verbKw === LOCK) {
       tn = 1;
@@ -234,6 +241,16 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
           tn = 0;
         }
       }
+    }
+    if (cteDepth === depth && !consumed) {
+      if (t === T_WORD || t === T_QIDENT) {
+        const role = t === T_WORD && lx.kw !== 0 ? ROLE[lx.kw] : 0;
+        if (cteExpect && role !== R_CTE_WORD) {
+          (cteNames ??= []).push(namePart(t, src, lx.start, lx.end));
+          cteExpect = false;
+          consumed = true;
+        } else if (role !== R_CTE_WORD) cteDepth = -1;
+      } else if (t === T_COMMA) cteExpect = true;
     }
     if (!consumed) {
       if (t === T_EOF) break;
@@ -319,6 +336,12 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
             case R_CLAUSE:
               listMask &= ~(1 << depth);
               break;
+            case R_WITH:
+              if (p1k === T_LPAREN) {
+                cteDepth = depth;
+                cteExpect = true;
+              }
+              break;
           }
           break;
         }
@@ -381,6 +404,10 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   }
   if (pendingWrite) f |= F_WRITE;
   if (tn === 2 || tn === 3) tables = addTable(tables, tnName);
+  if (cteNames !== null && tables !== null) {
+    const ctes = cteNames;
+    tables = tables.filter((name) => !ctes.includes(name));
+  }
   void p2e;
   return decide(spec, vclass, verb, f, k2, k3, k4, tables ?? EMPTY);
 }
@@ -571,8 +598,9 @@ export function classifyWith(sql: string, spec: DialectSpec, fns: CompiledFuncti
   if (lx.ambiguousEscape && r.target === 'replica' && !noBackslashEscapes) {
     // `'a\'...'` means one thing with backslash escapes and another under NO_BACKSLASH_ESCAPES:
     // a read only if it is a read both ways.
+    // A reading that leaves a string open is a syntax error there, which runs nothing: no risk.
     const other = classifyWith(sql, spec, fns, true);
-    if (other.target === 'primary') return other;
+    if (other.target === 'primary' && !lx.unterminated) return other;
   }
   return r;
 }

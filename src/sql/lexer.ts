@@ -17,7 +17,7 @@
  *   lx.reset('SELECT 1 -- hi', false);
  *   while (lx.next() !== T_EOF) console.log(lx.kind, lx.src.slice(lx.start, lx.end));
  */
-import { hashStep, lookupKeyword, MAX_KEYWORD_LENGTH } from './keywords.js';
+import { lookupKeyword, MAX_KEYWORD_LENGTH } from './keywords.js';
 
 export const T_EOF = 0;
 /** An unquoted word; `kw` is its keyword id or 0. */
@@ -97,6 +97,7 @@ export class Lexer {
       const c = src.charCodeAt(p);
       if (c <= 32) {
         p++;
+        while (p < len && src.charCodeAt(p) <= 32) p++;
         continue;
       }
       const start = p;
@@ -104,16 +105,14 @@ export class Lexer {
       this.kw = 0;
       if (c < 128 ? (CLASS[c]! & WORD_START) !== 0 || (c === DOLLAR && this.mysql) : true) {
         // A word: hash it while scanning so keywords are found without slicing.
-        let h = 0;
-        const e1 = c === 101 || c === 69; // e or E, for E'...'
+        let h = c | 0x20;
         p++;
-        h = hashStep(h, c);
         for (; p < len; p++) {
           const d = src.charCodeAt(p);
-          if (d < 128 ? (CLASS[d]! & WORD_PART) === 0 && d !== DOLLAR : false) break;
-          h = hashStep(h, d);
+          if (d < 128 && (CLASS[d]! & WORD_PART) === 0 && d !== DOLLAR) break;
+          h = (Math.imul(h, 31) + (d | 0x20)) | 0;
         }
-        if (!this.mysql && e1 && p === start + 1 && p < len && src.charCodeAt(p) === 39) {
+        if (p === start + 1 && (c | 0x20) === 101 && !this.mysql && p < len && src.charCodeAt(p) === 39) {
           return this.#string(start, p + 1, 39, true);
         }
         this.pos = this.end = p;
