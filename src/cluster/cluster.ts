@@ -10,7 +10,7 @@ import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { INTERNALS, type ClusterInternals, type WriteEvent, type WriteHook } from './internals.js';
+import { INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 
 /** A node's public description: no password. */
@@ -63,6 +63,7 @@ export class Cluster extends EventEmitter {
   #readying: Promise<void> | undefined;
   #pin: NodeInfo | undefined;
   #pinAlias: string | undefined;
+  #failover: FailoverHooks | undefined;
 
   constructor(config: ClusterConfig) {
     super();
@@ -259,6 +260,11 @@ export class Cluster extends EventEmitter {
     if (this.#roles.every((r) => r !== undefined) && this.#roles.includes('primary')) this.#rebuild();
   }
 
+  /** Installs (or with `undefined` removes) the health monitor's failover hooks (see {@link FailoverHooks}). */
+  setFailoverHooks(hooks: FailoverHooks | undefined): void {
+    this.#failover = hooks;
+  }
+
   /** Adds a read gate (see {@link ReadGate}); returns a function that removes it. */
   addReadGate(gate: ReadGate): () => void {
     this.#gates.push(gate);
@@ -393,6 +399,8 @@ export class Cluster extends EventEmitter {
       backgroundError: (err) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
       },
+      beforeWrite: () => this.#failover?.beforeWrite(),
+      connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
       track: (p) => this.#pools.add(p),
       untrack: (p) => this.#pools.delete(p),
     };

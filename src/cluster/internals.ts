@@ -22,6 +22,17 @@ export interface WriteEvent {
 
 export type WriteHook = (event: WriteEvent) => void | Promise<void>;
 
+/**
+ * What the health monitor plugs into a cluster (`cluster.setFailoverHooks`): the routing core asks
+ * it before each write and tells it about connection errors; nothing else changes on the hot path.
+ */
+export interface FailoverHooks {
+  /** `undefined` when a primary takes writes now; else a promise that settles once one does (the roles are updated by then) or rejects to fail the write. */
+  beforeWrite(): Promise<void> | undefined;
+  /** A statement on `alias` failed with a connection error. Return true to run it once more, re-routed (after `beforeWrite` for a write). */
+  connectionError(alias: string, err: unknown, write: boolean): boolean;
+}
+
 /** What a routed pool needs from its cluster. Not part of the public API. */
 export interface ClusterInternals {
   readonly engine: Engine;
@@ -41,6 +52,10 @@ export interface ClusterInternals {
   afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;
   /** Background errors from pools: emitted as the cluster's `'error'` when someone listens. */
   backgroundError(err: unknown): void;
+  /** Health seam (see {@link FailoverHooks}): a promise to await before a write, or `undefined` to go on at once. */
+  beforeWrite(): Promise<void> | undefined;
+  /** Health seam: a statement on `node` failed with a connection error; true to retry it once elsewhere. */
+  connectionError(node: NodeInfo, err: unknown, write: boolean): boolean;
   track(pool: { end(): Promise<void> }): void;
   untrack(pool: { end(): Promise<void> }): void;
 }

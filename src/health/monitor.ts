@@ -100,6 +100,7 @@ export interface PrimaryChangedEvent { readonly from: string | undefined; readon
 export interface PrimaryLostEvent { readonly alias: string | undefined; readonly reason: 'down' | 'became-replica' }
 export interface SplitBrainEvent { readonly aliases: readonly string[] }
 export interface ProblemEvent extends NodeProblem { readonly alias: string }
+export interface CheckEvent { readonly alias: string; readonly ok: boolean }
 
 /** The monitor's events and their payloads. */
 export interface HealthMonitorEvents {
@@ -111,6 +112,8 @@ export interface HealthMonitorEvents {
   'primary-lost': [PrimaryLostEvent];
   'split-brain': [SplitBrainEvent];
   problem: [ProblemEvent];
+  /** After every check of a node (for dashboards and for keeping a cluster's view in step). */
+  check: [CheckEvent];
   error: [Error];
 }
 
@@ -439,6 +442,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
     this.#evaluateSafely();
+    this.#emit('check', { alias: s.node.alias, ok: s.reachable === true });
   }
 
   #onSuccess(s: NodeState, r: ProbeResult, startedAt: number): void {

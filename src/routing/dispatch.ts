@@ -28,7 +28,8 @@ function wroteData(c: Classification): boolean {
 /**
  * Runs one statement where `d` says, one-shot on that node's pool. The safety net: a write that a
  * replica refuses as read-only is re-run once on the primary, counted as a misroute, and the
- * caller sees the primary's result.
+ * caller sees the primary's result. With a health monitor, a write first waits for a primary
+ * (`beforeWrite`), and a connection error may be retried once on a re-routed node.
  */
 export async function dispatch<A, R, C>(
   cx: ClusterInternals,
@@ -37,7 +38,15 @@ export async function dispatch<A, R, C>(
   args: A,
   d: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
+  retried = false,
 ): Promise<R> {
+  if (d.write && d.reason !== 'pinned') {
+    const wait = cx.beforeWrite();
+    if (wait !== undefined) {
+      await wait;
+      d = cx.route(sql, d.classification);
+    }
+  }
   const node = d.node;
   const inFlight = cx.counters.inFlight;
   const t0 = cx.timing ? performance.now() : 0;
@@ -52,6 +61,10 @@ export async function dispatch<A, R, C>(
       return misrouted(cx, runner, sql, args, d, t0);
     }
     cx.record(node, sql, d.reason, d.write, t0, false, true);
+    if (!retried && d.reason !== 'pinned' && cx.engine.isConnectionError(err) && cx.connectionError(node, err, d.write)) {
+      const again = d.write ? d : cx.route(sql, d.classification);
+      if (d.write || again.node.index !== node.index) return dispatch(cx, runner, sql, args, again, onMisroute, true);
+    }
     throw err;
   }
   inFlight[node.index]!--;
@@ -126,9 +139,16 @@ export class Binding<A, R, C> {
     if (!cx.isReady) await cx.ready();
     const c = cx.classify(sql);
     if (this.#mode === FREE) {
-      const d: RouteDecision = this.#pinned !== undefined
+      let d: RouteDecision = this.#pinned !== undefined
         ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
         : cx.route(sql, c);
+      if (d.write && d.reason !== 'pinned') {
+        const wait = cx.beforeWrite();
+        if (wait !== undefined) {
+          await wait;
+          d = cx.route(sql, c);
+        }
+      }
       if (d.reason === 'pinned') this.#bind(d.node, STICKY);
       else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
       else if (d.write) this.#bind(d.node, STICKY);
@@ -152,6 +172,7 @@ export class Binding<A, R, C> {
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
+        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
         throw err;
       }
     }
@@ -167,6 +188,7 @@ export class Binding<A, R, C> {
     } catch (err) {
       inFlight[node.index]!--;
       cx.record(node, sql, reason, write, t0, false, true);
+      if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
     }
