@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'NOT_READY'
   | 'DRIVER_MISSING'
   | 'ENGINE_MISMATCH'
+  | 'UNSUPPORTED'
   // consistency
   | 'TOKEN_INVALID'
   | 'SECRET_MISSING'

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
+import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
@@ -204,6 +205,14 @@ export class RoutedMysqlPool extends EventEmitter {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /**
+   * This pool typed as a `mysql2/promise` Pool, for libraries whose types ask for one (Drizzle's
+   * `drizzle(pool.asMysqlPool())`). The object is the same; only its static type changes.
+   */
+  asMysqlPool(): PromisePool {
+    return this as unknown as PromisePool;
   }
 
   /** mysql2's `escape`, for code that builds SQL text itself. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
@@ -34,8 +34,17 @@ export interface RoutedPgPoolOptions {
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
-export type PgQueryInput = string | { readonly text: string; readonly values?: unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
+export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
 type Callback = (err: Error | null, result?: QueryResult) => void;
+
+/** A node-postgres submittable (a cursor or stream): an object with `submit(connection)`. */
+export interface Submittable {
+  submit: (connection: never) => void;
+}
+
+function isSubmittable(x: unknown): x is Submittable {
+  return typeof x === 'object' && x !== null && typeof (x as { submit?: unknown }).submit === 'function';
+}
 type Args = readonly [unknown, unknown];
 
 const FORWARDED = ['connect', 'acquire', 'release', 'remove'] as const;
@@ -135,9 +144,9 @@ export class RoutedPgPool extends EventEmitter {
   }
 
   /** Runs one statement where the routers say; same forms as `pg.Pool#query`, callback included. */
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: readonly unknown[]): Promise<QueryResult<R>>;
   query(text: PgQueryInput, callback: Callback): void;
-  query(text: PgQueryInput, values: unknown[] | undefined, callback: Callback): void;
+  query(text: PgQueryInput, values: readonly unknown[] | undefined, callback: Callback): void;
   query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | undefined {
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
@@ -194,6 +203,14 @@ export class RoutedPgPool extends EventEmitter {
     return this.#ended;
   }
 
+  /**
+   * This pool typed as a `pg.Pool`, for libraries whose types ask for one (Drizzle's
+   * `drizzle(pool.asPgPool())`). The object is the same; only its static type changes.
+   */
+  asPgPool(): Pool {
+    return this as unknown as Pool;
+  }
+
   get totalCount(): number {
     return this.#sum('totalCount');
   }
@@ -233,10 +250,15 @@ export class RoutedPgClient extends EventEmitter {
     return this.#binding.boundAlias;
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: readonly unknown[]): Promise<QueryResult<R>>;
   query(text: PgQueryInput, callback: Callback): void;
-  query(text: PgQueryInput, values: unknown[] | undefined, callback: Callback): void;
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | undefined {
+  query(text: PgQueryInput, values: readonly unknown[] | undefined, callback: Callback): void;
+  /** Cursors (`pg-cursor`, Kysely's `.stream()`) are not routed yet: this form throws. */
+  query<C extends Submittable>(cursor: C): C;
+  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput | Submittable, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | Submittable | undefined {
+    if (isSubmittable(text)) {
+      throw new DbRouterError('UNSUPPORTED', 'Cursors and other submittables (pg-cursor, pg-query-stream, Kysely .stream()) do not go through a routed pool yet; run them on a pool of one node.');
+    }
     const cb = typeof values === 'function' ? (values as Callback) : typeof callback === 'function' ? (callback as Callback) : undefined;
     const vals = typeof values === 'function' ? undefined : values;
     const p = this.#run(text, vals) as Promise<QueryResult<R>>;

@@ -1,0 +1,101 @@
+// Kysely over dbrouter's routed pools, unchanged: selects go to replicas, inserts/updates and
+// transactions to the primary. Where each statement ran is asserted twice: by the server's own
+// port and by the cluster's statement log; what it saw, with replay paused.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Kysely, MysqlDialect, PostgresDialect, sql, type Generated } from 'kysely';
+import { createCluster, createMysqlPool, createPgPool, type Cluster } from '../../src/index.js';
+import type { LocalCluster } from '../../src/local/index.js';
+import { engineSkip, sharedCluster } from '../harness/clusters.js';
+
+interface DB {
+  rt_ky_items: { id: Generated<number>; v: string };
+}
+
+const engines = [
+  { engine: 'postgres' as const, port: 'inet_server_port()', skip: await engineSkip('postgres') },
+  { engine: 'mariadb' as const, port: '@@port', skip: await engineSkip('mariadb') },
+];
+
+for (const e of engines) {
+  describe(`Kysely over the routed ${e.engine} pool`, { skip: e.skip }, () => {
+    let local: LocalCluster;
+    let cluster: Cluster;
+    let db: Kysely<DB>;
+    let portOf: Map<number, string>;
+    const port = sql<number>`${sql.raw(e.port)}`.as('port');
+    const aliasOf = (rows: { port: number }[]) => portOf.get(Number(rows[0]!.port));
+
+    before(async () => {
+      local = await sharedCluster(e.engine);
+      portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
+      const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }]));
+      cluster = createCluster({ databases, debug: true });
+      const dialect = e.engine === 'postgres' ? new PostgresDialect({ pool: createPgPool(cluster) }) : new MysqlDialect({ pool: createMysqlPool(cluster) });
+      db = new Kysely<DB>({ dialect });
+      await db.schema.dropTable('rt_ky_items').ifExists().execute();
+      await db.schema.createTable('rt_ky_items')
+        .addColumn('id', e.engine === 'postgres' ? 'serial' : 'integer', (c) => (e.engine === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('v', 'varchar(100)')
+        .execute();
+      await local.waitForAllReplicas();
+    });
+    after(async () => {
+      await db?.destroy();
+    });
+
+    test('selects run on replicas', async () => {
+      cluster.resetStats();
+      const rows = await db.selectFrom('rt_ky_items').select(port).execute();
+      // An empty table gives no row: ask the port without a table too.
+      const r2 = await db.selectNoFrom(port).execute();
+      assert.match(aliasOf(r2)!, /^replica/);
+      assert.equal(rows.length, 0);
+      assert.ok(cluster.queries.every((q) => q.role === 'replica'), JSON.stringify(cluster.queries));
+    });
+
+    test('inserts and updates run on the primary; the primary sees them while replicas are paused', async () => {
+      await local.pause('replica1');
+      await local.pause('replica2');
+      try {
+        cluster.resetStats();
+        const marker = `ky-${Date.now()}`;
+        await db.insertInto('rt_ky_items').values({ v: marker }).execute();
+        await db.updateTable('rt_ky_items').set({ v: `${marker}-u` }).where('v', '=', marker).execute();
+        assert.deepEqual(cluster.queries.map((q) => q.alias), ['default', 'default']);
+        const onReplica = await db.selectFrom('rt_ky_items').select('v').where('v', '=', `${marker}-u`).execute();
+        assert.equal(onReplica.length, 0, 'replicas are paused');
+        const onPrimary = await cluster.primary(() => db.selectFrom('rt_ky_items').select(['v', port]).where('v', '=', `${marker}-u`).execute());
+        assert.equal(onPrimary.length, 1);
+        assert.equal(aliasOf(onPrimary), 'default');
+      } finally {
+        await local.resume('replica1');
+        await local.resume('replica2');
+      }
+      await local.waitForAllReplicas();
+    });
+
+    test('a transaction runs on the primary, reads included, and sees its own writes', async () => {
+      cluster.resetStats();
+      const marker = `kytx-${Date.now()}`;
+      const seen = await db.transaction().execute(async (trx) => {
+        await trx.insertInto('rt_ky_items').values({ v: marker }).execute();
+        return trx.selectFrom('rt_ky_items').select(['v', port]).where('v', '=', marker).execute();
+      });
+      assert.equal(seen.length, 1);
+      assert.equal(aliasOf(seen), 'default');
+      assert.ok(cluster.queries.every((q) => q.alias === 'default'), JSON.stringify(cluster.queries.map((q) => [q.sql, q.alias])));
+      assert.deepEqual(cluster.queries.map((q) => q.reason).filter((r) => r === 'transaction').length, cluster.queries.length);
+    });
+
+    // PostgreSQL: Kysely sends `start transaction read only`, which may run on a replica. MySQL:
+    // Kysely sends `set transaction read only` then `begin`; SET is session state, so the
+    // connection stays on the primary (safe, not optimal).
+    test('a read-only transaction: on a replica (postgres), on the primary (mysql)', async () => {
+      cluster.resetStats();
+      const rows = await db.transaction().setAccessMode('read only').execute(async (trx) => trx.selectNoFrom(port).execute());
+      if (e.engine === 'postgres') assert.match(aliasOf(rows)!, /^replica/);
+      else assert.equal(aliasOf(rows), 'default');
+    });
+  });
+}
