@@ -1,4 +1,4 @@
 // Health monitor on a real postgres cluster of our own (these tests kill and promote nodes).
 import { healthScenarios } from './health-scenarios.js';
 
-healthScenarios('postgres');
+await healthScenarios('postgres');

@@ -1,12 +1,13 @@
 // Health monitor scenarios on real replicating clusters, shared by health-postgres.test.ts and
 // health-mariadb.test.ts. Each file starts its own cluster: these tests kill and promote nodes.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { startCluster, type LocalCluster } from '../../src/local/index.js';
+import type { LocalCluster } from '../../src/local/index.js';
+import { engineSkip, ownCluster } from '../harness/clusters.js';
 import { HealthMonitor, type HealthMonitorEvents, type HealthMonitorOptions } from '../../src/health/monitor.js';
 import type { MonitoredNode, Prober } from '../../src/health/probe.js';
 import { postgresProber, type ProbeConnection } from '../../src/engines/postgres/probe.js';
@@ -81,7 +82,7 @@ async function mariadbWriter(url: string): Promise<Writer> {
 
 // MariaDB's application user cannot run SHOW SLAVE STATUS: give the monitor its own user, created
 // by root over the unix socket of the local cluster (root authenticates by socket there).
-async function createMariadbMonitorUser(cluster: LocalCluster): Promise<{ user: string; password: string }> {
+export async function createMariadbMonitorUser(cluster: LocalCluster): Promise<{ user: string; password: string }> {
   const state = JSON.parse(readFileSync(path.join(cluster.dir, 'state.json'), 'utf8')) as { socketDir: string };
   const mysql = await import('mysql2/promise');
   const root = await mysql.createConnection({ socketPath: path.join(state.socketDir, `${cluster.primaryAlias}.sock`), user: userInfo().uid === 0 ? 'root' : userInfo().username });
@@ -93,7 +94,12 @@ async function createMariadbMonitorUser(cluster: LocalCluster): Promise<{ user: 
   return monitor;
 }
 
-export function healthScenarios(engine: EngineName): void {
+export async function healthScenarios(engine: EngineName): Promise<void> {
+  const skip = await engineSkip(engine);
+  describe(`health monitor on a real ${engine} cluster`, { skip }, () => scenarios(engine));
+}
+
+function scenarios(engine: EngineName): void {
   let cluster: LocalCluster;
   let connections: Record<string, ProbeConnection>;
   let prober: Prober;
@@ -116,7 +122,7 @@ export function healthScenarios(engine: EngineName): void {
   };
 
   before(async () => {
-    cluster = await startCluster({ engine, replicas: 2, dir: path.resolve('.dbrouter', `test-health-${engine}-${process.pid}`) });
+    cluster = await ownCluster(engine, { replicas: 2 });
     connections = Object.fromEntries(Object.entries(cluster.databases).map(([alias, db]) => [alias, connectionOf(db.url)]));
     if (engine === 'postgres') {
       prober = postgresProber({ connections });
