@@ -25,9 +25,22 @@ export function currentScope(): ScopeFrame | undefined {
   return storage.getStore();
 }
 
-/** Runs `fn` with `frame` as the current scope. */
+/**
+ * Runs `fn` with `frame` as the current scope. A lazy thenable that `fn` returns (Drizzle's query
+ * builders run only when `then` is called) is started inside the scope, not by the caller's
+ * `await` outside it.
+ */
 export function runInScope<R>(frame: ScopeFrame, fn: () => R): R {
-  return storage.run(frame, fn);
+  return storage.run(frame, () => startThenable(fn()));
+}
+
+function startThenable<R>(r: R): R {
+  if (r instanceof Promise || typeof r !== 'object' || r === null) return r;
+  const then = (r as { then?: unknown }).then;
+  if (typeof then !== 'function') return r;
+  return new Promise((resolve, reject) => {
+    (then as (ok: (v: unknown) => void, fail: (e: unknown) => void) => void).call(r, resolve, reject);
+  }) as R;
 }
 
 /** A scope entered with {@link enterScope}; pass it to {@link revertScope}. */
@@ -68,7 +81,7 @@ export function usePrimary<This, Args extends unknown[], R>(
 ): Method<This, Args, R> {
   const name = `${String(context.name)}@usePrimary`;
   const wrapped = function (this: This, ...args: Args): R {
-    return storage.run(PRIMARY, () => method.apply(this, args));
+    return runInScope(PRIMARY, () => method.apply(this, args));
   };
   Object.defineProperty(wrapped, 'name', { value: name });
   return wrapped;
@@ -87,7 +100,7 @@ export function useReplica<This, Args extends unknown[], R>(
 ): Method<This, Args, R> {
   const name = `${String(context.name)}@useReplica`;
   const wrapped = function (this: This, ...args: Args): R {
-    return storage.run(REPLICA, () => method.apply(this, args));
+    return runInScope(REPLICA, () => method.apply(this, args));
   };
   Object.defineProperty(wrapped, 'name', { value: name });
   return wrapped;

@@ -129,3 +129,14 @@ test('scopes reach statements run through a routed pool', async () => {
   assert.equal(net.last().alias, 'default');
   await pool.end();
 });
+
+test('a lazy thenable returned into a scope (Drizzle query builders) starts inside the scope', async () => {
+  const c = createCluster({ databases });
+  const lazy = {
+    then(ok: (v: string) => void) {
+      ok(c.route('SELECT 1').node.alias);
+    },
+  };
+  assert.equal(await c.primary(() => lazy), 'default');
+  assert.equal(await c.using('replica2', () => lazy), 'replica2');
+});

@@ -1,0 +1,131 @@
+// Drizzle over dbrouter's routed pools, unchanged (`drizzle(pool)`): selects go to replicas,
+// inserts/updates and transactions to the primary. Asserted by the server's own port, by the
+// cluster's statement log, and by what a read saw with replay paused.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eq, sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
+import { pgTable, serial, text } from 'drizzle-orm/pg-core';
+import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
+import { createCluster, createMysqlPool, createPgPool, type Cluster, type RoutedMysqlPool } from '../../src/index.js';
+import type { LocalCluster } from '../../src/local/index.js';
+import { engineSkip, sharedCluster } from '../harness/clusters.js';
+
+const pgItems = pgTable('rt_dz_items', { id: serial('id').primaryKey(), v: text('v') });
+const myItems = mysqlTable('rt_dz_items', { id: int('id').primaryKey().autoincrement(), v: varchar('v', { length: 100 }) });
+
+function setup(local: LocalCluster): { cluster: Cluster; portOf: Map<number, string> } {
+  const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }]));
+  const portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
+  return { cluster: createCluster({ databases, debug: true }), portOf };
+}
+
+async function paused<T>(local: LocalCluster, fn: () => Promise<T>): Promise<T> {
+  await local.pause('replica1');
+  await local.pause('replica2');
+  try {
+    return await fn();
+  } finally {
+    await local.resume('replica1');
+    await local.resume('replica2');
+    await local.waitForAllReplicas();
+  }
+}
+
+describe('Drizzle (node-postgres) over the routed pg pool', { skip: await engineSkip('postgres') }, () => {
+  let local: LocalCluster;
+  let cluster: Cluster;
+  let portOf: Map<number, string>;
+  let db: ReturnType<typeof drizzlePg>;
+  const pool = () => createPgPool(cluster);
+  let routed: ReturnType<typeof pool>;
+
+  before(async () => {
+    local = await sharedCluster('postgres');
+    ({ cluster, portOf } = setup(local));
+    routed = pool();
+    db = drizzlePg(routed.asPgPool());
+    await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
+    await db.execute(sql`CREATE TABLE rt_dz_items (id serial PRIMARY KEY, v text)`);
+    await local.waitForAllReplicas();
+  });
+  after(async () => {
+    await routed?.end();
+  });
+
+  test('selects on replicas; inserts, updates and transactions on the primary', async () => {
+    cluster.resetStats();
+    const [r] = await db.select({ port: sql<number>`inet_server_port()` }).from(sql`(SELECT 1) AS one`);
+    assert.match(portOf.get(Number(r!.port))!, /^replica/);
+    const [ins] = await db.insert(pgItems).values({ v: 'dz' }).returning({ id: pgItems.id, port: sql<number>`inet_server_port()` });
+    assert.equal(portOf.get(Number(ins!.port)), 'default');
+    await db.update(pgItems).set({ v: 'dz2' }).where(eq(pgItems.id, ins!.id));
+    assert.deepEqual(cluster.queries.map((q) => q.role), ['replica', 'primary', 'primary']);
+    cluster.resetStats();
+    const inTx = await db.transaction(async (tx) => {
+      await tx.insert(pgItems).values({ v: 'dztx' });
+      return tx.select({ port: sql<number>`inet_server_port()`, n: sql<number>`count(*)` }).from(pgItems).where(eq(pgItems.v, 'dztx'));
+    });
+    assert.equal(portOf.get(Number(inTx[0]!.port)), 'default');
+    assert.equal(Number(inTx[0]!.n), 1);
+    assert.ok(cluster.queries.every((q) => q.alias === 'default'));
+  });
+
+  test('with replay paused: replicas do not see a new row, the primary scope does', async () => {
+    await paused(local, async () => {
+      const marker = `dzp-${Date.now()}`;
+      await db.insert(pgItems).values({ v: marker });
+      assert.equal((await db.select().from(pgItems).where(eq(pgItems.v, marker))).length, 0);
+      assert.equal((await cluster.primary(() => db.select().from(pgItems).where(eq(pgItems.v, marker)))).length, 1);
+    });
+  });
+});
+
+describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSkip('mariadb') }, () => {
+  let local: LocalCluster;
+  let cluster: Cluster;
+  let portOf: Map<number, string>;
+  let db: ReturnType<typeof drizzleMysql<Record<string, never>, ReturnType<RoutedMysqlPool['asMysqlPool']>>>;
+  const pool = () => createMysqlPool(cluster);
+  let routed: ReturnType<typeof pool>;
+
+  before(async () => {
+    local = await sharedCluster('mariadb');
+    ({ cluster, portOf } = setup(local));
+    routed = pool();
+    db = drizzleMysql(routed.asMysqlPool());
+    await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
+    await db.execute(sql`CREATE TABLE rt_dz_items (id int AUTO_INCREMENT PRIMARY KEY, v varchar(100))`);
+    await local.waitForAllReplicas();
+  });
+  after(async () => {
+    await routed?.end();
+  });
+
+  test('selects on replicas; inserts, updates and transactions on the primary', async () => {
+    cluster.resetStats();
+    const [r] = await db.select({ port: sql<number>`@@port` }).from(sql`(SELECT 1) AS one`);
+    assert.match(portOf.get(Number(r!.port))!, /^replica/);
+    const [ins] = await db.insert(myItems).values({ v: 'dz' });
+    await db.update(myItems).set({ v: 'dz2' }).where(eq(myItems.id, ins.insertId));
+    assert.deepEqual(cluster.queries.map((q) => q.role), ['replica', 'primary', 'primary']);
+    cluster.resetStats();
+    const inTx = await db.transaction(async (tx) => {
+      await tx.insert(myItems).values({ v: 'dztx' });
+      return tx.select({ port: sql<number>`@@port`, n: sql<number>`count(*)` }).from(myItems).where(eq(myItems.v, 'dztx'));
+    });
+    assert.equal(portOf.get(Number(inTx[0]!.port)), 'default');
+    assert.equal(Number(inTx[0]!.n), 1);
+    assert.ok(cluster.queries.every((q) => q.alias === 'default'), JSON.stringify(cluster.queries.map((q) => [q.sql, q.alias])));
+  });
+
+  test('with replay paused: replicas do not see a new row, the primary scope does', async () => {
+    await paused(local, async () => {
+      const marker = `dzp-${Date.now()}`;
+      await db.insert(myItems).values({ v: marker });
+      assert.equal((await db.select().from(myItems).where(eq(myItems.v, marker))).length, 0);
+      assert.equal((await cluster.primary(() => db.select().from(myItems).where(eq(myItems.v, marker)))).length, 1);
+    });
+  });
+});
