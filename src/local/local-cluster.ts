@@ -9,7 +9,7 @@ import { findPortBlock } from './ports.js';
 import { PostgresEngine } from './postgres-engine.js';
 import { isAlive, isOurServer, spawnServer, stopProcess, tailFile } from './processes.js';
 import { hasState, readState, statePath, writeState, type ClusterState, type NodeState } from './state.js';
-import { cloneTemplate, fastScratchRoot, shortHash } from './templates.js';
+import { cloneTemplate, fastScratchRoot, perUserName, shortHash } from './templates.js';
 import type { ClusterDatabase, Engine, LocalCluster, NodeStatus, StartClusterOptions } from './types.js';
 import { pollUntil } from './wait.js';
 
@@ -68,7 +68,7 @@ export async function startCluster(options: StartClusterOptions): Promise<LocalC
   for (let attempt = 1; ; attempt++) {
     const basePort = await findPortBlock(replicas + 1, options.basePort);
     const createdDir = !existsSync(dir);
-    const dataRoot = path.resolve(options.dataRoot ?? path.join(fastScratchRoot(), 'dbrouter-clusters', shortHash(dir)));
+    const dataRoot = path.resolve(options.dataRoot ?? path.join(fastScratchRoot(), perUserName('dbrouter-clusters'), shortHash(dir)));
     const socketDir = path.join(dataRoot, 'sock');
     if (socketDir.length > MAX_SOCKET_DIR_LENGTH) {
       throw new DbRouterError('CONFIG_INVALID', `data root ${dataRoot} is too long for unix socket paths (107 bytes): pass a shorter dataRoot`);

@@ -11,6 +11,15 @@ export function fastScratchRoot(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
+/**
+ * A folder name under the scratch root, one per OS user: root's folders are not writable by
+ * others, and sharing one between users would mix owners.
+ */
+export function perUserName(base: string): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? base : `${base}-${uid}`;
+}
+
 export function shortHash(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
 }
@@ -25,7 +34,7 @@ export async function ensureTemplate(
   user: OsUser,
   build: (dir: string) => Promise<void>,
 ): Promise<string> {
-  const root = path.join(fastScratchRoot(), 'dbrouter-templates');
+  const root = path.join(fastScratchRoot(), perUserName('dbrouter-templates'));
   const target = path.join(root, key);
   if (existsSync(path.join(target, '.complete'))) return target;
   await mkdir(root, { recursive: true });
