@@ -131,7 +131,7 @@ function refuseOccupiedDir(dir: string): void {
     throw new DbRouterError(
       'CLUSTER_EXISTS',
       `${dir} holds a cluster that is not running (a crashed run, or \`down --keep\`): ` +
-        `remove it with \`${downCommand(dir)}\` and run up again`,
+        `remove it with \`${downCommand(dir)}\` and run up again, or start its nodes with \`dbrouter cluster start ALIAS --dir ${dir}\``,
     );
   }
   if (existsSync(dir) && readdirSync(dir).length > 0) {
