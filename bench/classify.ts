@@ -112,6 +112,19 @@ export async function runClassifyBench(opts: ClassifyBenchOptions = {}): Promise
   return { classify_per_sec: Math.round(median(u)), cached_per_sec: Math.round(median(c)) };
 }
 
+/** `npm run bench -- classify [--json]`: a human line, or with `--json` one JSON line. */
+export async function main(args: readonly string[]): Promise<void> {
+  const r = await runClassifyBench();
+  if (args.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  process.stdout.write(
+    `classify: ${fmt(r.classify_per_sec)} statements/s uncached (target ≥ 1,000,000), ${fmt(r.cached_per_sec)} statements/s cached\n`,
+  );
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await runClassifyBench();
   process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -179,8 +179,7 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   let tables: string[] | null = null;
   // Previous three tokens: kind, keyword id, span.
   let p1k = t, p1kw = verbKw, p1s = lx.start, p1e = lx.end;
-  let p2k = T_EOF, p2kw = 0, p2s = 0, p2e = 0;
-  let p3k = T_EOF, p3s = 0, p3e = 0;
+  let p2kw = 0;
   let k2 = 0, k3 = 0, k4 = 0;
   let n = 1;
   let pendingWrite = false;
@@ -356,12 +355,12 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
                 call = true;
               }
             }
-            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e, p2k, p3k, p3s, p3e)) f |= F_WRITE_FN;
+            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e)) f |= F_WRITE_FN;
           } else if (p1k === T_QIDENT) {
             call = true;
             const fk = spec.functions[keywordOf(unquote(src, p1s, p1e))]!;
             if (fk !== 0) f |= FUNCTION_FACT[fk]!;
-            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e, p2k, p3k, p3s, p3e)) f |= F_WRITE_FN;
+            if (fns.names.size !== 0 && userFunction(fns, src, p1k, p1s, p1e)) f |= F_WRITE_FN;
           }
           depth++;
           if (depth < 31) {
@@ -393,14 +392,13 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
     }
     if (n < 4) {
       n++;
-      const kw = t === T_WORD ? lx.kw : 0;
+      const kw = lx.kw;
       if (n === 2) k2 = kw;
       else if (n === 3) k3 = kw;
       else k4 = kw;
     }
-    p3k = p2k; p3s = p2s; p3e = p2e;
-    p2k = p1k; p2kw = p1kw; p2s = p1s; p2e = p1e;
-    p1k = t; p1kw = t === T_WORD ? lx.kw : 0; p1s = lx.start; p1e = lx.end;
+    p2kw = p1kw;
+    p1k = t; p1kw = lx.kw; p1s = lx.start; p1e = lx.end;
   }
   if (pendingWrite) f |= F_WRITE;
   if (tn === 2 || tn === 3) tables = addTable(tables, tnName);
@@ -408,7 +406,6 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
     const ctes = cteNames;
     tables = tables.filter((name) => !ctes.includes(name));
   }
-  void p2e;
   return decide(spec, vclass, verb, f, k2, k3, k4, tables ?? EMPTY);
 }
 
@@ -418,19 +415,32 @@ function addTable(tables: string[] | null, name: string): string[] {
   return tables;
 }
 
-function userFunction(
-  fns: CompiledFunctions,
-  src: string,
-  p1k: number, p1s: number, p1e: number,
-  p2k: number,
-  p3k: number, p3s: number, p3e: number,
-): boolean {
+/**
+ * Whether the call whose name is `src[p1s, p1e)` is a user write function: bare, or qualified by
+ * the name before a `.` (read backwards from the source; rare enough to be off the hot path).
+ */
+function userFunction(fns: CompiledFunctions, src: string, p1k: number, p1s: number, p1e: number): boolean {
   const name = namePart(p1k, src, p1s, p1e).toLowerCase();
   if (fns.names.has(name)) return true;
-  if (p2k === T_DOT && (p3k === T_WORD || p3k === T_QIDENT)) {
-    return fns.names.has(namePart(p3k, src, p3s, p3e).toLowerCase() + '.' + name);
+  let i = p1s - 1;
+  while (i >= 0 && src.charCodeAt(i) <= 32) i--;
+  if (i < 0 || src.charCodeAt(i) !== 46) return false;
+  i--;
+  while (i >= 0 && src.charCodeAt(i) <= 32) i--;
+  const end = i + 1;
+  const q = src.charCodeAt(i);
+  if (q === 34 || q === 96) {
+    i = src.lastIndexOf(String.fromCharCode(q), i - 1);
+    if (i < 0) return false;
+    return fns.names.has(unquote(src, i, end).toLowerCase() + '.' + name);
   }
-  return false;
+  while (i >= 0 && isNamePart(src.charCodeAt(i))) i--;
+  if (i + 1 === end) return false;
+  return fns.names.has(src.slice(i + 1, end).toLowerCase() + '.' + name);
+}
+
+function isNamePart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 128;
 }
 
 function explain(spec: DialectSpec, fns: CompiledFunctions, verb: string): Classification {

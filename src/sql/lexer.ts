@@ -102,7 +102,6 @@ export class Lexer {
       }
       const start = p;
       this.start = p;
-      this.kw = 0;
       if (c < 128 ? (CLASS[c]! & WORD_START) !== 0 || (c === DOLLAR && this.mysql) : true) {
         // A word: hash it while scanning so keywords are found without slicing.
         let h = c | 0x20;
@@ -113,12 +112,14 @@ export class Lexer {
           h = (Math.imul(h, 31) + (d | 0x20)) | 0;
         }
         if (p === start + 1 && (c | 0x20) === 101 && !this.mysql && p < len && src.charCodeAt(p) === 39) {
+          this.kw = 0;
           return this.#string(start, p + 1, 39, true);
         }
         this.pos = this.end = p;
-        if (p - start <= MAX_KEYWORD_LENGTH) this.kw = lookupKeyword(src, start, p, h);
+        this.kw = p - start <= MAX_KEYWORD_LENGTH ? lookupKeyword(src, start, p, h) : 0;
         return (this.kind = T_WORD);
       }
+      this.kw = 0;
       switch (c) {
         case 39: // '
           return this.#string(start, p + 1, 39, this.mysql && !this.noBackslashEscapes);

@@ -253,3 +253,12 @@ test('classify is pure: the same text gives equal results', () => {
 test('an unknown dialect is a configuration error', () => {
   assert.throws(() => classify('SELECT 1', 'oracle' as 'postgres'), { code: 'CONFIG_INVALID' });
 });
+
+describe('postgres: user write functions, qualified in other ways', () => {
+  check('postgres', [
+    ['SELECT "Billing".bump(1)', 'primary', 'write-function'],
+    ['SELECT billing . bump (1)', 'primary', 'write-function'],
+    ['SELECT x.billing.bump(1)', 'primary', 'write-function'],
+    ['SELECT "billing"."bump"(1)', 'primary', 'write-function'],
+  ], { writeFunctions: ['billing.bump'] });
+});

@@ -1,0 +1,40 @@
+/**
+ * `npm run bench -- <name> [--json] [...]`: runs one benchmark by name. Each bench is a module in
+ * this folder whose `main(args)` prints its report; with `--json` the last line of output is one
+ * JSON object.
+ *
+ * @example
+ *   npm run bench -- classify --json    # {"classify_per_sec":...,"cached_per_sec":...}
+ *   npm run bench -- overhead --json
+ *   npm run bench -- failover --json    # {"failover":{"write_gap_ms":...,"failed_reads":...,"failed_writes":...}}
+ */
+
+/** Bench name → module file (without extension, beside this one) exporting `main(args)`. */
+const BENCHES: Readonly<Record<string, string>> = {
+  classify: './classify.js',
+  failover: './failover.js',
+  overhead: './overhead.js',
+};
+
+interface BenchModule {
+  main(args: readonly string[]): Promise<void>;
+}
+
+const [name, ...args] = process.argv.slice(2);
+const file = name !== undefined ? BENCHES[name] : undefined;
+if (file === undefined) {
+  process.stderr.write(
+    `bench: ${name === undefined ? 'no bench named' : `unknown bench '${name}'`}: use one of ${Object.keys(BENCHES).join(', ')}\n`,
+  );
+  process.exitCode = 2;
+} else {
+  let mod: BenchModule;
+  try {
+    mod = (await import(file)) as BenchModule;
+  } catch (e) {
+    process.stderr.write(`bench: cannot load the '${name}' bench (${file}): ${(e as Error).message}\n`);
+    process.exitCode = 1;
+    throw e;
+  }
+  await mod.main(args);
+}
