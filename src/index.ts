@@ -19,3 +19,12 @@ export type { NodeState, ReadGate } from './routing/topology.js';
 export type { Engine, EngineName, Role, PoolOptions } from './engines/engine.js';
 export { createPgPool, RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './engines/postgres/routed-pool.js';
 export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlPoolOptions } from './engines/mysql/routed-pool.js';
+
+export { watchCluster, ClusterHealth, type ClusterHealthOptions } from './health/cluster-health.js';
+export { HealthMonitor } from './health/monitor.js';
+export type {
+  HealthMonitorOptions, HealthMonitorEvents, HealthStatus, NodeHealth, NodeProblem, NodeDownEvent, NodeUpEvent,
+  LaggingEvent, CaughtUpEvent, PrimaryChangedEvent, PrimaryLostEvent, SplitBrainEvent, ProblemEvent, CheckEvent,
+} from './health/monitor.js';
+export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './health/probe.js';
+export type { FailoverHooks } from './cluster/internals.js';
