@@ -1,0 +1,10 @@
+/**
+ * `dbrouter/mysql`: the routed mysql2 pool (MySQL and MariaDB).
+ *
+ * @example
+ *   import { createCluster } from 'dbrouter';
+ *   import { createMysqlPool } from 'dbrouter/mysql';
+ *   const pool = createMysqlPool(createCluster({ databases: { default: 'mysql://app:pw@db1/app', replica1: 'mysql://app:pw@db2/app' } }));
+ */
+export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool } from './routed-pool.js';
+export type { MysqlConnectionLike, MysqlPoolLike, MysqlQueryInput, MysqlResult, RoutedMysqlPoolOptions } from './routed-pool.js';

@@ -1,0 +1,10 @@
+/**
+ * `dbrouter/pg`: the routed node-postgres pool.
+ *
+ * @example
+ *   import { createCluster } from 'dbrouter';
+ *   import { createPgPool } from 'dbrouter/pg';
+ *   const pool = createPgPool(createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } }));
+ */
+export { createPgPool, RoutedPgClient, RoutedPgPool } from './routed-pool.js';
+export type { PgClientLike, PgPoolLike, PgQueryInput, RoutedPgPoolOptions } from './routed-pool.js';
