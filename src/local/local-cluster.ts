@@ -19,7 +19,12 @@ const DEFAULT_WAIT_MILLIS = 10_000;
 /** A unix socket path is at most 107 bytes; PostgreSQL's socket name adds `/.s.PGSQL.NNNNN`. */
 const MAX_SOCKET_DIR_LENGTH = 90;
 
-/** Default cluster directory for an engine, relative to the working directory. */
+/**
+ * Default cluster directory for an engine: `./.dbrouter/cluster-<engine>` of the working directory.
+ *
+ * @example
+ *   const cluster = await openCluster(defaultClusterDir('postgres'));
+ */
 export function defaultClusterDir(engine: Engine): string {
   return path.resolve('.dbrouter', `cluster-${engine}`);
 }
@@ -245,6 +250,9 @@ async function destroy(state: ClusterState, driver: EngineDriver, mode: 'crash' 
 /**
  * Synchronous last-resort teardown for process exit handlers: SIGKILLs the cluster's servers
  * (checked against their data dirs) and removes its data. Prefer `cluster.down()`.
+ *
+ * @example
+ *   process.on('exit', () => destroyClusterSync(cluster.dir));
  */
 export function destroyClusterSync(dir: string): void {
   if (!hasState(dir)) return;

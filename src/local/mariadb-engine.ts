@@ -12,7 +12,13 @@ const TEMPLATE_REVISION = '1';
 /** InnoDB sizing used at install time and at runtime: a 4M redo log keeps a data dir near 21 MB. */
 const INNODB = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=32M'];
 
-/** The application's account: no SUPER / READ ONLY ADMIN, so `read_only` on replicas refuses its writes. */
+/**
+ * The application's account on local MariaDB clusters: no SUPER / READ ONLY ADMIN, so `read_only`
+ * on replicas refuses its writes (errno 1290). Exported as `MARIADB_APP_USER`.
+ *
+ * @example
+ *   mysql.createConnection({ host: '127.0.0.1', port, ...MARIADB_APP_USER });
+ */
 export const APP_USER = { user: 'app', password: 'app', database: 'app' } as const;
 const REPLICATION_USER = { user: 'repl', password: 'repl' } as const;
 

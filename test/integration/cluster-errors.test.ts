@@ -176,6 +176,28 @@ describe('faults on postgres', { skip: pgSkip }, () => {
     assert.equal(statSync(tmpdir()).mode, tmpMode, 'the parent of dataRoot keeps its mode');
   });
 
+  test('an interrupted up (AbortSignal, as the CLI on Ctrl-C) leaves no process and no data directory', async () => {
+    const dir = scratch('aborted');
+    const dataRoot = scratch('aborted-data');
+    const abort = new AbortController();
+    await assert.rejects(
+      startCluster({
+        engine: 'postgres',
+        dir,
+        dataRoot,
+        replicas: 1,
+        signal: abort.signal,
+        onProgress: (step) => {
+          if (step.startsWith('starting')) abort.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual(processesMentioning(dataRoot), []);
+    assert.equal(existsSync(dataRoot), false);
+    assert.equal(existsSync(dir), false);
+  });
+
   test('a non-empty directory without a cluster is refused', async () => {
     const dir = madeDir('full');
     mkdirSync(path.join(dir, 'something'));
