@@ -97,6 +97,22 @@ async function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R,
   return result;
 }
 
+/**
+ * `SET TRANSACTION … READ ONLY` (not SESSION, not SERIALIZABLE, which a PostgreSQL standby
+ * refuses): the next transaction only reads. Kysely on MySQL sends it before `begin`.
+ */
+const NEXT_TX_READ_ONLY = /^\s*set\s+transaction\b(?![^;]*\bserializable\b)[^;]*\bread\s+only\b[^;]*;?\s*$/i;
+
+/** How `SET TRANSACTION … READ ONLY` is routed: as the read-only BEGIN it announces. */
+const READ_ONLY_NEXT: Classification = Object.freeze({
+  target: 'replica',
+  reason: 'transaction-read-only',
+  verb: 'SET',
+  effect: 'begin',
+  readOnly: true,
+  tables: Object.freeze([]) as readonly string[],
+});
+
 const FREE = 0;
 const STICKY = 1;
 const READ_ONLY_TX = 2;
@@ -138,10 +154,14 @@ export class Binding<A, R, C> {
     const cx = this.#cx;
     if (!cx.isReady) await cx.ready();
     const c = cx.classify(sql);
+    // `SET TRANSACTION … READ ONLY` held a replica for the next transaction; anything but a BEGIN
+    // next lets it go and is routed afresh.
+    if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
     if (this.#mode === FREE) {
+      const nextReadOnly = this.#pinned === undefined && NEXT_TX_READ_ONLY.test(sql);
       let d: RouteDecision = this.#pinned !== undefined
         ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
-        : cx.route(sql, c);
+        : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
       if (d.write && d.reason !== 'pinned') {
         const wait = cx.beforeWrite();
         if (wait !== undefined) {
@@ -150,6 +170,7 @@ export class Binding<A, R, C> {
         }
       }
       if (d.reason === 'pinned') this.#bind(d.node, STICKY);
+      else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
       else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
       else if (d.write) this.#bind(d.node, STICKY);
       // A misrouted read wrote on the primary: the client stays there, as after any write.

@@ -13,7 +13,7 @@ export interface Ran {
   via: 'pool' | 'client';
 }
 
-const WRITE = /^\s*(insert|update|delete|create|drop|alter|truncate|set|begin\s*$|start transaction\s*$)/i;
+const WRITE = /^\s*(insert|update|delete|create|drop|alter|truncate|set(?!\s+transaction))/i;
 
 export class FakeNet {
   ran: Ran[] = [];

@@ -91,3 +91,23 @@ test('a pool after end() rejects; Drizzle sees a promise pool (getConnection, no
   await assert.rejects(pool.query('SELECT 1'), (e) => isDbRouterError(e, 'POOL_ENDED'));
   await assert.rejects(pool.getConnection(), (e) => isDbRouterError(e, 'POOL_ENDED'));
 });
+
+test('SET TRANSACTION READ ONLY then BEGIN (Kysely on MySQL) holds one replica; anything else lets it go', async () => {
+  const { net, pool } = setup();
+  const c = await pool.getConnection();
+  await c.query('set transaction read only');
+  const replica = net.last().alias;
+  assert.match(replica, /^replica/);
+  await c.query('begin');
+  await c.query('SELECT 1');
+  await c.query('commit');
+  assert.deepEqual(net.ran.slice(-3).map((r) => r.alias), [replica, replica, replica]);
+  assert.equal(c.boundAlias, undefined);
+  await c.query('SET TRANSACTION READ ONLY');
+  await c.query('INSERT INTO t VALUES (1)');
+  assert.equal(net.last().alias, 'default');
+  await c.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY');
+  assert.equal(net.last().alias, 'default', 'SERIALIZABLE stays on the primary (a PostgreSQL standby refuses it)');
+  c.release();
+  await pool.end();
+});
