@@ -3,7 +3,8 @@
  * case-insensitive hash (computed by the lexer while it scans the word) to that id.
  *
  * Ids start at 1; 0 means "not a word we know". The ids index the role tables of the dialects
- * (`Uint8Array`s), so a token's meaning is one array read, not a string comparison.
+ * (`Uint8Array`s), so a token's meaning is one array read, not a string comparison. Keywords are
+ * ASCII letters, digits and `_`.
  *
  * @example
  *   const SELECT = keywordId('select');
@@ -52,23 +53,26 @@ export type Keyword = (typeof WORDS)[number];
 /** Number of ids, for sizing role tables (`new Uint8Array(KEYWORD_COUNT)`). */
 export const KEYWORD_COUNT = WORDS.length + 1;
 
-/** Lower-case a char code if it is an ASCII capital. The lexer hashes with the same function. */
-export function lowerCode(c: number): number {
-  return c >= 65 && c <= 90 ? c + 32 : c;
+/**
+ * How the lexer folds a word character for keyword matching: ASCII to lower case with `| 0x20`
+ * (exact for letters; the other word characters, digits, `_` and `$`, never collide with a
+ * letter), anything non-ASCII to 0xFF, which no keyword contains.
+ */
+export function foldCode(c: number): number {
+  return c < 128 ? c | 0x20 : 0xff;
 }
 
 /**
- * The lexer's word hash, step by step: `h = hashStep(h, charCode)`, starting at 0. It folds case
- * with `| 0x20`, which also merges some non-letters; `lookupKeyword` compares the characters, so
- * that only costs a rare extra comparison. The lexer inlines the same expression.
+ * A word's key is its last eight folded characters packed into two int32s, shifted in as the
+ * lexer scans (`hi = (hi << 8) | (lo >>> 24); lo = (lo << 8) | folded`), plus its length. For
+ * words of up to eight characters the key *is* the word, so a lookup compares three numbers and
+ * no characters; longer words also compare their leading characters.
  */
-export function hashStep(h: number, c: number): number {
-  return (Math.imul(h, 31) + (c | 0x20)) | 0;
-}
-
-const SLOTS = 2048;
+const SLOT_BITS = 11;
+const SLOTS = 1 << SLOT_BITS;
 const slotIds = new Int16Array(SLOTS);
-const hashes = new Int32Array(KEYWORD_COUNT);
+const keyLo = new Int32Array(KEYWORD_COUNT);
+const keyHi = new Int32Array(KEYWORD_COUNT);
 const lengths = new Uint8Array(KEYWORD_COUNT);
 const texts: string[] = [''];
 /** Upper-case spelling by id, for `Classification.verb`. */
@@ -76,15 +80,24 @@ export const KEYWORD_UPPER: readonly string[] = ['', ...WORDS.map((w) => w.toUpp
 
 export const MAX_KEYWORD_LENGTH = Math.max(...WORDS.map((w) => w.length));
 
+function slotOf(lo: number, hi: number, len: number): number {
+  return Math.imul(lo ^ Math.imul(hi ^ len, 0x27d4eb2d), 0x9e3779b1) >>> (32 - SLOT_BITS);
+}
+
 for (let i = 0; i < WORDS.length; i++) {
   const w = WORDS[i]!;
   const id = i + 1;
-  let h = 0;
-  for (let j = 0; j < w.length; j++) h = hashStep(h, w.charCodeAt(j));
-  hashes[id] = h;
+  let lo = 0;
+  let hi = 0;
+  for (let j = 0; j < w.length; j++) {
+    hi = (hi << 8) | (lo >>> 24);
+    lo = (lo << 8) | foldCode(w.charCodeAt(j));
+  }
+  keyLo[id] = lo;
+  keyHi[id] = hi;
   lengths[id] = w.length;
   texts.push(w);
-  let slot = h & (SLOTS - 1);
+  let slot = slotOf(lo, hi, w.length);
   while (slotIds[slot] !== 0) slot = (slot + 1) & (SLOTS - 1);
   slotIds[slot] = id;
 }
@@ -95,20 +108,21 @@ export function keywordId(word: Keyword): number {
 }
 
 /**
- * The id of the word `src[start, end)` whose hash is `h`, or 0. Case-insensitive; the hash only
- * narrows the search, the characters are compared.
+ * The id of the word `src[start, end)` whose packed key is `lo`, `hi` (see above), or 0.
+ * Case-insensitive.
  */
-export function lookupKeyword(src: string, start: number, end: number, h: number): number {
+export function lookupKeyword(src: string, start: number, end: number, lo: number, hi: number): number {
   const len = end - start;
-  let slot = h & (SLOTS - 1);
+  let slot = slotOf(lo, hi, len);
   for (;;) {
     const id = slotIds[slot]!;
     if (id === 0) return 0;
-    if (hashes[id] === h && lengths[id] === len) {
+    if (keyLo[id] === lo && keyHi[id] === hi && lengths[id] === len) {
+      if (len <= 8) return id;
       const t = texts[id]!;
       let i = 0;
-      while (i < len && lowerCode(src.charCodeAt(start + i)) === t.charCodeAt(i)) i++;
-      if (i === len) return id;
+      while (i < len - 8 && foldCode(src.charCodeAt(start + i)) === foldCode(t.charCodeAt(i))) i++;
+      if (i === len - 8) return id;
     }
     slot = (slot + 1) & (SLOTS - 1);
   }
@@ -116,7 +130,11 @@ export function lookupKeyword(src: string, start: number, end: number, h: number
 
 /** The id of a whole string (used off the hot path, e.g. for quoted function names). */
 export function keywordOf(word: string): number {
-  let h = 0;
-  for (let i = 0; i < word.length; i++) h = hashStep(h, word.charCodeAt(i));
-  return lookupKeyword(word, 0, word.length, h);
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < word.length; i++) {
+    hi = (hi << 8) | (lo >>> 24);
+    lo = (lo << 8) | foldCode(word.charCodeAt(i));
+  }
+  return word.length <= MAX_KEYWORD_LENGTH ? lookupKeyword(word, 0, word.length, lo, hi) : 0;
 }

@@ -103,20 +103,26 @@ export class Lexer {
       const start = p;
       this.start = p;
       if (c < 128 ? (CLASS[c]! & WORD_START) !== 0 || (c === DOLLAR && this.mysql) : true) {
-        // A word: hash it while scanning so keywords are found without slicing.
-        let h = c | 0x20;
+              // The packed key of keywords.ts: the last eight folded characters in two int32s.
+        let lo = c < 128 ? c | 0x20 : 0xff;
+        let hi = 0;
         p++;
         for (; p < len; p++) {
           const d = src.charCodeAt(p);
-          if (d < 128 && (CLASS[d]! & WORD_PART) === 0 && d !== DOLLAR) break;
-          h = (Math.imul(h, 31) + (d | 0x20)) | 0;
+          let folded = 0xff;
+          if (d < 128) {
+            if ((CLASS[d]! & WORD_PART) === 0 && d !== DOLLAR) break;
+            folded = d | 0x20;
+          }
+          hi = (hi << 8) | (lo >>> 24);
+          lo = (lo << 8) | folded;
         }
         if (p === start + 1 && (c | 0x20) === 101 && !this.mysql && p < len && src.charCodeAt(p) === 39) {
           this.kw = 0;
           return this.#string(start, p + 1, 39, true);
         }
         this.pos = this.end = p;
-        this.kw = p - start <= MAX_KEYWORD_LENGTH ? lookupKeyword(src, start, p, h) : 0;
+        this.kw = p - start <= MAX_KEYWORD_LENGTH ? lookupKeyword(src, start, p, lo, hi) : 0;
         return (this.kind = T_WORD);
       }
       this.kw = 0;
