@@ -110,7 +110,7 @@ const READ_ONLY_NEXT: Classification = Object.freeze({
   verb: 'SET',
   effect: 'begin',
   readOnly: true,
-  tables: Object.freeze([]) as readonly string[],
+  tables: Object.freeze([]),
 });
 
 const FREE = 0;
