@@ -92,9 +92,15 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', e);
     });
     // Roles first: a waiting write is released right after this event and must find the new primary.
+    // The old primary leaves the reads before it becomes a replica in the topology (it is most
+    // likely dead; the checks bring it back once it really serves as a replica).
     monitor.on('primary-changed', ({ from, to }) => {
-      if (from !== undefined) this.#cluster.setRole(from, 'replica');
+      if (from !== undefined) {
+        this.#cluster.setNodeState(from, 'down');
+        this.#cluster.setRole(from, 'replica');
+      }
       this.#cluster.setRole(to, 'primary');
+      this.#sync();
     });
     monitor.on('check', () => this.#sync());
     this.#cluster.setFailoverHooks({
