@@ -148,3 +148,28 @@ test('the decision allocates nothing per replica: 64 replicas route as fast as 1
   const t64 = time(64);
   assert.ok(t64 < t1 * 3 + 5, `1 replica ${t1.toFixed(1)}ms, 64 replicas ${t64.toFixed(1)}ms`);
 });
+
+test('least-busy picks the replica with the fewest statements in flight', async () => {
+  const { createPgPool } = await import('../../src/index.js');
+  const cluster = createCluster({ databases, routers: [primaryReplica({ strategy: 'least-busy' })] });
+  const hold: Record<string, (() => void)[]> = {};
+  const pool = createPgPool(cluster, {
+    createPool: (_config, alias) => ({
+      query: () => new Promise((resolve) => (hold[alias] ??= []).push(() => resolve({ rows: [], command: '', rowCount: 0, oid: 0, fields: [] }))),
+      connect: () => Promise.reject(new Error('unused')),
+      end: () => Promise.resolve(),
+      on() { return this; },
+      totalCount: 0, idleCount: 0, waitingCount: 0,
+    }) as never,
+  });
+  const first = pool.query('SELECT 1');
+  await new Promise((r) => setImmediate(r));
+  const busy = Object.keys(hold)[0]!;
+  assert.equal(cluster.route('SELECT 1').node.alias === busy, false, 'the idle replica is chosen');
+  const second = pool.query('SELECT 1');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(Object.keys(hold).sort(), ['replica1', 'replica2']);
+  for (const fns of Object.values(hold)) for (const f of fns) f();
+  await Promise.all([first, second]);
+  await pool.end();
+});
