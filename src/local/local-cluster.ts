@@ -472,11 +472,12 @@ class LocalClusterImpl implements LocalCluster {
     const node = this.#node(alias);
     if (this.#isUp(node)) return;
     const primary = node.role === 'primary' ? null : this.#primary();
-    if (primary && !this.#isUp(primary)) {
+    const primaryUp = primary !== null && this.#isUp(primary);
+    if (primary && !primaryUp && node.mustRejoin) {
       throw new DbRouterError(
         'NODE_DOWN',
-        `cannot start ${alias} as a replica: its primary ${primary.alias} is down. ` +
-          `Start it (\`dbrouter cluster start ${primary.alias}\`) or promote a replica first`,
+        `cannot rejoin ${alias} as a replica: its new primary ${primary.alias} is down. ` +
+          `Start it (\`dbrouter cluster start ${primary.alias} --dir ${this.dir}\`) first`,
       );
     }
     await this.#driver.prepareStart(this.#state, node, primary);
@@ -485,7 +486,8 @@ class LocalClusterImpl implements LocalCluster {
     await this.#save();
     await waitReady(this.#state, this.#driver, node, timeoutMillis);
     await this.#driver.afterStart(this.#state, node, primary);
-    if (primary) {
+    // A replica started while its primary is down keeps retrying on its own: only wait when it can connect.
+    if (primary && primaryUp) {
       const ok = await pollUntil(() => this.#driver.isReplicating(this.#state, node), { timeoutMillis });
       if (!ok) throw catchUpError(this.#state, node, `did not connect to its primary ${primary.alias}`, timeoutMillis);
     }

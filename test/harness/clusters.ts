@@ -79,8 +79,18 @@ export function sharedCluster(engine: Engine): Promise<LocalCluster> {
   let cluster = shared.get(engine);
   if (!cluster) {
     const dir = process.env[SHARED_DIR_ENV[engine]];
-    cluster = dir ? openCluster(dir) : ownCluster(engine);
+    cluster = dir ? openCluster(dir).then(restore) : ownCluster(engine);
     shared.set(engine, cluster);
+  }
+  return cluster;
+}
+
+/** Undoes lag a previous test file may have left on the shared cluster (a failed test skips its cleanup). */
+async function restore(cluster: LocalCluster): Promise<LocalCluster> {
+  for (const node of await cluster.status()) {
+    if (node.role !== 'replica' || !node.up) continue;
+    if (node.paused) await cluster.resume(node.alias);
+    if (node.delayMillis > 0) await cluster.setDelay(node.alias, 0);
   }
   return cluster;
 }

@@ -151,6 +151,14 @@ describe('mariadb cluster', { skip }, () => {
       await assert.rejects(exec(url(cluster, 'default'), 'INSERT INTO fo VALUES (97)'), { errno: 1290 });
     });
 
+    test('a killed replica restarts and catches up', async () => {
+      await cluster.kill('replica2');
+      await exec(url(cluster, 'replica1'), 'INSERT INTO fo VALUES (4)');
+      await cluster.start('replica2');
+      await cluster.waitForReplay('replica2');
+      assert.deepEqual(await ids(url(cluster, 'replica2'), 'fo'), [1, 2, 3, 4]);
+    });
+
     test('down leaves no process and no data directory', async () => {
       const state = stateOf(cluster);
       const pids = state.nodes.map((n) => n.pid).filter((p): p is number => p !== null);
