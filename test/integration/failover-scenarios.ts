@@ -157,6 +157,22 @@ function scenarios(engine: EngineName): void {
     assert.deepEqual(load.failedReads(t0), []);
   });
 
+  test(`${engine}: every replica down → reads go to the primary, none fails; back when they are`, async () => {
+    const t0 = load.mark();
+    // One LocalCluster operation at a time: they share its state file.
+    await local.kill('replica1');
+    await local.kill('replica2');
+    await until(() => cluster.nodeState('replica1') === 'down' && cluster.nodeState('replica2') === 'down', 5000, 'both replicas out');
+    const afterOut = load.mark();
+    await until(() => load.reads.filter((o) => o.at > afterOut).length > 50, 5000, 'reads after');
+    assert.deepEqual(load.readPorts(afterOut), new Set([port('default')]));
+    await local.start('replica1');
+    await local.start('replica2');
+    const back = await until(() => cluster.nodeState('replica1') === 'up' && cluster.nodeState('replica2') === 'up', 10_000, 'replicas back');
+    console.log(`${engine}: every replica down → reads on the primary; both back ${back.toFixed(0)} ms after start() returned; failed reads ${load.failedReads(t0).length}`);
+    assert.deepEqual(load.failedReads(t0), []);
+  });
+
   test(`${engine}: the primary killed and a replica promoted → writes resume on it; reads never stop`, async () => {
     const t0 = load.mark();
     const writesBefore = load.writes.length;
