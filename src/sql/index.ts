@@ -29,6 +29,30 @@
  * | `multi-statement`       | primary | session if any part has an effect | two or more statements in one text (a trailing `;` is fine) |
  * | `unknown`               | primary | none            | empty, comment-only, unknown verb, unterminated string or comment |
  *
+ * Decisions where SQL leaves room:
+ * - EXPLAIN without ANALYZE never executes (PostgreSQL plans even DML on a hot standby): replica.
+ *   EXPLAIN ANALYZE executes: a read stays on a replica, anything else is `explain-analyze` on the
+ *   primary with the inner statement's effect.
+ * - Every SET (also `SET LOCAL`, `SET TRANSACTION`, MySQL `SET autocommit`) is `session-state`: in a
+ *   transaction the client is bound anyway, and outside one MySQL's `SET TRANSACTION` applies to
+ *   the next transaction of the same connection.
+ * - `BEGIN ... READ ONLY` may start on a replica, except SERIALIZABLE on PostgreSQL, which a
+ *   standby refuses. `COMMIT AND CHAIN` ends one transaction and begins the next: effect `begin`.
+ * - CALL and DO can set, lock or commit inside: effect `session`. Transaction-level advisory
+ *   locks end with the transaction (effect `none`); session-level ones pin (`session`).
+ * - currval, lastval, LAST_INSERT_ID, FOUND_ROWS read state of the connection that wrote, which
+ *   is on the primary: primary, effect `none`.
+ * - MySQL: `'a\'...'` reads differently under NO_BACKSLASH_ESCAPES. When the default reading is a
+ *   read, the other reading is tried too; the text is a read only if both readings are (a reading
+ *   that leaves a string open is a syntax error there and runs nothing). Executable comments
+ *   `/*!NNNNN ... *\/` are code whatever their version number.
+ * - Several statements in one text are `multi-statement` on the primary, effect `session` if any
+ *   part has an effect. A trailing `;` and empty statements do not count.
+ * - `writeFunctions`: a bare name (`audit`) matches `audit(` in any schema; a qualified one
+ *   (`app.audit`) only `app.audit(`. Functions are matched as a name followed by `(`.
+ * - `tables` is best effort: names after FROM, JOIN, INTO, UPDATE, TABLE, USING, TRUNCATE, COPY,
+ *   LOCK; CTE names and table functions left out; unquoted names lower-cased, quoted ones as written.
+ *
  * @example
  *   import { classify, createClassifier } from 'dbrouter/sql';
  *   classify('SELECT * FROM users', 'postgres');            // { target: 'replica', reason: 'select', ... }

@@ -44,7 +44,8 @@ const WORDS = [
   'dblink_exec', 'pg_switch_wal', 'pg_create_restore_point', 'pg_logical_emit_message',
   'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot',
   'pg_drop_replication_slot', 'pg_replication_origin_create', 'pg_replication_origin_drop',
-  'pg_replication_origin_session_setup', 'pg_export_snapshot',
+  'pg_replication_origin_session_setup', 'pg_export_snapshot', 'pg_terminate_backend',
+  'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile',
 ] as const;
 
 /** A word the classifier knows. */

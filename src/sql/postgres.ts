@@ -55,5 +55,10 @@ export const POSTGRES = defineDialect({
     pg_replication_origin_session_setup: F.SESSION_SET,
     // A snapshot exported on one node cannot be imported on another.
     pg_export_snapshot: F.SESSION_SET,
+    // Administration acts on the node it runs on; people mean the primary.
+    pg_terminate_backend: F.WRITE,
+    pg_cancel_backend: F.WRITE,
+    pg_reload_conf: F.WRITE,
+    pg_rotate_logfile: F.WRITE,
   },
 });

@@ -17,14 +17,17 @@ export type SessionEffect = 'begin' | 'end' | 'session' | 'none';
 /** The decision for one statement text. Immutable: it may be cached and shared. */
 export interface Classification {
   readonly target: TargetRole;
-  /** A short, stable machine-readable reason, such as `select`, `write-cte`, `for-update`, `multi-statement`. */
+  /** A short, stable machine-readable reason, such as `select`, `write-cte`, `row-lock`, `multi-statement` (all listed in `src/sql/index.ts`). */
   readonly reason: string;
   /** The statement's leading verb, upper-case (`SELECT`, `INSERT`, `WITH`, ...), or `''` when there is none. */
   readonly verb: string;
   readonly effect: SessionEffect;
   /** For `begin`: declared `READ ONLY`. */
   readonly readOnly: boolean;
-  /** Tables the statement names, lower-case and unquoted, where the lexer can see them; may be empty. */
+  /**
+   * Tables the statement names, where the lexer can see them; may be empty. Unquoted names are
+   * lower-cased, quoted ones keep their case; schema-qualified names stay `schema.table`.
+   */
   readonly tables: readonly string[];
 }
 

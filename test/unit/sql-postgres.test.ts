@@ -99,6 +99,11 @@ describe('postgres: write CTEs, SELECT INTO, row locks', () => {
     ['SELECT * FROM t FOR SHARE', 'primary', 'row-lock'],
     ['SELECT * FROM t FOR KEY SHARE', 'primary', 'row-lock'],
     ['select * from t for update', 'primary', 'row-lock'],
+    ['SELECT * FROM t FOR/* c */UPDATE', 'primary', 'row-lock'],
+    ['SELECT * FROM t FOR\n  UPDATE', 'primary', 'row-lock'],
+    ['SELECT * FROM t LIMIT 1 FOR UPDATE', 'primary', 'row-lock'],
+    ['WITH x AS (SELECT * FROM t FOR UPDATE) SELECT * FROM x', 'primary', 'row-lock'],
+    ['SELECT * FROM t "for" UPDATE', 'primary', 'write'],
     ['SELECT * FROM (SELECT * FROM t FOR UPDATE) s', 'primary', 'row-lock'],
   ]);
 });
@@ -126,6 +131,11 @@ describe('postgres: functions that write or depend on the session', () => {
     ['SELECT "nextval" FROM t', 'replica', 'select'],
     ["SELECT 'nextval(1)'", 'replica', 'select'],
     ['SELECT count(*) FROM t WHERE x = (SELECT nextval(\'s\'))', 'primary', 'write-function'],
+    ["SELECT * FROM nextval('s')", 'primary', 'write-function', { tables: [] }],
+    ["VALUES (nextval('s'))", 'primary', 'write-function'],
+    ["SELECT nextval ('s')", 'primary', 'write-function'],
+    ["SELECT nextval/* c */('s')", 'primary', 'write-function'],
+    ['SELECT pg_terminate_backend(123)', 'primary', 'write-function'],
   ]);
 });
 
