@@ -97,6 +97,22 @@ describe('routing on PostgreSQL', { skip }, () => {
     }
   });
 
+  test('LISTEN binds a client to the primary and its notifications reach the routed client', async () => {
+    const { pool } = routed();
+    const c = await pool.connect();
+    try {
+      const got = new Promise<{ channel: string; payload?: string }>((resolve) => c.once('notification', resolve));
+      await c.query('LISTEN rt_pg_channel');
+      assert.equal(c.boundAlias, 'default');
+      await pool.query("NOTIFY rt_pg_channel, 'hello'");
+      const n = await got;
+      assert.deepEqual([n.channel, n.payload], ['rt_pg_channel', 'hello']);
+      await c.query('UNLISTEN *');
+    } finally {
+      c.release();
+    }
+  });
+
   test('multi-statement text goes to the primary', async () => {
     const { pool } = routed();
     const r = (await pool.query(`SELECT 1; SELECT ${PORT}`)) as unknown as pg.QueryResult[];

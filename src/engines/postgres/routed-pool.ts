@@ -125,17 +125,30 @@ export class RoutedPgPool extends EventEmitter {
     else this.#cx.backgroundError(err);
   }
 
-  async #acquire(index: number): Promise<PgClientLike> {
+  /**
+   * A node client for a routed client: its `notification` (LISTEN) and `notice` events reach the
+   * routed client, and its `error` too when listened to, else the pool's. Unhandled, a checked-out
+   * client's error would crash the process.
+   */
+  async #acquire(index: number, owner?: RoutedPgClient): Promise<PgClientLike> {
     const c = await this.#pool(index).connect();
-    const onError = (err: Error) => this.#background(err, c);
-    (c as { [ON_ERROR]?: typeof onError })[ON_ERROR] = onError;
-    c.on('error', onError);
+    const handlers: Record<string, (...a: unknown[]) => void> = {
+      error: (err) => {
+        if (owner !== undefined && owner.listenerCount('error') > 0) owner.emit('error', err);
+        else this.#background(err, c);
+      },
+    };
+    if (owner !== undefined) {
+      for (const e of ['notification', 'notice']) handlers[e] = (...a) => owner.emit(e, ...a);
+    }
+    (c as { [HANDLERS]?: typeof handlers })[HANDLERS] = handlers;
+    for (const [e, fn] of Object.entries(handlers)) (c as unknown as EventEmitter).on(e, fn);
     return c;
   }
 
   #releaseInner(c: PgClientLike, err?: unknown): void {
-    const onError = (c as { [ON_ERROR]?: (err: Error) => void })[ON_ERROR];
-    if (onError !== undefined) c.removeListener('error', onError);
+    const handlers = (c as { [HANDLERS]?: Record<string, (...a: unknown[]) => void> })[HANDLERS];
+    if (handlers !== undefined) for (const [e, fn] of Object.entries(handlers)) (c as unknown as EventEmitter).removeListener(e, fn);
     c.release(err instanceof Error || err === true ? err : undefined);
   }
 
@@ -185,7 +198,8 @@ export class RoutedPgPool extends EventEmitter {
   async #connect(): Promise<RoutedPgClient> {
     if (this.#ended) throw ended();
     if (!this.#cx.isReady) await this.#cx.ready();
-    return new RoutedPgClient(new Binding(this.#cx, this.#runner, this.#pinned()));
+    const pinned = this.#pinned();
+    return new RoutedPgClient((client) => new Binding(this.#cx, { ...this.#runner, acquire: (i) => this.#acquire(i, client) }, pinned));
   }
 
   /** Ends every node's pool. A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. */
@@ -234,15 +248,19 @@ export class RoutedPgPool extends EventEmitter {
   }
 }
 
-const ON_ERROR = Symbol('dbrouter.onError');
+const HANDLERS = Symbol('dbrouter.handlers');
 
-/** A checked-out client of a {@link RoutedPgPool}: `query`, `release`, as a `pg.PoolClient`. */
+/**
+ * A checked-out client of a {@link RoutedPgPool}: `query`, `release`, as a `pg.PoolClient`. Events
+ * `notification` (after `LISTEN`, which binds it to the primary), `notice` and `error` come from
+ * the node connection it holds.
+ */
 export class RoutedPgClient extends EventEmitter {
   readonly #binding: Binding<Args, QueryResult, PgClientLike>;
 
-  constructor(binding: Binding<Args, QueryResult, PgClientLike>) {
+  constructor(binding: (client: RoutedPgClient) => Binding<Args, QueryResult, PgClientLike>) {
     super();
-    this.#binding = binding;
+    this.#binding = binding(this);
   }
 
   /** The alias this client holds a connection to (after a write or `BEGIN`), if any. */
