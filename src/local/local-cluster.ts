@@ -112,7 +112,10 @@ export async function startCluster(options: StartClusterOptions): Promise<LocalC
       await destroy(state, driver, 'crash');
       if (createdDir) await rm(dir, { recursive: true, force: true });
       if (isDbRouterError(e, 'PORT_IN_USE') && options.basePort === undefined && attempt < 3) continue;
-      throw e;
+      if (e instanceof DbRouterError || options.signal?.aborted) throw e;
+      throw new DbRouterError('CLUSTER_START_FAILED', `${options.engine} cluster did not start (nothing was left behind): ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 }
@@ -480,7 +483,12 @@ class LocalClusterImpl implements LocalCluster {
           `Start it (\`dbrouter cluster start ${primary.alias} --dir ${this.dir}\`) first`,
       );
     }
-    await this.#driver.prepareStart(this.#state, node, primary);
+    try {
+      await this.#driver.prepareStart(this.#state, node, primary);
+    } catch (e) {
+      if (e instanceof DbRouterError) throw e;
+      throw new DbRouterError('CLUSTER_START_FAILED', `could not prepare ${alias} to start: ${(e as Error).message}`, { cause: e });
+    }
     node.pid = launch(this.#state, this.#driver, node);
     node.paused = false;
     await this.#save();
