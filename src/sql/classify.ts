@@ -409,9 +409,12 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   return decide(spec, vclass, verb, f, k2, k3, k4, tables ?? EMPTY);
 }
 
+/** More names than any real statement has; keeps a pathological text linear. */
+const MAX_TABLES = 256;
+
 function addTable(tables: string[] | null, name: string): string[] {
   if (tables === null) return [name];
-  if (!tables.includes(name)) tables.push(name);
+  if (tables.length < MAX_TABLES && !tables.includes(name)) tables.push(name);
   return tables;
 }
 
@@ -472,6 +475,11 @@ function explain(spec: DialectSpec, fns: CompiledFunctions, verb: string): Class
     }
   }
   if (t === T_EOF) return result('primary', 'unknown', verb, 'none', false, EMPTY);
+  // `EXPLAIN EXPLAIN ...` is no statement; stopping here also bounds the recursion.
+  if (t === T_WORD && spec.verbs[lx.kw] === V.EXPLAIN) {
+    lx.skipToEnd();
+    return result('primary', 'unknown', verb, 'none', false, EMPTY);
+  }
   const inner = statement(spec, fns, t);
   if (!analyze || inner.target === 'replica') return result('replica', 'explain', verb, 'none', false, inner.tables);
   return result('primary', 'explain-analyze', verb, inner.effect, false, inner.tables);
@@ -580,7 +588,7 @@ function merge(a: Classification, b: Classification): Classification {
   let tables = a.tables;
   if (b.tables.length !== 0) {
     const all = [...a.tables];
-    for (const t of b.tables) if (!all.includes(t)) all.push(t);
+    for (const t of b.tables) if (all.length < MAX_TABLES && !all.includes(t)) all.push(t);
     tables = all;
   }
   const effect: SessionEffect = a.effect !== 'none' || b.effect !== 'none' ? 'session' : 'none';

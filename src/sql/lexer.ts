@@ -83,6 +83,11 @@ export class Lexer {
     this.#inExecComment = false;
   }
 
+  /** Gives up on the rest of the text: the next token is EOF. */
+  skipToEnd(): void {
+    this.pos = this.src.length;
+  }
+
   /** Advances to the next significant token and returns its kind (also in `kind`). */
   next(): number {
     const src = this.src;
