@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
 
@@ -84,5 +85,22 @@ describe('dbrouter explain', () => {
     const r = await run(['explain', '--json', "SELECT 'unterminated"]);
     assert.deepEqual(JSON.parse(r.stdout).reason, 'unknown');
     assert.deepEqual(JSON.parse(r.stdout).target, 'primary');
+  });
+
+  test('`-` or no SQL reads the statement from standard input', () => {
+    const script = "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
+    for (const args of [['explain', '--json', '-'], ['explain', '--json']]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+        input: 'BEGIN READ ONLY\n',
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).reason, 'transaction-read-only');
+    }
+  });
+
+  test('a statement that starts with a comment follows `--`', async () => {
+    const r = await run(['explain', '--json', '--', '-- why\nSELECT 1']);
+    assert.equal(JSON.parse(r.stdout).target, 'replica');
   });
 });
