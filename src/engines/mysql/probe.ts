@@ -29,11 +29,18 @@ export interface MariadbProberOptions {
 }
 
 const VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_binlog_pos AS binlog_pos, @@global.gtid_slave_pos AS slave_pos';
+/** MySQL: one GTID set for both, everything the server has applied. */
+const MYSQL_VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_executed AS binlog_pos, @@global.gtid_executed AS slave_pos';
+/** ER_UNKNOWN_SYSTEM_VARIABLE, ER_PARSE_ERROR. */
+const UNKNOWN_VARIABLE = 1193;
+const PARSE_ERROR = 1064;
 /** ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR (no SLAVE MONITOR / REPLICATION CLIENT). */
 const DENIED = new Set([1227, 1045]);
 
-interface Variables { ro: number | string; binlog_pos: string | null; slave_pos: string | null }
-interface SlaveStatus {
+/** @internal */
+export interface Variables { ro: number | string; binlog_pos: string | null; slave_pos: string | null }
+/** @internal */
+export interface SlaveStatus {
   Slave_IO_Running?: string;
   Slave_SQL_Running?: string;
   Seconds_Behind_Master?: number | string | null;
@@ -46,7 +53,8 @@ interface SlaveStatus {
  * The MariaDB side of the health monitor: `@@read_only` and `SHOW SLAVE STATUS` for the role,
  * GTID positions (`@@gtid_binlog_pos` on the primary, `@@gtid_slave_pos` and `Gtid_IO_Pos` on a
  * replica), `Seconds_Behind_Master` for the time lag — NULL (SQL or IO thread stopped) is unknown
- * lag, never "no lag".
+ * lag, never "no lag". MySQL servers are recognised (no `@@gtid_binlog_pos`) and read through
+ * `@@gtid_executed` and `SHOW REPLICA STATUS` instead.
  *
  * @example
  *   const monitor = new HealthMonitor({ nodes, prober: mariadbProber({ connections }) })
@@ -59,9 +67,17 @@ export function mariadbProber(options: MariadbProberOptions): Prober {
       if (!connection) throw new DbRouterError('UNKNOWN_ALIAS', `No connection is configured for node "${node.alias}".`);
       return new MariadbProbe(connection, options);
     },
-    reached: (have, want) => reached('mariadb', have, want),
+    reached: gtidReached,
     distance: gtidDistance,
   };
+}
+
+// MariaDB GTID positions (`0-1-42`) and MySQL GTID sets (`uuid:1-42`) are told apart by their form.
+const isMysqlSet = (pos: string) => pos.includes(':');
+
+/** `reached` for either MariaDB GTID positions or MySQL GTID sets. */
+export function gtidReached(have: string, want: string): boolean {
+  return reached(isMysqlSet(have) || isMysqlSet(want) ? 'mysql' : 'mariadb', have, want);
 }
 
 /**
@@ -73,6 +89,7 @@ export function mariadbProber(options: MariadbProberOptions): Prober {
  *   gtidDistance('0-1-40', '0-1-42,1-2-3') // 5
  */
 export function gtidDistance(have: string, want: string): number | undefined {
+  if (isMysqlSet(have) || isMysqlSet(want)) return gtidSetDistance(have, want);
   const h = parseGtids(have);
   const w = parseGtids(want);
   if (!h || !w) return undefined;
@@ -82,6 +99,55 @@ export function gtidDistance(have: string, want: string): number | undefined {
     if (seq > got) total += seq - got;
   }
   return Number(total);
+}
+
+// MySQL: transactions of `want` missing from `have`, interval by interval.
+function gtidSetDistance(have: string, want: string): number | undefined {
+  const h = parseGtidSet(have);
+  const w = parseGtidSet(want);
+  if (!h || !w) return undefined;
+  let missing = 0n;
+  for (const [uuid, ranges] of w) {
+    const got = h.get(uuid) ?? [];
+    for (const [lo, hi] of ranges) {
+      let count = hi - lo + 1n;
+      for (const [a, b] of got) {
+        const from = a > lo ? a : lo;
+        const to = b < hi ? b : hi;
+        if (to >= from) count -= to - from + 1n;
+      }
+      if (count > 0n) missing += count;
+    }
+  }
+  return Number(missing);
+}
+
+function parseGtidSet(set: string): Map<string, Array<[bigint, bigint]>> | undefined {
+  const out = new Map<string, Array<[bigint, bigint]>>();
+  for (const part of set.replace(/\s+/g, '').split(',')) {
+    if (part === '') continue;
+    const [uuid, ...ranges] = part.split(':');
+    if (!uuid || ranges.length === 0) return undefined;
+    const list = out.get(uuid.toLowerCase()) ?? [];
+    for (const r of ranges) {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(r);
+      if (!m) return undefined;
+      list.push([BigInt(m[1]!), BigInt(m[2] ?? m[1]!)]);
+    }
+    out.set(uuid.toLowerCase(), merge(list));
+  }
+  return out;
+}
+
+function merge(list: Array<[bigint, bigint]>): Array<[bigint, bigint]> {
+  const sorted = [...list].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const out: Array<[bigint, bigint]> = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1n) last[1] = hi > last[1] ? hi : last[1];
+    else out.push([lo, hi]);
+  }
+  return out;
 }
 
 function parseGtids(pos: string): Map<string, bigint> | undefined {
@@ -107,6 +173,7 @@ export class MariadbProbe implements NodeProbe {
   #pending: Connection | undefined;
   #connecting: Promise<Connection> | undefined;
   #denied = false;
+  #flavor: 'mariadb' | 'mysql' = 'mariadb';
 
   constructor(connection: ProbeConnection, options: Omit<MariadbProberOptions, 'connections'> = {}) {
     const config: ConnectionOptions = {
@@ -131,24 +198,61 @@ export class MariadbProbe implements NodeProbe {
       const conn = await this.#connect();
       if (signal.aborted) throw new DbRouterError('NODE_DOWN', 'The check was abandoned.');
       const started = performance.now();
-      const vars = (await this.#query<Variables>(conn, VARIABLES_SQL))[0];
-      if (!vars) throw new DbRouterError('NODE_DOWN', 'The health check query returned no row.');
+      const vars = await this.#variables(conn);
       let status: SlaveStatus | undefined;
       if (!this.#denied) {
         try {
-          status = (await this.#query<SlaveStatus>(conn, 'SHOW SLAVE STATUS'))[0];
+          status = await this.#replicaStatus(conn);
         } catch (e) {
           if (!DENIED.has((e as QueryError).errno ?? 0)) throw e;
           this.#denied = true;
         }
       }
-      return toResult(vars, status, this.#denied, performance.now() - started);
+      return mysqlProbeResult(vars, status, this.#denied, performance.now() - started);
     } catch (e) {
       this.#drop();
       throw e;
     } finally {
       signal.removeEventListener('abort', drop);
     }
+  }
+
+  // MariaDB first; MySQL (no @@gtid_binlog_pos: ER_UNKNOWN_SYSTEM_VARIABLE) reads @@gtid_executed.
+  async #variables(conn: Connection): Promise<Variables> {
+    let row: Variables | undefined;
+    if (this.#flavor === 'mariadb') {
+      try {
+        row = (await this.#query<Variables>(conn, VARIABLES_SQL))[0];
+      } catch (e) {
+        if ((e as QueryError).errno !== UNKNOWN_VARIABLE) throw e;
+        this.#flavor = 'mysql';
+      }
+    }
+    if (this.#flavor === 'mysql') row = (await this.#query<Variables>(conn, MYSQL_VARIABLES_SQL))[0];
+    if (!row) throw new DbRouterError('NODE_DOWN', 'The health check query returned no row.');
+    return row;
+  }
+
+  async #replicaStatus(conn: Connection): Promise<SlaveStatus | undefined> {
+    if (this.#flavor === 'mariadb') return (await this.#query<SlaveStatus>(conn, 'SHOW SLAVE STATUS'))[0];
+    // MySQL 8.0.22+ names it SHOW REPLICA STATUS, with Source/Replica column names.
+    let row: Record<string, unknown> | undefined;
+    try {
+      row = (await this.#query<Record<string, unknown>>(conn, 'SHOW REPLICA STATUS'))[0];
+    } catch (e) {
+      if ((e as QueryError).errno !== PARSE_ERROR) throw e;
+      row = (await this.#query<Record<string, unknown>>(conn, 'SHOW SLAVE STATUS'))[0];
+    }
+    if (!row) return undefined;
+    const pick = (a: string, b: string) => row[a] ?? row[b];
+    return {
+      Slave_IO_Running: pick('Replica_IO_Running', 'Slave_IO_Running') as string | undefined,
+      Slave_SQL_Running: pick('Replica_SQL_Running', 'Slave_SQL_Running') as string | undefined,
+      Seconds_Behind_Master: pick('Seconds_Behind_Source', 'Seconds_Behind_Master') as number | null | undefined,
+      Master_Host: pick('Source_Host', 'Master_Host') as string | undefined,
+      Master_Port: pick('Source_Port', 'Master_Port') as number | undefined,
+      Gtid_IO_Pos: row.Retrieved_Gtid_Set as string | undefined,
+    };
   }
 
   close(): Promise<void> {
@@ -199,9 +303,10 @@ export class MariadbProbe implements NodeProbe {
 
 const LIMITED =
   'SHOW SLAVE STATUS was denied: the monitor sees neither the replication threads nor the upstream, and estimates lag from GTID positions only. ' +
-  'Grant SLAVE MONITOR (REPLICATION CLIENT before 10.5.9) or give the monitor its own credentials (monitor: { user, password }).';
+  'Grant SLAVE MONITOR (REPLICATION CLIENT before MariaDB 10.5.9, and on MySQL) or give the monitor its own credentials (monitor: { user, password }).';
 
-function toResult(vars: Variables, status: SlaveStatus | undefined, denied: boolean, rttMillis: number): ProbeResult {
+/** @internal What one check's rows mean (exported for unit tests). */
+export function mysqlProbeResult(vars: Variables, status: SlaveStatus | undefined, denied: boolean, rttMillis: number): ProbeResult {
   const readOnly = Number(vars.ro) === 1;
   const binlog = vars.binlog_pos ?? undefined;
   const applied = vars.slave_pos ?? undefined;
@@ -236,7 +341,7 @@ function toResult(vars: Variables, status: SlaveStatus | undefined, denied: bool
     // The IO thread is not connected (its primary is gone or unreachable): everything received is
     // applied or not. Like PostgreSQL's receive == replay, that is 0 behind the stream; the
     // monitor measures the rest against the primary's GTID positions.
-    lagMillis = received !== undefined && applied !== undefined && reached('mariadb', applied, received) ? 0 : undefined;
+    lagMillis = received !== undefined && applied !== undefined && gtidReached(applied, received) ? 0 : undefined;
   }
   return {
     role: 'replica',

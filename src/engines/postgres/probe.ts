@@ -49,7 +49,8 @@ const CHECK_SQL = `SELECT r.recovery,
   w.sender_host, w.sender_port
 FROM (SELECT pg_is_in_recovery() AS recovery) r LEFT JOIN pg_stat_wal_receiver w ON true`;
 
-interface CheckRow {
+/** @internal */
+export interface CheckRow {
   recovery: boolean;
   current_lsn: string | null;
   receive_lsn: string | null;
@@ -120,7 +121,7 @@ export class PostgresProbe implements NodeProbe {
       const rttMillis = performance.now() - started;
       const row = rows[0];
       if (!row) throw new DbRouterError('NODE_DOWN', 'The health check query returned no row.');
-      return toResult(row, rttMillis);
+      return postgresProbeResult(row, rttMillis);
     } catch (e) {
       this.#drop();
       throw e;
@@ -173,7 +174,8 @@ export class PostgresProbe implements NodeProbe {
   }
 }
 
-function toResult(row: CheckRow, rttMillis: number): ProbeResult {
+/** @internal What the check's row means (exported for unit tests). */
+export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResult {
   const upstream = row.sender_host ? `${row.sender_host}:${row.sender_port ?? ''}` : undefined;
   if (!row.recovery) {
     const lsn = row.current_lsn ?? undefined;
