@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { DbRouterError } from '../errors.js';
 import { register as registerCluster } from './cluster.js';
+import { register as registerDemo } from './demo.js';
 import { register as registerExplain } from './explain.js';
+import { register as registerStatus } from './status.js';
 
 /**
  * The `dbrouter` command. Each subcommand lives in its own file and registers itself here.
@@ -14,6 +16,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError();
   registerCluster(program);
   registerExplain(program);
+  registerDemo(program);
+  registerStatus(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,0 +1,177 @@
+import type { Cluster } from '../cluster/cluster.js';
+import type { RouteEvent } from '../cluster/stats.js';
+import type { ClusterHealth } from '../health/cluster-health.js';
+import type { HealthMonitorEvents } from '../health/monitor.js';
+
+/** One node as the page draws it. */
+export interface DashboardNode {
+  readonly alias: string;
+  /** URL without password. */
+  readonly url: string;
+  readonly role: 'primary' | 'replica' | undefined;
+  /** `up`, `lagging` or `down`, from the health monitor when there is one, else the cluster's own view. */
+  readonly state: 'up' | 'lagging' | 'down';
+  /** Serves reads now (replicas), takes writes now (the primary). */
+  readonly inRotation: boolean;
+  readonly lagMillis: number | null;
+  readonly paused: boolean | null;
+  readonly rttMillis: number | null;
+}
+
+/** One recent statement: its text only, never its parameters. */
+export interface DashboardStatement {
+  readonly at: number;
+  readonly sql: string;
+  readonly alias: string;
+  readonly role: string;
+  readonly reason: string;
+  readonly durationMillis: number;
+  readonly failed: boolean;
+  readonly misroute: boolean;
+}
+
+/** What `GET <mount>/state` answers: everything the page draws. JSON-safe, no credential. */
+export interface DashboardState {
+  readonly engine: string;
+  readonly now: number;
+  readonly primary: string | null;
+  readonly nodes: readonly DashboardNode[];
+  /** Replication lag per replica over time, oldest first; `null` where unknown or down. */
+  readonly lag: readonly { readonly at: number; readonly millis: Readonly<Record<string, number | null>> }[];
+  readonly routed: Readonly<Record<string, { readonly statements: number; readonly writes: number; readonly byReason: Readonly<Record<string, number>> }>>;
+  readonly recent: readonly DashboardStatement[];
+  readonly events: readonly { readonly at: number; readonly text: string }[];
+  /** Whether the control endpoints are on (a local cluster and `controls: true`). */
+  readonly controls: boolean;
+}
+
+const MAX_SQL = 300;
+
+/**
+ * Listens to a cluster (`'route'`, `'nodeState'`) and its health monitor, and keeps what the
+ * dashboard shows: lag samples over a window, the most recent statements, topology events.
+ */
+export class DashboardCollector {
+  readonly #cluster: Cluster;
+  readonly #health: ClusterHealth | undefined;
+  readonly #recent: DashboardStatement[] = [];
+  readonly #events: { at: number; text: string }[] = [];
+  readonly #lag: { at: number; millis: Record<string, number | null> }[] = [];
+  readonly #maxRecent: number;
+  readonly #historyMillis: number;
+  readonly #detach: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  controls = false;
+
+  constructor(cluster: Cluster, options: { health?: ClusterHealth | undefined; sampleIntervalMillis: number; historyMillis: number; recentStatements: number }) {
+    this.#cluster = cluster;
+    this.#health = options.health;
+    this.#maxRecent = options.recentStatements;
+    this.#historyMillis = options.historyMillis;
+    const onRoute = (e: RouteEvent): void => {
+      this.#recent.push({
+        at: e.at, sql: e.sql.length > MAX_SQL ? `${e.sql.slice(0, MAX_SQL)}…` : e.sql, alias: e.alias, role: e.role,
+        reason: e.reason, durationMillis: Math.round(e.durationMillis * 10) / 10, failed: e.failed, misroute: e.misroute,
+      });
+      if (this.#recent.length > this.#maxRecent) this.#recent.splice(0, this.#recent.length - this.#maxRecent);
+    };
+    cluster.on('route', onRoute);
+    this.#detach.push(() => cluster.off('route', onRoute));
+    if (this.#health) this.#listen(this.#health);
+    this.#timer = setInterval(() => this.#sample(), options.sampleIntervalMillis);
+    this.#timer.unref();
+    this.#sample();
+  }
+
+  #listen(health: ClusterHealth): void {
+    const texts: { [K in keyof HealthMonitorEvents]?: (...a: HealthMonitorEvents[K]) => string } = {
+      'node-down': (e) => `${e.alias} is down`,
+      'node-up': (e) => `${e.alias} is up again`,
+      lagging: (e) => `${e.alias} is lagging (${e.lagMillis === undefined ? 'replay stopped' : `${Math.round(e.lagMillis)} ms`}): reads leave it`,
+      'caught-up': (e) => `${e.alias} caught up: back in reads`,
+      'primary-lost': (e) => `primary ${e.alias ?? ''} lost: writes wait for a new primary`,
+      'primary-changed': (e) => (e.from === undefined ? `primary is ${e.to}` : `primary changed: ${e.from} → ${e.to}`),
+      'split-brain': (e) => `split brain: ${e.aliases.join(' and ')} both say they are primary; writes refused`,
+    };
+    for (const [name, text] of Object.entries(texts)) {
+      const listener = (...args: unknown[]): void => this.#event((text as (...a: unknown[]) => string)(...args));
+      health.on(name as 'node-up', listener);
+      this.#detach.push(() => health.off(name as 'node-up', listener));
+    }
+  }
+
+  #event(text: string): void {
+    this.#events.push({ at: Date.now(), text });
+    if (this.#events.length > 50) this.#events.shift();
+  }
+
+  #sample(): void {
+    const millis: Record<string, number | null> = {};
+    for (const n of this.nodes()) if (n.role === 'replica') millis[n.alias] = n.state === 'down' ? null : n.lagMillis;
+    const now = Date.now();
+    this.#lag.push({ at: now, millis });
+    while (this.#lag.length > 1 && this.#lag[0]!.at < now - this.#historyMillis) this.#lag.shift();
+  }
+
+  nodes(): DashboardNode[] {
+    const described = this.#cluster.describe();
+    let st;
+    try {
+      st = this.#health?.status();
+    } catch {
+      st = undefined; // not started yet
+    }
+    const byAlias = new Map(st?.nodes.map((n) => [n.alias, n]));
+    return described.map((d) => {
+      const h = byAlias.get(d.alias);
+      const role = h?.role ?? d.role;
+      const state = h ? (h.state === 'down' || h.suspect ? 'down' : h.lagging && role === 'replica' ? 'lagging' : 'up') : d.state;
+      return {
+        alias: d.alias,
+        url: d.url,
+        role,
+        state,
+        inRotation: st ? (role === 'primary' ? st.primary === d.alias && st.primaryAvailable : h?.inRotation === true) : d.state === 'up',
+        lagMillis: h?.lagMillis === undefined ? null : Math.round(h.lagMillis),
+        paused: h?.paused ?? null,
+        rttMillis: h?.rttMillis === undefined ? null : Math.round(h.rttMillis * 10) / 10,
+      };
+    });
+  }
+
+  state(): DashboardState {
+    const nodes = this.nodes();
+    let primary: string | null;
+    try {
+      const st = this.#health?.status();
+      // Without a health monitor the configured primary is all there is to show.
+      primary = st ? (st.primaryAvailable ? (st.primary ?? null) : null) : (nodes.find((n) => n.role === 'primary')?.alias ?? null);
+    } catch {
+      primary = null;
+    }
+    const stats = this.#cluster.stats();
+    const routed = Object.fromEntries(Object.entries(stats.byAlias).map(([alias, s]) => [alias, { statements: s.statements, writes: s.writes, byReason: s.byReason }]));
+    return {
+      engine: this.#cluster.engine,
+      now: Date.now(),
+      primary,
+      nodes,
+      lag: [...this.#lag],
+      routed,
+      recent: [...this.#recent].reverse(),
+      events: [...this.#events].reverse(),
+      controls: this.controls,
+    };
+  }
+
+  /** Records a control the page triggered, so it shows in the event list. */
+  note(text: string): void {
+    this.#event(text);
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const d of this.#detach.splice(0)) d();
+  }
+}
