@@ -12,6 +12,7 @@ import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routin
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import { INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
+import type { HealthStatus } from '../health/monitor.js';
 
 /** A node's public description: no password. */
 export interface NodeDescription {
@@ -263,6 +264,14 @@ export class Cluster extends EventEmitter {
   /** Installs (or with `undefined` removes) the health monitor's failover hooks (see {@link FailoverHooks}). */
   setFailoverHooks(hooks: FailoverHooks | undefined): void {
     this.#failover = hooks;
+  }
+
+  /**
+   * Health of every node (state, role, lag, rtt, upstream, problems) and the primary, while a health
+   * monitor watches this cluster (`watchCluster(cluster).start()`); `undefined` otherwise.
+   */
+  status(): HealthStatus | undefined {
+    return this.#failover?.status();
   }
 
   /** Adds a read gate (see {@link ReadGate}); returns a function that removes it. */

@@ -4,6 +4,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import type { NodeInfo } from '../routing/router.js';
 import type { NodeCounters } from '../routing/topology.js';
 import type { ResolvedNode } from './config.js';
+import type { HealthStatus } from '../health/monitor.js';
 
 /**
  * What the consistency layer hears after a unit of work wrote on a primary: an autocommit write, or
@@ -31,6 +32,8 @@ export interface FailoverHooks {
   beforeWrite(): Promise<void> | undefined;
   /** A statement on `alias` failed with a connection error. Return true to run it once more, re-routed (after `beforeWrite` for a write). */
   connectionError(alias: string, err: unknown, write: boolean): boolean;
+  /** The monitor's snapshot, for `cluster.status()`. */
+  status(): HealthStatus;
 }
 
 /** What a routed pool needs from its cluster. Not part of the public API. */

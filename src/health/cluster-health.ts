@@ -106,6 +106,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
     this.#cluster.setFailoverHooks({
       beforeWrite: () => this.#beforeWrite(),
       connectionError: (alias, err, write) => this.#connectionError(alias, err, write),
+      status: () => monitor.status(),
     });
     cx.track(this);
     await monitor.start();

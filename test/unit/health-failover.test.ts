@@ -48,6 +48,7 @@ async function setup(options: { failoverTimeoutMillis?: number; minReplicasInRot
       replica1: { url: 'postgres://app@127.0.0.1:5001/app', role: 'replica' },
       replica2: { url: 'postgres://app@127.0.0.1:5002/app', role: 'replica' },
     },
+    consistency: 'eventual', // failover mechanics, not read-your-writes: reads after a write stay on replicas
   });
   const net = new Net();
   const pool = createPgPool(cluster, { createPool: (_c, alias) => new FakePool(net, alias) });
@@ -74,6 +75,7 @@ async function setup(options: { failoverTimeoutMillis?: number; minReplicasInRot
 test('late and dead replicas leave the reads; with every replica out, reads go to the primary', async () => {
   const { net, clock, prober, health, reads, cluster } = await setup();
   assert.deepEqual(await reads(30), new Set(['replica1', 'replica2']));
+  assert.deepEqual(cluster.status()?.readableReplicas, ['replica1', 'replica2'], 'cluster.status() is the monitor\'s');
   prober.behaviour.set('replica1', replica('100', 6000));
   await clock.advance(1000);
   assert.equal(cluster.nodeState('replica1'), 'lagging');
@@ -123,7 +125,7 @@ test('primary lost: writes wait, then run on the promoted replica; reads never s
   assert.equal((await pool.query('UPDATE t SET x = 1')).rows[0]!.alias, 'replica1');
   net.ran = [];
   for (let i = 0; i < 10; i++) await pool.query('SELECT 1');
-  assert.deepEqual(new Set(net.ran), new Set(['replica2']));
+  assert.ok(net.ran.length === 10 && !net.ran.includes('default'), 'reads never go to the dead old primary');
   await health.stop();
 });
 
