@@ -601,8 +601,8 @@ function merge(a: Classification, b: Classification): Classification {
  * @example
  *   classifyWith('select 1; delete from t', POSTGRES, NO_FUNCTIONS).reason; // 'multi-statement'
  */
-export function classifyWith(sql: string, spec: DialectSpec, fns: CompiledFunctions, noBackslashEscapes = false): Classification {
-  lx.reset(sql, spec.mysql, noBackslashEscapes);
+export function classifyWith(sql: string, spec: DialectSpec, fns: CompiledFunctions, otherEscapes = false): Classification {
+  lx.reset(sql, spec.mysql, otherEscapes);
   following = T_EOF;
   let r = statement(spec, fns, lx.next());
   let multi = false;
@@ -613,10 +613,10 @@ export function classifyWith(sql: string, spec: DialectSpec, fns: CompiledFuncti
     multi = true;
   }
   if (lx.unterminated) return result('primary', 'unknown', r.verb, multi ? r.effect : 'none', false, r.tables);
-  if (lx.ambiguousEscape && r.target === 'replica' && !noBackslashEscapes) {
-    // `'a\'...'` means one thing with backslash escapes and another under NO_BACKSLASH_ESCAPES:
-    // a read only if it is a read both ways.
-    // A reading that leaves a string open is a syntax error there, which runs nothing: no risk.
+  if (lx.ambiguousEscape && r.target === 'replica' && !otherEscapes) {
+    // `'a\'...'` ends in one place with backslash escapes and in another without (MySQL's
+    // NO_BACKSLASH_ESCAPES, PostgreSQL's standard_conforming_strings): a read only if it is a read
+    // both ways. A reading that leaves a string open is a syntax error there and runs nothing.
     const other = classifyWith(sql, spec, fns, true);
     if (other.target === 'primary' && !lx.unterminated) return other;
   }

@@ -42,10 +42,11 @@
  *   locks end with the transaction (effect `none`); session-level ones pin (`session`).
  * - currval, lastval, LAST_INSERT_ID, FOUND_ROWS read state of the connection that wrote, which
  *   is on the primary: primary, effect `none`.
- * - MySQL: `'a\'...'` reads differently under NO_BACKSLASH_ESCAPES. When the default reading is a
- *   read, the other reading is tried too; the text is a read only if both readings are (a reading
- *   that leaves a string open is a syntax error there and runs nothing). Executable comments
- *   `/*!NNNNN ... *\/` are code whatever their version number.
+ * - `'a\'...'` ends elsewhere under MySQL's NO_BACKSLASH_ESCAPES or PostgreSQL's
+ *   `standard_conforming_strings = off`. When the default reading (backslash escapes on MySQL, off
+ *   on PostgreSQL outside `E''`) is a read, the other reading is tried too; the text is a read only
+ *   if both readings are (a reading that leaves a string open is a syntax error there and runs
+ *   nothing). MySQL executable comments `/*!NNNNN ... *\/` are code whatever their version number.
  * - Several statements in one text are `multi-statement` on the primary, effect `session` if any
  *   part has an effect. A trailing `;` and empty statements do not count.
  * - `writeFunctions`: a bare name (`audit`) matches `audit(` in any schema; a qualified one

@@ -55,8 +55,12 @@ export class Lexer {
   src = '';
   /** True for MySQL/MariaDB rules, false for PostgreSQL. */
   mysql = false;
-  /** MySQL only: the server has `NO_BACKSLASH_ESCAPES`, so `\` is an ordinary character. */
-  noBackslashEscapes = false;
+  /**
+   * Read strings the other way a server may be configured: MySQL with `NO_BACKSLASH_ESCAPES`
+   * (`\` is an ordinary character), PostgreSQL with `standard_conforming_strings = off` (`\`
+   * escapes in `'...'` too).
+   */
+  otherEscapes = false;
   pos = 0;
   kind = T_EOF;
   start = 0;
@@ -65,14 +69,14 @@ export class Lexer {
   kw = 0;
   /** A string, quoted identifier or comment ran to the end of the text. */
   unterminated = false;
-  /** MySQL: a string contained `\'` or `\"`, whose meaning depends on `NO_BACKSLASH_ESCAPES`. */
+  /** A string contained `\` before its own quote character, which the other reading ends elsewhere. */
   ambiguousEscape = false;
   #inExecComment = false;
 
-  reset(src: string, mysql: boolean, noBackslashEscapes = false): void {
+  reset(src: string, mysql: boolean, otherEscapes = false): void {
     this.src = src;
     this.mysql = mysql;
-    this.noBackslashEscapes = noBackslashEscapes;
+    this.otherEscapes = otherEscapes;
     this.pos = 0;
     this.kind = T_EOF;
     this.start = 0;
@@ -124,7 +128,7 @@ export class Lexer {
         }
         if (p === start + 1 && (c | 0x20) === 101 && !this.mysql && p < len && src.charCodeAt(p) === 39) {
           this.kw = 0;
-          return this.#string(start, p + 1, 39, true);
+          return this.#string(start, p + 1, 39, true, false);
         }
         this.pos = this.end = p;
         this.kw = p - start <= MAX_KEYWORD_LENGTH ? lookupKeyword(src, start, p, lo, hi) : 0;
@@ -133,9 +137,9 @@ export class Lexer {
       this.kw = 0;
       switch (c) {
         case 39: // '
-          return this.#string(start, p + 1, 39, this.mysql && !this.noBackslashEscapes);
+          return this.#string(start, p + 1, 39, this.mysql !== this.otherEscapes, !this.otherEscapes);
         case 34: // "
-          if (this.mysql) return this.#string(start, p + 1, 34, !this.noBackslashEscapes);
+          if (this.mysql) return this.#string(start, p + 1, 34, !this.otherEscapes, !this.otherEscapes);
           return this.#quoted(start, p + 1, 34);
         case 96: // `
           if (this.mysql) return this.#quoted(start, p + 1, 96);
@@ -256,8 +260,11 @@ export class Lexer {
     return len;
   }
 
-  /** A string opened at `p - 1` by `quote`; `backslash`: `\` escapes the next character. */
-  #string(start: number, p: number, quote: number, backslash: boolean): number {
+  /**
+   * A string opened at `p - 1` by `quote`; `backslash`: `\` escapes the next character;
+   * `ambiguous`: the other reading treats `\` the other way, so note a `\` before `quote`.
+   */
+  #string(start: number, p: number, quote: number, backslash: boolean, ambiguous: boolean): number {
     const src = this.src;
     const len = src.length;
     this.start = start;
@@ -271,13 +278,12 @@ export class Lexer {
         this.pos = this.end = p + 1;
         return (this.kind = T_STRING);
       }
-      if (c === 92 && backslash) {
-        if (this.mysql) {
-          const n = src.charCodeAt(p + 1);
-          if (n === 39 || n === 34) this.ambiguousEscape = true;
+      if (c === 92) {
+        if (ambiguous && src.charCodeAt(p + 1) === quote) this.ambiguousEscape = true;
+        if (backslash) {
+          p += 2;
+          continue;
         }
-        p += 2;
-        continue;
       }
       p++;
     }
@@ -344,7 +350,7 @@ export class Lexer {
     if (q < len && src.charCodeAt(q) === 64) q++;
     const c = src.charCodeAt(q);
     if (c === 39 || c === 34 || c === 96) {
-      const kind = c === 96 ? this.#quoted(p, q + 1, c) : this.#string(p, q + 1, c, !this.noBackslashEscapes);
+      const kind = c === 96 ? this.#quoted(p, q + 1, c) : this.#string(p, q + 1, c, !this.otherEscapes, !this.otherEscapes);
       this.start = p;
       void kind;
       return (this.kind = T_VAR);

@@ -272,3 +272,14 @@ describe('postgres: user write functions, qualified in other ways', () => {
     ['SELECT "billing"."bump"(1)', 'primary', 'write-function'],
   ], { writeFunctions: ['billing.bump'] });
 });
+
+describe('postgres: backslashes are read both ways (standard_conforming_strings on and off)', () => {
+  check('postgres', [
+    // On (the default): two strings, a read. Off: one string, then a DELETE. Primary.
+    ["SELECT 'a\\' , '; DELETE FROM t; --'", 'primary', 'multi-statement'],
+    // Off, the second reading leaves a string open: a syntax error there, nothing runs.
+    ["SELECT 'C:\\'", 'replica', 'select'],
+    ["SELECT E'it\\'s'", 'replica', 'select'],
+    ["SELECT 'a\\\\b'", 'replica', 'select'],
+  ]);
+});
