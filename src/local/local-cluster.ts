@@ -5,7 +5,7 @@ import { DbRouterError, isDbRouterError } from '../errors.js';
 import type { EngineDriver } from './engine.js';
 import { MariadbEngine } from './mariadb-engine.js';
 import { giveTo, resolveOsUser } from './os-user.js';
-import { findPortBlock } from './ports.js';
+import { findPortBlock, isPortFree } from './ports.js';
 import { PostgresEngine } from './postgres-engine.js';
 import { isAlive, isOurServer, spawnServer, stopProcess, tailFile } from './processes.js';
 import { hasState, readState, statePath, writeState, type ClusterState, type NodeState } from './state.js';
@@ -466,7 +466,11 @@ class LocalClusterImpl implements LocalCluster {
 
   async kill(alias: string): Promise<void> {
     const node = this.#node(alias);
-    if (this.#isUp(node) && node.pid !== null) await stopProcess(node.pid, this.#driver.stopSignal('crash'));
+    if (this.#isUp(node) && node.pid !== null) {
+      await stopProcess(node.pid, this.#driver.stopSignal('crash'));
+      // Callers test "the node is gone" next: make sure its port refuses connections by then.
+      await pollUntil(() => isPortFree(node.port), { timeoutMillis: 2000, intervalMillis: 2 });
+    }
     node.pid = null;
     await this.#save();
   }

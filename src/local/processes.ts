@@ -4,12 +4,19 @@ import { DbRouterError } from '../errors.js';
 import type { OsUser } from './os-user.js';
 import { pollUntil } from './wait.js';
 
-/** True while `pid` runs and is not a zombie (a dead child not yet reaped still has a /proc entry). */
+/**
+ * True while `pid` runs. A dead child not yet reaped is a zombie with a /proc entry: not alive. But
+ * a multi-threaded server (mariadbd) killed with SIGKILL shows its main thread as a zombie while
+ * the other threads still tear down with its listening socket open (a client then gets ECONNRESET,
+ * not ECONNREFUSED): it is alive until it is down to one thread.
+ */
 export function isAlive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? '1');
+    if (state === 'Z' || state === 'X') return threads > 1;
+    return state !== undefined;
   } catch {
     return false;
   }
