@@ -10,9 +10,11 @@ import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
+import { CONSISTENCY, INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import type { HealthStatus } from '../health/monitor.js';
+import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
+import { resolveConsistency, type ConsistencyLevel } from '../consistency/levels.js';
 
 /** A node's public description: no password. */
 export interface NodeDescription {
@@ -65,6 +67,7 @@ export class Cluster extends EventEmitter {
   #pin: NodeInfo | undefined;
   #pinAlias: string | undefined;
   #failover: FailoverHooks | undefined;
+  readonly #consistency: ConsistencyLayer;
 
   constructor(config: ClusterConfig) {
     super();
@@ -83,6 +86,14 @@ export class Cluster extends EventEmitter {
     });
     const debug = config.debug;
     this.#stats = new Stats(this.#nodes.map((n) => n.alias), debug === true ? 1000 : debug ? (debug.maxEntries ?? 1000) : 0);
+    this.#consistency = new ConsistencyLayer({
+      nodes: this.#nodes,
+      topology: () => this.#topology,
+      route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c, currentScope(), this.#pin),
+      backgroundError: (err) => this.#internals.backgroundError(err),
+    }, resolveConsistency(config.consistency), this.#engine.createPositions());
+    this.#gates.push(this.#consistency.gate);
+    this.#writeHooks.push(this.#consistency.onWrite);
     if (this.#roles.every((r) => r !== undefined)) this.#rebuild();
     this.#internals = this.#makeInternals();
   }
@@ -292,6 +303,56 @@ export class Cluster extends EventEmitter {
     };
   }
 
+  // ---- consistency ---------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` at a consistency level (`strong`, `session`, `eventual`, `{ maxStalenessMillis }`),
+   * in the same unit of work: its writes still count for the reads after it.
+   *
+   * @example
+   *   await cluster.consistency('eventual', () => pool.query('SELECT count(*) FROM events'));
+   *   await cluster.consistency({ maxStalenessMillis: 500 }, () => dashboard());
+   */
+  consistency<R>(level: ConsistencyLevel, fn: () => R): R {
+    return this.#consistency.runAt(level, fn);
+  }
+
+  /**
+   * A signed, opaque token naming the current context's last write, for a job, a queue message or
+   * another service (`withToken`); `undefined` when this context has not written. Asks the primary
+   * for its position if the context wrote since the last time (one round trip), hence a promise.
+   * Needs `consistency.secret` (`SECRET_MISSING`).
+   *
+   * @example
+   *   await pool.query('INSERT INTO orders …');
+   *   await queue.add('ship', { orderId, token: await cluster.consistencyToken() });
+   */
+  consistencyToken(): Promise<string | undefined> {
+    return this.#consistency.token();
+  }
+
+  /**
+   * Runs `fn` as a new unit of work that reads at least what the token's writer wrote (under
+   * `session`). A token that is malformed, oversized, tampered with, expired or from another
+   * cluster is ignored (`fn` still runs) and counted in `consistencyStats().tokens.rejected`.
+   *
+   * @example
+   *   worker.process('ship', (job) => cluster.withToken(job.data.token, () => ship(job.data.orderId)));
+   */
+  withToken<R>(token: string | null | undefined, fn: () => R): R {
+    return this.#consistency.runFrom(this.#consistency.accept(token), fn);
+  }
+
+  /** Counters of the consistency layer: position captures, replica probes, fallbacks, waits, tokens. */
+  consistencyStats(): ConsistencyStats {
+    return this.#consistency.stats();
+  }
+
+  /** @internal The consistency layer, for the HTTP integrations. */
+  get [CONSISTENCY](): ConsistencyLayer {
+    return this.#consistency;
+  }
+
   // ---- statistics ----------------------------------------------------------------------------
 
   /** Counters per alias and reason, kept always. */
@@ -306,6 +367,7 @@ export class Cluster extends EventEmitter {
 
   resetStats(): void {
     this.#stats.reset();
+    this.#consistency.resetStats();
   }
 
   // ---- migrations ----------------------------------------------------------------------------
@@ -408,6 +470,7 @@ export class Cluster extends EventEmitter {
       backgroundError: (err) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
       },
+      beforeRead: (sql, d, nodes) => this.#consistency.beforeRead(sql, d, nodes),
       beforeWrite: () => this.#failover?.beforeWrite(),
       connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
       track: (p) => this.#pools.add(p),

@@ -1,6 +1,7 @@
 import { DbRouterError } from '../errors.js';
 import { engineByName, engineForScheme, SCHEMES, type ConnectionOptions, type Engine, type EngineName, type PoolOptions, type Role } from '../engines/index.js';
 import type { Router } from '../routing/router.js';
+import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
 
 /**
  * One database in `databases`: a URL, or an object. A replica's missing settings are taken from
@@ -49,6 +50,8 @@ export interface ClusterConfig {
   readonly classifierCacheSize?: number;
   /** Replaces asking the server for a node's role (tests, or a custom discovery). */
   readonly discoverRole?: (alias: string, connection: ConnectionOptions) => Promise<Role>;
+  /** The default consistency level (`session`: read-your-writes) and its settings; see README "Consistency". */
+  readonly consistency?: ConsistencyLevel | ConsistencyOptions;
 }
 
 /** One node after validation. */
@@ -66,7 +69,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {

@@ -55,6 +55,11 @@ export interface ClusterInternals {
   afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;
   /** Background errors from pools: emitted as the cluster's `'error'` when someone listens. */
   backgroundError(err: unknown): void;
+  /**
+   * Consistency seam: a read the read gates sent to the primary may go to a replica that has
+   * caught up, or wait for one. `undefined` keeps `d` (the hot path: no await).
+   */
+  beforeRead(sql: string, d: RouteDecision, nodes: { rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]> }): RouteDecision | Promise<RouteDecision> | undefined;
   /** Health seam (see {@link FailoverHooks}): a promise to await before a write, or `undefined` to go on at once. */
   beforeWrite(): Promise<void> | undefined;
   /** Health seam: a statement on `node` failed with a connection error; true to retry it once elsewhere. */
@@ -62,6 +67,9 @@ export interface ClusterInternals {
   track(pool: { end(): Promise<void> }): void;
   untrack(pool: { end(): Promise<void> }): void;
 }
+
+/** The key under which a cluster hands its consistency layer to the HTTP integrations. */
+export const CONSISTENCY: unique symbol = Symbol('dbrouter.cluster.consistency');
 
 /** The key under which a cluster hands its internals to the routed pools. */
 export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');

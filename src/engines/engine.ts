@@ -1,5 +1,6 @@
 import type { HasInternals } from '../cluster/internals.js';
 import type { Dialect } from '../sql/types.js';
+import type { ReplicationPositions } from './positions.js';
 
 /** A node's role: the primary takes writes; a replica serves reads. */
 export type Role = 'primary' | 'replica';
@@ -50,6 +51,8 @@ export interface Engine {
   discoverRole(connection: ConnectionOptions): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
+  /** Reading and waiting on replication positions (consistency layer); one per cluster. */
+  createPositions(): ReplicationPositions;
 }
 
 /** `code` of an error object, when it has one. */

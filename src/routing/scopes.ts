@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Hints } from './router.js';
+import type { ConsistencyScope } from '../consistency/session.js';
 
 /**
  * Where the statements of the current async context go, carried on AsyncLocalStorage so that
@@ -16,6 +17,8 @@ export interface ScopeFrame {
   /** The cluster an `alias` frame belongs to; other clusters route as if it were not there. */
   readonly owner?: object;
   readonly hints?: Hints;
+  /** Read-your-writes state and level; inherited by nested scopes that do not set their own. */
+  readonly consistency?: ConsistencyScope;
 }
 
 const storage = new AsyncLocalStorage<ScopeFrame | undefined>();
@@ -31,7 +34,15 @@ export function currentScope(): ScopeFrame | undefined {
  * `await` outside it.
  */
 export function runInScope<R>(frame: ScopeFrame, fn: () => R): R {
-  return storage.run(frame, () => startThenable(fn()));
+  return storage.run(inherit(frame), () => startThenable(fn()));
+}
+
+// A nested scope (primary(), a decorator) stays in the same unit of work: it keeps the outer
+// frame's consistency state, or the request would forget its own writes inside it.
+function inherit(frame: ScopeFrame): ScopeFrame {
+  if (frame.consistency !== undefined) return frame;
+  const outer = storage.getStore()?.consistency;
+  return outer === undefined ? frame : { ...frame, consistency: outer };
 }
 
 function startThenable<R>(r: R): R {
@@ -55,7 +66,7 @@ export interface ScopeHandle {
  */
 export function enterScope(frame: ScopeFrame): ScopeHandle {
   const previous = storage.getStore();
-  storage.enterWith(frame);
+  storage.enterWith(inherit(frame));
   return { frame, previous };
 }
 

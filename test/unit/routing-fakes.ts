@@ -143,6 +143,7 @@ export function fakeCluster(engine: 'postgres' | 'mysql', replicas = 2, extra: P
   for (let i = 1; i <= replicas; i++) databases[`replica${i}`] = { host: `replica${i}.test`, role: 'replica' };
   const net = new FakeNet();
   for (let i = 1; i <= replicas; i++) net.readOnly.add(`replica${i}`);
-  const cluster = createCluster({ databases, ...extra });
+  // These tests are about where statements go, not read-your-writes: replicas serve reads after writes.
+  const cluster = createCluster({ databases, consistency: 'eventual', ...extra });
   return { cluster, net };
 }

@@ -4,6 +4,7 @@ import { errorCode, errorNumber, type ConnectionOptions, type Engine, type Role 
 import { mysqlPoolConfig } from './config.js';
 import { RoutedMysqlPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
+import { MysqlPositions } from './positions.js';
 
 /** ER_OPTION_PREVENTS_STATEMENT, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE. */
 const READ_ONLY_ERRNO = new Set([1290, 1792, 1836]);
@@ -36,6 +37,10 @@ export class MysqlEngine implements Engine {
 
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): RoutedMysqlPool {
     return new RoutedMysqlPool(cluster, options);
+  }
+
+  createPositions(): MysqlPositions {
+    return new MysqlPositions();
   }
 
   async discoverRole(connection: ConnectionOptions): Promise<Role> {

@@ -4,6 +4,7 @@ import { errorCode, type ConnectionOptions, type Engine, type Role } from '../en
 import { pgClientConfig } from './config.js';
 import { RoutedPgPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
+import { PostgresPositions } from './positions.js';
 
 /** SQLSTATE classes that mean the connection or the server is gone. */
 const CONNECTION_SQLSTATE = /^(08|57P0[1-3])/;
@@ -27,6 +28,10 @@ export class PostgresEngine implements Engine {
 
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): RoutedPgPool {
     return new RoutedPgPool(cluster, options);
+  }
+
+  createPositions(): PostgresPositions {
+    return new PostgresPositions();
   }
 
   async discoverRole(connection: ConnectionOptions): Promise<Role> {

@@ -1,0 +1,463 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DbRouterError } from '../errors.js';
+import type { ResolvedNode } from '../cluster/config.js';
+import type { WriteEvent } from '../cluster/internals.js';
+import type { ReplicationPositions, RowsFn } from '../engines/positions.js';
+import type { RouteDecision } from '../routing/decide.js';
+import type { RouteContext } from '../routing/router.js';
+import { currentScope, runInScope, type ScopeFrame } from '../routing/scopes.js';
+import type { Topology } from '../routing/topology.js';
+import type { Classification } from '../sql/types.js';
+import { checkLevel, statementLevel, type ConsistencyLevel, type ResolvedConsistency } from './levels.js';
+import { later, reached } from './position.js';
+import { newConsistencyScope, SessionState, type ConsistencyScope } from './session.js';
+import { TokenCodec, type TokenRejection } from './token.js';
+
+/** Counters of the consistency layer (`cluster.consistencyStats()`). */
+export interface ConsistencyStats {
+  /** Primary positions asked after writes (one per write → read, or write → token, transition). */
+  readonly captures: number;
+  /** Replica replay positions asked (shared by every context; at most one per replica per `probeIntervalMillis`). */
+  readonly probes: number;
+  /** Reads that found a replica caught up after asking. */
+  readonly caughtUp: number;
+  /** Reads sent to the primary because no replica had replayed their position (`read-your-writes`). */
+  readonly primaryFallbacks: number;
+  /** Reads sent to the primary because no replica was fresh enough for their bound (`bounded-staleness`). */
+  readonly boundedFallbacks: number;
+  readonly waits: number;
+  readonly waitsTimedOut: number;
+  /** Waits cut short because their unit of work ended (an HTTP client went away). */
+  readonly waitsAborted: number;
+  readonly tokens: {
+    readonly issued: number;
+    readonly accepted: number;
+    readonly rejected: Readonly<Record<TokenRejection, number>>;
+  };
+}
+
+/** Runs one statement on node `index` (a routed pool's own pool for it). */
+export interface NodeRows {
+  rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]>;
+}
+
+/** What the consistency layer needs from its cluster. */
+export interface ConsistencyHost {
+  readonly nodes: readonly ResolvedNode[];
+  topology(): Topology | undefined;
+  route(sql: string, c: Classification): RouteDecision;
+  backgroundError(err: unknown): void;
+}
+
+interface Counters {
+  captures: number; probes: number; caughtUp: number; primaryFallbacks: number; boundedFallbacks: number;
+  waits: number; waitsTimedOut: number; waitsAborted: number; issued: number; accepted: number;
+  rejected: Record<TokenRejection, number>;
+}
+
+const WAIT_SLICE_MILLIS = 50;
+const MAX_SAMPLES = 64;
+
+function freshCounters(): Counters {
+  return {
+    captures: 0, probes: 0, caughtUp: 0, primaryFallbacks: 0, boundedFallbacks: 0, waits: 0, waitsTimedOut: 0, waitsAborted: 0,
+    issued: 0, accepted: 0, rejected: { malformed: 0, oversized: 0, tampered: 0, expired: 0, foreign: 0 },
+  };
+}
+
+function relabel(d: RouteDecision, reason: string): RouteDecision {
+  return { node: d.node, reason, classification: d.classification, write: d.write };
+}
+
+/**
+ * The consistency layer of one cluster: a read gate (a replica serves a read only when it is fresh
+ * enough for the read's level), a write hook (a write marks its context dirty: no round trip), and
+ * the slow path a read takes when the gate sent it to the primary (capture the position once, ask
+ * the replicas, maybe wait). Not public: the cluster's methods are.
+ */
+export class ConsistencyLayer {
+  readonly #host: ConsistencyHost;
+  readonly #options: ResolvedConsistency;
+  readonly #positions: ReplicationPositions;
+  readonly #index: ReadonlyMap<string, number>;
+  readonly #default = new SessionState();
+  /** Per node: the replay position last seen, when it was asked (`Date.now()` at send), a probe in flight. */
+  readonly #replay: (string | undefined)[];
+  readonly #replayAt: Float64Array;
+  readonly #probing: (Promise<void> | undefined)[];
+  /** Per node: it has replayed everything the primary had committed at this time (bounded staleness). */
+  readonly #freshAt: Float64Array;
+  readonly #samples: { at: number; position: string }[] = [];
+  readonly #clusterId: string;
+  #codec: TokenCodec | undefined;
+  #counters = freshCounters();
+  #syncKnown: boolean | undefined;
+
+  constructor(host: ConsistencyHost, options: ResolvedConsistency, positions: ReplicationPositions) {
+    this.#host = host;
+    this.#options = options;
+    this.#positions = positions;
+    this.#index = new Map(host.nodes.map((n, i) => [n.alias, i]));
+    const n = host.nodes.length;
+    this.#replay = new Array<string | undefined>(n).fill(undefined);
+    this.#replayAt = new Float64Array(n);
+    this.#probing = new Array<Promise<void> | undefined>(n).fill(undefined);
+    this.#freshAt = new Float64Array(n);
+    this.#clusterId = options.clusterId ?? defaultClusterId(host.nodes);
+  }
+
+  get options(): ResolvedConsistency {
+    return this.#options;
+  }
+
+  get clusterId(): string {
+    return this.#clusterId;
+  }
+
+  // ---- contexts -------------------------------------------------------------------------------
+
+  #state(scope: ScopeFrame | undefined): SessionState {
+    const sessions = scope?.consistency?.sessions;
+    if (sessions === undefined) return this.#default;
+    let st = sessions.get(this);
+    if (st === undefined) {
+      st = new SessionState();
+      sessions.set(this, st);
+    }
+    return st;
+  }
+
+  #peek(scope: ScopeFrame | undefined): SessionState | undefined {
+    const sessions = scope?.consistency?.sessions;
+    return sessions === undefined ? this.#default : sessions.get(this);
+  }
+
+  #levelOf(sql: string, scope: ScopeFrame | undefined): ConsistencyLevel {
+    return statementLevel(sql) ?? scope?.consistency?.level ?? this.#options.level;
+  }
+
+  /** The current context's state for this cluster (created on first use). */
+  current(): SessionState {
+    return this.#state(currentScope());
+  }
+
+  /** Runs `fn` at `level`, in the same unit of work. */
+  runAt<R>(level: ConsistencyLevel, fn: () => R): R {
+    const lvl = checkLevel(level, 'consistency()');
+    const outer = currentScope();
+    const cs = outer?.consistency;
+    const consistency: ConsistencyScope = { level: lvl, sessions: cs?.sessions, signal: cs?.signal, synchronous: cs?.synchronous ?? false };
+    return runInScope({ ...(outer ?? { mode: 'auto' }), consistency }, fn);
+  }
+
+  /** Runs `fn` as a new unit of work that must see `position` (a token's), with `signal` ending its waits. */
+  runFrom<R>(position: string | undefined, fn: () => R, options: { level?: ConsistencyLevel; signal?: AbortSignal } = {}): R {
+    const outer = currentScope();
+    const consistency = newConsistencyScope(options.level, options.signal ?? outer?.consistency?.signal);
+    if (position !== undefined) {
+      const st = new SessionState();
+      st.position = position;
+      consistency.sessions!.set(this, st);
+    }
+    return runInScope({ ...(outer ?? { mode: 'auto' }), consistency }, fn);
+  }
+
+  // ---- the hot path ---------------------------------------------------------------------------
+
+  /** The read gate: may replica `alias` serve this read now? No I/O. */
+  readonly gate = (alias: string, ctx: RouteContext): boolean => {
+    const scope = currentScope();
+    if (scope !== undefined && scope.mode === 'replica') return true;
+    const level = this.#levelOf(ctx.sql, scope);
+    if (level === 'eventual') return true;
+    if (level === 'strong') return false;
+    const i = this.#index.get(alias);
+    if (i === undefined) return false;
+    if (typeof level === 'object') return Date.now() - this.#freshAt[i]! <= level.maxStalenessMillis;
+    const st = this.#peek(scope);
+    if (st === undefined || (!st.dirty && st.position === undefined)) return true;
+    if (st.dirty) return false;
+    const have = this.#replay[i];
+    return have !== undefined && reached(this.#positions.kind, have, st.position!);
+  };
+
+  /** The write hook: marks the context dirty; the position is asked later, once, if needed. */
+  readonly onWrite = (e: WriteEvent): void | Promise<void> => {
+    const scope = currentScope();
+    const st = this.#state(scope);
+    st.dirty = true;
+    st.wrote = true;
+    st.seq++;
+    st.primaryRun = (sql) => e.query(sql);
+    return undefined;
+  };
+
+  /**
+   * After the gate: a read the gate sent to the primary may be served by a replica once the
+   * context's position is known and a replica has replayed it. `undefined`: keep `d`.
+   */
+  beforeRead(sql: string, d: RouteDecision, rows: NodeRows): RouteDecision | Promise<RouteDecision> | undefined {
+    if (d.write || d.node.role !== 'primary') return undefined;
+    if (d.reason !== 'replica-refused-by-gate' && d.reason !== 'no-replica-available') return undefined;
+    const scope = currentScope();
+    if (scope !== undefined && scope.mode !== 'auto') return undefined;
+    const level = this.#levelOf(sql, scope);
+    if (level === 'eventual') return undefined;
+    if (level === 'strong') return relabel(d, 'consistency-strong');
+    if (!this.#anyReplicaUp()) return undefined;
+    if (typeof level === 'object') return this.#bounded(sql, d, level.maxStalenessMillis, rows);
+    const st = this.#peek(scope);
+    if (st === undefined || (!st.dirty && st.position === undefined)) return undefined;
+    return this.#session(sql, d, st, rows, scope?.consistency?.signal);
+  }
+
+  #anyReplicaUp(): boolean {
+    const t = this.#host.topology();
+    if (t === undefined) return false;
+    for (const r of t.replicas) if (t.isAvailable(r.alias)) return true;
+    return false;
+  }
+
+  // ---- the slow path --------------------------------------------------------------------------
+
+  async #session(sql: string, d: RouteDecision, st: SessionState, rows: NodeRows, signal: AbortSignal | undefined): Promise<RouteDecision> {
+    try {
+      if (st.dirty) await this.capture(st);
+      let r = this.#host.route(sql, d.classification);
+      if (r.node.role === 'replica') return r;
+      if (st.position === undefined) return r;
+      await this.#probeReplicas(rows, st.capturedAt);
+      r = this.#host.route(sql, d.classification);
+      if (r.node.role === 'replica') {
+        this.#counters.caughtUp++;
+        return r;
+      }
+      if (this.#options.onBehind === 'wait' && this.#options.waitMillis > 0) {
+        const w = await this.#wait(sql, d, st.position, rows, signal);
+        if (w !== undefined) return w;
+      }
+    } catch (err) {
+      // Not knowing a position is never a reason for a stale read: the primary serves it.
+      this.#host.backgroundError(err);
+    }
+    this.#counters.primaryFallbacks++;
+    return relabel(d, 'read-your-writes');
+  }
+
+  async #wait(sql: string, d: RouteDecision, position: string, rows: NodeRows, signal: AbortSignal | undefined): Promise<RouteDecision | undefined> {
+    this.#counters.waits++;
+    const deadline = Date.now() + this.#options.waitMillis;
+    const t = this.#host.topology();
+    for (;;) {
+      if (signal?.aborted === true) {
+        this.#counters.waitsAborted++;
+        return undefined;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        this.#counters.waitsTimedOut++;
+        return undefined;
+      }
+      const positions = this.#positions;
+      const up = t?.replicas.filter((r) => t.isAvailable(r.alias)) ?? [];
+      if (up.length === 0) return undefined;
+      if (positions.waitFor !== undefined) {
+        // The server waits (MariaDB MASTER_GTID_WAIT), in short slices so that an ended request
+        // stops waiting within one slice and holds no connection longer.
+        const r = up[Math.floor(Math.random() * up.length)]!;
+        const at = Date.now();
+        if (await positions.waitFor((q) => rows.rows(r.index, q), position, Math.min(remaining, WAIT_SLICE_MILLIS))) {
+          this.#see(r.index, position, at);
+        }
+      } else {
+        try {
+          await sleep(Math.min(this.#options.pollMillis, remaining), undefined, signal !== undefined ? { signal } : undefined);
+        } catch {
+          continue;
+        }
+        await this.#probeReplicas(rows, Date.now());
+      }
+      const again = this.#host.route(sql, d.classification);
+      if (again.node.role === 'replica') {
+        this.#counters.caughtUp++;
+        return again;
+      }
+    }
+  }
+
+  async #bounded(sql: string, d: RouteDecision, maxStalenessMillis: number, rows: NodeRows): Promise<RouteDecision> {
+    try {
+      const t = this.#host.topology()!;
+      const last = this.#samples.at(-1);
+      const now = Date.now();
+      if (last === undefined || now - last.at > maxStalenessMillis / 2) {
+        const at = Date.now();
+        const pos = await this.#positions.primary((q) => rows.rows(t.primary.index, q));
+        if (pos !== undefined) this.#sample(at, pos);
+      }
+      await this.#probeReplicas(rows, this.#samples.at(-1)?.at ?? now);
+      const r = this.#host.route(sql, d.classification);
+      if (r.node.role === 'replica') return r;
+    } catch (err) {
+      this.#host.backgroundError(err);
+    }
+    this.#counters.boundedFallbacks++;
+    return relabel(d, 'bounded-staleness');
+  }
+
+  /** Asks the primary for the context's position once, however many reads wait for it. */
+  async capture(st: SessionState): Promise<void> {
+    for (let attempt = 0; st.dirty && attempt < 3; attempt++) {
+      if (st.capturing === undefined) {
+        const run = st.primaryRun;
+        if (run === undefined) throw new DbRouterError('NOT_READY', 'A write was seen without a way to ask its primary for the position.');
+        const seq = st.seq;
+        const at = Date.now();
+        this.#counters.captures++;
+        st.capturing = this.#positions.primary(run).then((pos) => {
+          if (pos === undefined) throw new DbRouterError('NOT_READY', 'The primary did not report a replication position (is binary logging / WAL on?).');
+          st.position = later(this.#positions.kind, st.position, pos);
+          st.capturedAt = at;
+          this.#sample(at, pos);
+          if (st.seq === seq) st.dirty = false;
+        }).finally(() => {
+          st.capturing = undefined;
+        });
+      }
+      await st.capturing;
+    }
+  }
+
+  #sample(at: number, position: string): void {
+    const last = this.#samples.at(-1);
+    if (last !== undefined && (last.position === position || at < last.at)) return;
+    this.#samples.push({ at, position });
+    if (this.#samples.length > MAX_SAMPLES) this.#samples.shift();
+  }
+
+  /** Asks every available replica whose known position is older than `since` or the probe interval. */
+  async #probeReplicas(rows: NodeRows, since: number): Promise<void> {
+    const t = this.#host.topology();
+    if (t === undefined) return;
+    const now = Date.now();
+    const pending: Promise<void>[] = [];
+    for (const r of t.replicas) {
+      if (!t.isAvailable(r.alias)) continue;
+      const i = r.index;
+      const inFlight = this.#probing[i];
+      if (inFlight !== undefined) {
+        pending.push(inFlight);
+        continue;
+      }
+      const at = this.#replayAt[i]!;
+      if (at >= since && now - at < this.#options.probeIntervalMillis) continue;
+      this.#counters.probes++;
+      const p = this.#positions.replayed((q) => rows.rows(i, q)).then(
+        (pos) => {
+          if (pos !== undefined) this.#see(i, pos, now);
+        },
+        (err: unknown) => this.#host.backgroundError(err),
+      ).finally(() => {
+        this.#probing[i] = undefined;
+      });
+      this.#probing[i] = p;
+      pending.push(p);
+    }
+    await Promise.all(pending);
+  }
+
+  #see(i: number, position: string, at: number): void {
+    const kind = this.#positions.kind;
+    this.#replay[i] = later(kind, this.#replay[i], position);
+    const have = this.#replay[i];
+    if (at > this.#replayAt[i]!) this.#replayAt[i] = at;
+    for (let k = this.#samples.length - 1; k >= 0; k--) {
+      const s = this.#samples[k]!;
+      if (s.at <= this.#freshAt[i]!) break;
+      if (reached(kind, have, s.position)) {
+        this.#freshAt[i] = s.at;
+        break;
+      }
+    }
+  }
+
+  /** Forgets what is known about replicas (a failover: positions start again on a new timeline). */
+  forgetReplicas(): void {
+    this.#replay.fill(undefined);
+    this.#replayAt.fill(0);
+    this.#freshAt.fill(0);
+  }
+
+  // ---- tokens ---------------------------------------------------------------------------------
+
+  codec(): TokenCodec {
+    if (this.#codec === undefined) {
+      if (this.#options.secret === undefined) {
+        throw new DbRouterError('SECRET_MISSING', 'Consistency tokens are signed: set consistency.secret in createCluster (16 bytes or more, for example from an environment variable), the same in every service that reads them.');
+      }
+      this.#codec = this.makeCodec(this.#options.secret);
+    }
+    return this.#codec;
+  }
+
+  makeCodec(secret: NonNullable<ResolvedConsistency['secret']>): TokenCodec {
+    return new TokenCodec({ secret, clusterId: this.#clusterId, maxAgeMillis: this.#options.tokenMaxAgeMillis });
+  }
+
+  /** The current context's write position, asked of the primary now if it wrote since; `undefined` when it never wrote. */
+  async position(): Promise<string | undefined> {
+    const st = this.#peek(currentScope());
+    if (st === undefined) return undefined;
+    if (st.dirty) await this.capture(st);
+    return st.position;
+  }
+
+  async token(codec: TokenCodec = this.codec()): Promise<string | undefined> {
+    const pos = await this.position();
+    if (pos === undefined) return undefined;
+    this.#counters.issued++;
+    return codec.encode(pos);
+  }
+
+  /** The position a token names, or `undefined` (absent, or refused and counted). */
+  accept(token: unknown, codec: TokenCodec = this.codec()): string | undefined {
+    if (token === undefined || token === null || token === '') return undefined;
+    const r = codec.decode(token);
+    if (!r.ok) {
+      this.#counters.rejected[r.reason]++;
+      return undefined;
+    }
+    this.#counters.accepted++;
+    return r.position;
+  }
+
+  // ---- synchronous writes ---------------------------------------------------------------------
+
+  /** Whether the primary has synchronous replicas; asked once. */
+  async synchronousAvailable(run: RowsFn): Promise<boolean> {
+    this.#syncKnown ??= await this.#positions.synchronousReplicas(run);
+    return this.#syncKnown;
+  }
+
+  // ---- statistics -----------------------------------------------------------------------------
+
+  stats(): ConsistencyStats {
+    const c = this.#counters;
+    return {
+      captures: c.captures, probes: c.probes, caughtUp: c.caughtUp, primaryFallbacks: c.primaryFallbacks, boundedFallbacks: c.boundedFallbacks,
+      waits: c.waits, waitsTimedOut: c.waitsTimedOut, waitsAborted: c.waitsAborted,
+      tokens: { issued: c.issued, accepted: c.accepted, rejected: { ...c.rejected } },
+    };
+  }
+
+  resetStats(): void {
+    this.#counters = freshCounters();
+  }
+}
+
+/** Identifies a cluster in its tokens: the nodes' addresses, not their passwords. */
+function defaultClusterId(nodes: readonly ResolvedNode[]): string {
+  const where = nodes.map((n) => `${n.connection.host}:${n.connection.port}/${n.connection.database ?? ''}`).sort().join(',');
+  return createHash('sha256').update(where).digest('base64url').slice(0, 12);
+}

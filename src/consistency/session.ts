@@ -1,0 +1,42 @@
+import type { ConsistencyLevel } from './levels.js';
+import type { RowsFn } from '../engines/positions.js';
+
+/**
+ * What one async context (a request, a job, the process outside any) knows about its own writes,
+ * for one cluster. Writes only mark it `dirty`; the primary's position is asked once, when a later
+ * read or a token needs it.
+ */
+export class SessionState {
+  /** The latest write position this context must see (its own, or a token's). */
+  position: string | undefined;
+  /** Wrote since `position` was captured. */
+  dirty = false;
+  /** Counts writes, so a capture that raced a newer write leaves the state dirty. */
+  seq = 0;
+  /** Wrote in this context (not only received a token): a new token is worth sending. */
+  wrote = false;
+  /** `Date.now()` when the last capture was sent; replica positions sampled before it are re-asked. */
+  capturedAt = 0;
+  /** Runs a statement on the primary that took the last write (the write hook's `query`). */
+  primaryRun: RowsFn | undefined;
+  capturing: Promise<void> | undefined;
+}
+
+/**
+ * The consistency part of a scope frame. `sessions` is shared by every nested scope of one unit
+ * of work (a request), one state per cluster; `level` is the innermost one set.
+ */
+export interface ConsistencyScope {
+  readonly level: ConsistencyLevel | undefined;
+  /** `undefined`: the process-wide state of each cluster (code outside any unit of work). */
+  readonly sessions: Map<object, SessionState> | undefined;
+  /** Aborted when the unit of work ends early (an HTTP client went away): waits stop. */
+  readonly signal: AbortSignal | undefined;
+  /** Writes in this scope ask for synchronous commit (`cluster.synchronous()`). */
+  readonly synchronous: boolean;
+}
+
+/** A new unit of work: its own read-your-writes state, starting clean. */
+export function newConsistencyScope(level?: ConsistencyLevel, signal?: AbortSignal): ConsistencyScope {
+  return { level, sessions: new Map(), signal, synchronous: false };
+}

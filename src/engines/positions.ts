@@ -1,0 +1,34 @@
+import type { PositionKind } from '../consistency/position.js';
+
+/** Runs one plain statement on one node (a routed pool's own pool for it), rows as objects. */
+export type RowsFn = (sql: string) => Promise<readonly Record<string, unknown>[]>;
+
+/**
+ * How one engine reads and waits on replication positions, for the consistency layer. One
+ * instance per cluster: MySQL and MariaDB share an engine and differ here, found on first use.
+ */
+export interface ReplicationPositions {
+  /** How positions compare (`reached`, `later`); `mariadb` until a MySQL server says otherwise. */
+  readonly kind: PositionKind;
+  /** The primary's position now: every commit acknowledged so far is at or before it. */
+  primary(run: RowsFn): Promise<string | undefined>;
+  /** What a replica has applied; `undefined` when it cannot say (a primary, replication off). */
+  replayed(run: RowsFn): Promise<string | undefined>;
+  /**
+   * Waits on the replica for `position` up to `timeoutMillis` in the server (MariaDB
+   * `MASTER_GTID_WAIT`, MySQL `WAIT_FOR_EXECUTED_GTID_SET`); `undefined` when the engine has no
+   * such wait (PostgreSQL: poll `replayed`).
+   */
+  waitFor?(run: RowsFn, position: string, timeoutMillis: number): Promise<boolean>;
+  /** Whether the primary has synchronous replicas that apply before a commit returns. */
+  synchronousReplicas(run: RowsFn): Promise<boolean>;
+}
+
+/** The first column of the first row as a string, or undefined. */
+export function firstValue(rows: readonly Record<string, unknown>[]): string | undefined {
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  const v = Object.values(row)[0];
+  if (v === null || v === undefined) return undefined;
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined;
+}
