@@ -177,7 +177,7 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
 
   let f = 0;
   let tables: string[] | null = null;
-  // Previous three tokens: kind, keyword id, span.
+  // The previous token (kind, keyword id, span) and the keyword id of the one before.
   let p1k = t, p1kw = verbKw, p1s = lx.start, p1e = lx.end;
   let p2kw = 0;
   let k2 = 0, k3 = 0, k4 = 0;

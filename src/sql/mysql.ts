@@ -6,7 +6,7 @@
  *
  * @example
  *   import { MYSQL } from './mysql.js';
- *   classifyWith('SELECT LAST_INSERT_ID()', MYSQL).reason; // 'session-function'
+ *   classifyWith('SELECT LAST_INSERT_ID()', MYSQL, NO_FUNCTIONS).reason; // 'session-function'
  */
 import { COMMON_FUNCTIONS, COMMON_VERBS, defineDialect, F, V } from './dialect.js';
 

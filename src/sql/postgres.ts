@@ -5,7 +5,7 @@
  *
  * @example
  *   import { POSTGRES } from './postgres.js';
- *   classifyWith('SELECT nextval($1)', POSTGRES).reason; // 'write-function'
+ *   classifyWith('SELECT nextval($1)', POSTGRES, NO_FUNCTIONS).reason; // 'write-function'
  */
 import { COMMON_FUNCTIONS, COMMON_VERBS, defineDialect, F, V } from './dialect.js';
 

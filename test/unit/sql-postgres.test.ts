@@ -283,3 +283,25 @@ describe('postgres: backslashes are read both ways (standard_conforming_strings 
     ["SELECT 'a\\\\b'", 'replica', 'select'],
   ]);
 });
+
+describe('postgres: more clause shapes', () => {
+  check('postgres', [
+    ['SELECT * FROM t FOR READ ONLY', 'replica', 'select'],
+    ['SELECT * FROM t OFFSET 1 FETCH FIRST 1 ROWS ONLY', 'replica', 'select'],
+    ['SELECT * FROM t OFFSET 1 FETCH FIRST 1 ROWS ONLY FOR UPDATE', 'primary', 'row-lock'],
+    ['EXPLAIN (ANALYZE, BUFFERS false) SELECT 1', 'replica', 'explain'],
+    ['EXPLAIN (ANALYZE, BUFFERS false) DELETE FROM t', 'primary', 'explain-analyze'],
+    ['EXPLAIN (ANALYZE) (SELECT 1)', 'replica', 'explain'],
+    ['EXPLAIN EXPLAIN SELECT 1', 'primary', 'unknown'],
+    ['ROLLBACK AND NO CHAIN', 'primary', 'transaction-end', { effect: 'end' }],
+    ['ROLLBACK TRANSACTION TO SAVEPOINT a', 'primary', 'savepoint'],
+    ['RELEASE a', 'primary', 'savepoint'],
+    ['END TRANSACTION', 'primary', 'transaction-end'],
+    ['BEGIN TRANSACTION READ ONLY;', 'replica', 'transaction-read-only'],
+    ['BEGIN READ ONLY, READ WRITE', 'primary', 'transaction-begin'],
+    ['DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE', 'primary', 'session-state'],
+    ['SET SESSION AUTHORIZATION bob', 'primary', 'session-state'],
+    ['DISCARD TEMP', 'primary', 'session-state'],
+    ['UPDATE t SET a = 1 RETURNING pg_advisory_lock(1)', 'primary', 'write', { effect: 'session' }],
+  ]);
+});
