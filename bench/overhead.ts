@@ -3,12 +3,13 @@
  * per engine), in one process with interleaved rounds:
  *
  * - `select1`: sequential `SELECT 1` round trips. Raw: a `pg.Pool` / mysql2 pool on the replica;
- *   dbrouter: the routed pool, whose reads go to that same replica (the fair pair).
+ *   dbrouter: the routed pool, whose reads go to that same replica through that same pool (the
+ *   routed pool is built over the raw pools with its `createPool` option), so only dbrouter's layer differs.
  * - `mix`: a parameterised read/write mix (80% point reads, 20% updates). Raw: two pools routed by
  *   hand (reads to the replica, writes to the primary); dbrouter: one routed pool.
  *
- * Each round runs raw and routed back to back, in alternating order; the ratio dbrouter/raw is the
- * median over rounds. Also: the classifier's throughput (bench/classify.ts) and the routing
+ * Statement by statement, raw and routed run back to back in alternating order; a round's ratio
+ * dbrouter/raw is the median of those pairs, the result the median over rounds. Also: the classifier's throughput (bench/classify.ts) and the routing
  * decision's cost with 1, 8 and 64 replica aliases, which should stay flat.
  *
  * @example
@@ -42,35 +43,51 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function timeRound(op: Op, ops: number): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < ops; i++) await op(i);
-  return performance.now() - t0;
+/**
+ * One round: statement i runs raw and routed back to back (the order alternating with i), so both
+ * sides meet the same machine load; the round's ratio is the median of the pairs' ratios, which a
+ * stall on a shared machine does not move.
+ */
+async function pairedRound(w: Workload, ops: number, offset: number): Promise<{ ratio: number; raw: number; routed: number }> {
+  const ratios: number[] = [];
+  const raws: number[] = [];
+  const routeds: number[] = [];
+  for (let i = 0; i < ops; i++) {
+    let a: number;
+    let b: number;
+    const t0 = performance.now();
+    if ((i + offset) % 2 === 0) {
+      await w.raw(i);
+      const t1 = performance.now();
+      await w.routed(i);
+      a = t1 - t0;
+      b = performance.now() - t1;
+    } else {
+      await w.routed(i);
+      const t1 = performance.now();
+      await w.raw(i);
+      b = t1 - t0;
+      a = performance.now() - t1;
+    }
+    ratios.push(b / a);
+    raws.push(a);
+    routeds.push(b);
+  }
+  return { ratio: median(ratios), raw: median(raws) * 1000, routed: median(routeds) * 1000 };
 }
 
 /** Interleaved rounds of every workload; the median ratio of each and of all rounds together. */
 async function compare(workloads: readonly Workload[]): Promise<{ byWorkload: Record<string, { ratio: number; rawMicros: number; routedMicros: number }>; ratio: number }> {
-  for (const w of workloads) {
-    await timeRound(w.raw, OPS);
-    await timeRound(w.routed, OPS);
-  }
+  for (const w of workloads) await pairedRound(w, OPS, 0);
   const ratios: Record<string, number[]> = {};
   const raws: Record<string, number[]> = {};
   const routeds: Record<string, number[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
     for (const w of workloads) {
-      let a: number;
-      let b: number;
-      if (r % 2 === 0) {
-        a = await timeRound(w.raw, OPS);
-        b = await timeRound(w.routed, OPS);
-      } else {
-        b = await timeRound(w.routed, OPS);
-        a = await timeRound(w.raw, OPS);
-      }
-      (ratios[w.name] ??= []).push(b / a);
-      (raws[w.name] ??= []).push((a * 1000) / OPS);
-      (routeds[w.name] ??= []).push((b * 1000) / OPS);
+      const x = await pairedRound(w, OPS, r);
+      (ratios[w.name] ??= []).push(x.ratio);
+      (raws[w.name] ??= []).push(x.raw);
+      (routeds[w.name] ??= []).push(x.routed);
     }
   }
   const byWorkload = Object.fromEntries(workloads.map((w) => [w.name, { ratio: median(ratios[w.name]!), rawMicros: median(raws[w.name]!), routedMicros: median(routeds[w.name]!) }]));
@@ -95,7 +112,9 @@ async function benchPostgres(local: LocalCluster) {
   const rawReplica = new pg.Pool({ connectionString: replicaUrl, max: 2 });
   const rawPrimary = new pg.Pool({ connectionString: primaryUrl, max: 2 });
   const cluster = createCluster(clusterConfig(local));
-  const routed = createPgPool(cluster);
+  // The routed pool runs on the very pools the raw side uses: the same connections, the same server
+  // processes. What differs is dbrouter's layer alone (on a shared machine, two backends' speeds drift).
+  const routed = createPgPool(cluster, { createPool: (_config, alias) => (alias === 'replica1' ? rawReplica : rawPrimary) });
   const read = 'SELECT v FROM bench_items WHERE id = $1';
   const write = 'UPDATE bench_items SET v = v + 1 WHERE id = $1';
   const isWrite = (i: number) => i % 5 === 4;
@@ -110,7 +129,7 @@ async function benchPostgres(local: LocalCluster) {
   ]);
   const s = cluster.stats();
   if ((s.byAlias.replica1?.statements ?? 0) === 0) throw new Error('the routed reads did not reach the replica');
-  await Promise.all([rawReplica.end(), rawPrimary.end(), routed.end()]);
+  await routed.end(); // ends the shared raw pools
   return result;
 }
 
@@ -125,7 +144,7 @@ async function benchMysql(local: LocalCluster) {
   const rawReplica = mysql.createPool({ uri: replicaUrl, connectionLimit: 2 });
   const rawPrimary = mysql.createPool({ uri: primaryUrl, connectionLimit: 2 });
   const cluster = createCluster(clusterConfig(local));
-  const routed = createMysqlPool(cluster);
+  const routed = createMysqlPool(cluster, { createPool: (_config, alias) => (alias === 'replica1' ? rawReplica : rawPrimary) });
   const read = 'SELECT v FROM bench_items WHERE id = ?';
   const write = 'UPDATE bench_items SET v = v + 1 WHERE id = ?';
   const isWrite = (i: number) => i % 5 === 4;
@@ -138,7 +157,7 @@ async function benchMysql(local: LocalCluster) {
       routed: (i) => routed.execute(isWrite(i) ? write : read, [id(i)]),
     },
   ]);
-  await Promise.all([rawReplica.end(), rawPrimary.end(), routed.end()]);
+  await routed.end(); // ends the shared raw pools
   return result;
 }
 
@@ -190,7 +209,7 @@ export async function main(args: readonly string[]): Promise<void> {
   const round3 = (x: number) => Math.round(x * 1000) / 1000;
   for (const [engine, r] of [['postgres', pgResult], ['mysql', myResult]] as const) {
     if (r === null) continue;
-    say(`${engine}: dbrouter/raw = ${r.ratio.toFixed(3)} (target ≤ 1.03) over ${ROUNDS} interleaved rounds of ${OPS} sequential statements`);
+    say(`${engine}: dbrouter/raw = ${r.ratio.toFixed(3)} (target ≤ 1.03) over ${ROUNDS} rounds of ${OPS} interleaved statement pairs`);
     for (const [name, w] of Object.entries(r.byWorkload)) {
       say(`  ${name.padEnd(8)} raw ${w.rawMicros.toFixed(1)} µs/stmt, dbrouter ${w.routedMicros.toFixed(1)} µs/stmt, ratio ${w.ratio.toFixed(3)}`);
     }
