@@ -481,8 +481,12 @@ function explain(spec: DialectSpec, fns: CompiledFunctions, verb: string): Class
     return result('primary', 'unknown', verb, 'none', false, EMPTY);
   }
   const inner = statement(spec, fns, t);
-  if (!analyze || inner.target === 'replica') return result('replica', 'explain', verb, 'none', false, inner.tables);
-  return result('primary', 'explain-analyze', verb, inner.effect, false, inner.tables);
+  if (inner.target === 'replica') return result('replica', 'explain', verb, 'none', false, inner.tables);
+  if (analyze) return result('primary', 'explain-analyze', verb, inner.effect, false, inner.tables);
+  // A read_only MySQL/MariaDB server refuses even to explain a write (a PostgreSQL standby plans
+  // it). `unknown` here is `DESCRIBE t`, `EXPLAIN FOR CONNECTION n`: reads.
+  if (spec.mysql && inner.reason !== 'unknown') return result('primary', 'explain-write', verb, 'none', false, inner.tables);
+  return result('replica', 'explain', verb, 'none', false, inner.tables);
 }
 
 function isFalse(t: number): boolean {

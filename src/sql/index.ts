@@ -6,7 +6,7 @@
  * |-------------------------|---------|-----------------|------|
  * | `select`                | replica | none            | SELECT, VALUES, TABLE, read-only WITH |
  * | `show`                  | replica | none            | SHOW (except the ones below) |
- * | `explain`               | replica | none            | EXPLAIN / DESCRIBE without ANALYZE (never executes), or EXPLAIN ANALYZE of a read |
+ * | `explain`               | replica | none            | EXPLAIN / DESCRIBE without ANALYZE (never executes; on MySQL only of a read), or EXPLAIN ANALYZE of a read |
  * | `transaction-read-only` | replica | begin           | BEGIN / START TRANSACTION ... READ ONLY (`readOnly: true`) |
  * | `write`                 | primary | none (CALL, DO: session) | INSERT, UPDATE, DELETE, MERGE, REPLACE, COPY, TRUNCATE, VACUUM, ANALYZE, NOTIFY, CALL, DO, ... |
  * | `ddl`                   | primary | none            | CREATE, ALTER, DROP, RENAME, COMMENT, GRANT, REVOKE, ... |
@@ -23,6 +23,7 @@
  * | `transaction-chain`     | primary | begin           | COMMIT / ROLLBACK AND CHAIN (ends one transaction, opens the next) |
  * | `savepoint`             | primary | none            | SAVEPOINT, RELEASE, ROLLBACK TO SAVEPOINT |
  * | `explain-analyze`       | primary | of the statement | EXPLAIN ANALYZE of anything that is not a read (it executes) |
+ * | `explain-write`         | primary | none            | MySQL/MariaDB: EXPLAIN of a write (a read_only server refuses it) |
  * | `execute`               | primary | none            | EXECUTE of a prepared statement |
  * | `cursor`                | primary | none            | FETCH, MOVE, CLOSE |
  * | `primary-status`        | primary | none            | MySQL SHOW MASTER STATUS, SHOW BINARY LOGS, SHOW BINLOG EVENTS |
@@ -30,9 +31,11 @@
  * | `unknown`               | primary | none            | empty, comment-only, unknown verb, unterminated string or comment |
  *
  * Decisions where SQL leaves room:
- * - EXPLAIN without ANALYZE never executes (PostgreSQL plans even DML on a hot standby): replica.
- *   EXPLAIN ANALYZE executes: a read stays on a replica, anything else is `explain-analyze` on the
- *   primary with the inner statement's effect.
+ * - EXPLAIN without ANALYZE never executes, and a PostgreSQL standby plans even DML: replica. A
+ *   read_only MySQL/MariaDB server refuses to explain a write, so there it is `explain-write` on
+ *   the primary. EXPLAIN ANALYZE executes: a read stays on a replica, anything else is
+ *   `explain-analyze` on the primary with the inner statement's effect. (Checked against real
+ *   servers in test/integration/sql-classify-servers.test.ts.)
  * - Every SET (also `SET LOCAL`, `SET TRANSACTION`, MySQL `SET autocommit`) is `session-state`: in a
  *   transaction the client is bound anyway, and outside one MySQL's `SET TRANSACTION` applies to
  *   the next transaction of the same connection.
