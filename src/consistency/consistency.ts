@@ -389,6 +389,42 @@ export class ConsistencyLayer {
     this.#freshAt.fill(0);
   }
 
+  // ---- units of work started by the HTTP integrations -----------------------------------------
+
+  /** A new unit of work at `level` that must see `position` (from a request's token). */
+  openScope(position: string | undefined, level: ConsistencyLevel | undefined, signal: AbortSignal | undefined): ConsistencyScope {
+    const scope = newConsistencyScope(level, signal);
+    if (position !== undefined) {
+      const st = new SessionState();
+      st.position = position;
+      scope.sessions!.set(this, st);
+    }
+    return scope;
+  }
+
+  /** Whether the unit of work wrote (so a token is worth sending), and whether that token is ready without a round trip. */
+  wroteIn(scope: ConsistencyScope): 'no' | 'ready' | 'capture' {
+    const st = scope.sessions?.get(this);
+    if (st === undefined || !st.wrote) return 'no';
+    return st.dirty ? 'capture' : 'ready';
+  }
+
+  /** The token for a unit of work that wrote, signed with `codec`; captures the position first if needed. */
+  async tokenFor(scope: ConsistencyScope, codec: TokenCodec): Promise<string | undefined> {
+    const st = scope.sessions?.get(this);
+    if (st === undefined || !st.wrote) return undefined;
+    if (st.dirty) await this.capture(st);
+    return this.tokenNow(scope, codec);
+  }
+
+  /** The token when no capture is needed (`wroteIn` said `ready`). */
+  tokenNow(scope: ConsistencyScope, codec: TokenCodec): string | undefined {
+    const pos = scope.sessions?.get(this)?.position;
+    if (pos === undefined) return undefined;
+    this.#counters.issued++;
+    return codec.encode(pos);
+  }
+
   // ---- tokens ---------------------------------------------------------------------------------
 
   codec(): TokenCodec {
@@ -401,8 +437,8 @@ export class ConsistencyLayer {
     return this.#codec;
   }
 
-  makeCodec(secret: NonNullable<ResolvedConsistency['secret']>): TokenCodec {
-    return new TokenCodec({ secret, clusterId: this.#clusterId, maxAgeMillis: this.#options.tokenMaxAgeMillis });
+  makeCodec(secret: NonNullable<ResolvedConsistency['secret']>, maxAgeMillis = this.#options.tokenMaxAgeMillis): TokenCodec {
+    return new TokenCodec({ secret, clusterId: this.#clusterId, maxAgeMillis });
   }
 
   /** The current context's write position, asked of the primary now if it wrote since; `undefined` when it never wrote. */

@@ -1,0 +1,168 @@
+import { EventEmitter } from 'node:events';
+import type { Cluster } from '../cluster/cluster.js';
+import { createMysqlPool, type RoutedMysqlPool } from '../engines/mysql/routed-pool.js';
+import { createPgPool, type RoutedPgPool } from '../engines/postgres/routed-pool.js';
+import { DbRouterError } from '../errors.js';
+
+/** A session as express-session and @fastify/session hand it over: JSON-safe, maybe with a cookie. */
+export interface SessionData {
+  cookie?: { expires?: Date | string | null; maxAge?: number | null; originalMaxAge?: number | null };
+  [key: string]: unknown;
+}
+
+type Callback<T = void> = (err: unknown, value?: T) => void;
+
+/**
+ * Options of {@link createSessionStore}.
+ *
+ * @example
+ *   createSessionStore({ cluster, Store: session.Store, table: 'sessions' })
+ */
+export interface SessionStoreOptions {
+  readonly cluster: Cluster;
+  /** express-session's `Store` class (`session.Store`): express-session needs its methods. Leave out for @fastify/session. */
+  readonly Store?: new () => EventEmitter;
+  /** Table name (created if missing). Default `dbrouter_sessions`. */
+  readonly table?: string;
+  /** Lifetime of a session without a cookie expiry. Default one day. */
+  readonly ttlMillis?: number;
+}
+
+/** The express-session / @fastify/session store interface, plus a promise form for koa-session. */
+export interface SessionStore extends EventEmitter {
+  get(sid: string, callback: Callback<SessionData | null>): void;
+  set(sid: string, session: SessionData, callback?: Callback): void;
+  destroy(sid: string, callback?: Callback): void;
+  touch(sid: string, session: SessionData, callback?: Callback): void;
+  /** koa-session's external store: `session({ store: store.koa() }, app)`. */
+  koa(): { get(key: string): Promise<SessionData | undefined>; set(key: string, sess: SessionData, maxAge: number | 'session' | undefined): Promise<void>; destroy(key: string): Promise<void> };
+  /** Ends the pool the store opened; the cluster stays open. */
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+interface Sql {
+  create: string;
+  get: string;
+  set: string;
+  destroy: string;
+  touch: string;
+  run(sql: string, values: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  end(): Promise<void>;
+}
+
+function pgSql(cluster: Cluster, t: string): Sql {
+  const pool: RoutedPgPool = createPgPool(cluster);
+  return {
+    create: `CREATE TABLE IF NOT EXISTS ${t} (sid varchar(255) PRIMARY KEY, sess text NOT NULL, expires_at bigint NOT NULL)`,
+    get: `SELECT sess FROM ${t} WHERE sid = $1 AND expires_at > $2`,
+    set: `INSERT INTO ${t} (sid, sess, expires_at) VALUES ($1, $2, $3) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expires_at = EXCLUDED.expires_at`,
+    destroy: `DELETE FROM ${t} WHERE sid = $1`,
+    touch: `UPDATE ${t} SET expires_at = $2 WHERE sid = $1`,
+    run: async (sql, values) => (await pool.query(sql, [...values])).rows,
+    end: () => pool.end(),
+  };
+}
+
+function mysqlSql(cluster: Cluster, t: string): Sql {
+  const pool: RoutedMysqlPool = createMysqlPool(cluster);
+  return {
+    create: `CREATE TABLE IF NOT EXISTS ${t} (sid varchar(255) PRIMARY KEY, sess mediumtext NOT NULL, expires_at bigint NOT NULL)`,
+    get: `SELECT sess FROM ${t} WHERE sid = ? AND expires_at > ?`,
+    set: `INSERT INTO ${t} (sid, sess, expires_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE sess = VALUES(sess), expires_at = VALUES(expires_at)`,
+    destroy: `DELETE FROM ${t} WHERE sid = ?`,
+    touch: `UPDATE ${t} SET expires_at = ? WHERE sid = ?`,
+    run: async (sql, values) => (await pool.query(sql, [...values]))[0] as Record<string, unknown>[],
+    end: () => pool.end(),
+  };
+}
+
+/**
+ * A session store for express-session (also @fastify/session, and koa-session through `koa()`)
+ * that keeps sessions in a table on the primary, created if missing. Every statement, reads
+ * included, runs on the primary, so a session saved by one request is there for the next one
+ * however far the replicas lag (the seed's `mysql_replicated.sessions`). Its own writes do not
+ * count as the user's writes: they make no read-your-writes token and cost no position capture.
+ *
+ * @example
+ *   import session from 'express-session';
+ *   import { createSessionStore } from 'dbrouter/session-store';
+ *   app.use(session({ secret, resave: false, saveUninitialized: false, store: createSessionStore({ cluster, Store: session.Store }) }));
+ */
+export function createSessionStore(options: SessionStoreOptions): SessionStore {
+  const { cluster } = options;
+  const table = options.table ?? 'dbrouter_sessions';
+  if (!IDENTIFIER.test(table)) throw new DbRouterError('CONFIG_INVALID', `createSessionStore: table "${table}" is not a plain identifier; use letters, digits and _.`);
+  const ttl = options.ttlMillis ?? 86_400_000;
+  const sql = cluster.engine === 'postgres' ? pgSql(cluster, table) : mysqlSql(cluster, table);
+  const Base: new () => EventEmitter = options.Store ?? EventEmitter;
+  let created: Promise<void> | undefined;
+  // A unit of work of its own, on the primary: the user's context neither sees these writes as its
+  // own nor waits for replicas on them.
+  const onPrimary = <R>(fn: () => Promise<R>): Promise<R> => cluster.withToken(undefined, () => cluster.primary(fn));
+  const ready = (): Promise<void> => {
+    created ??= onPrimary(() => sql.run(sql.create, [])).then(() => undefined, (e: unknown) => {
+      created = undefined;
+      throw e;
+    });
+    return created;
+  };
+  const expiry = (s: SessionData): number => {
+    const e = s.cookie?.expires;
+    if (e !== undefined && e !== null) {
+      const t = new Date(e).getTime();
+      if (Number.isFinite(t)) return t;
+    }
+    const maxAge = s.cookie?.maxAge;
+    return Date.now() + (typeof maxAge === 'number' ? maxAge : ttl);
+  };
+  const call = <T>(p: Promise<T>, cb: Callback<T> | undefined): void => {
+    p.then((v) => cb?.(null, v), (e: unknown) => cb?.(e));
+  };
+  const get = async (sid: string): Promise<SessionData | null> => {
+    await ready();
+    const rows = await onPrimary(() => sql.run(sql.get, [sid, Date.now()]));
+    const text = rows[0]?.sess;
+    return typeof text === 'string' ? (JSON.parse(text) as SessionData) : null;
+  };
+  const set = async (sid: string, s: SessionData, expiresAt = expiry(s)): Promise<void> => {
+    await ready();
+    await onPrimary(() => sql.run(sql.set, [sid, JSON.stringify(s), expiresAt]));
+  };
+  const destroy = async (sid: string): Promise<void> => {
+    await ready();
+    await onPrimary(() => sql.run(sql.destroy, [sid]));
+  };
+  const touch = async (sid: string, s: SessionData): Promise<void> => {
+    await ready();
+    const values = cluster.engine === 'postgres' ? [sid, expiry(s)] : [expiry(s), sid];
+    await onPrimary(() => sql.run(sql.touch, values));
+  };
+
+  class DbRouterSessionStore extends Base implements SessionStore {
+    get(sid: string, callback: Callback<SessionData | null>): void {
+      call(get(sid), callback);
+    }
+    set(sid: string, session: SessionData, callback?: Callback): void {
+      call(set(sid, session), callback);
+    }
+    destroy(sid: string, callback?: Callback): void {
+      call(destroy(sid), callback);
+    }
+    touch(sid: string, session: SessionData, callback?: Callback): void {
+      call(touch(sid, session), callback);
+    }
+    koa(): ReturnType<SessionStore['koa']> {
+      return {
+        get: async (key) => (await get(key)) ?? undefined,
+        set: (key, sess, maxAge) => set(key, sess, Date.now() + (typeof maxAge === 'number' ? maxAge : ttl)),
+        destroy: (key) => destroy(key),
+      };
+    }
+    close(): Promise<void> {
+      return sql.end();
+    }
+  }
+  return new DbRouterSessionStore();
+}
