@@ -46,6 +46,9 @@ export async function dispatch<A, R, C>(
       await wait;
       d = cx.route(sql, d.classification);
     }
+  } else if (!d.write && d.reason !== 'pinned' && !retried) {
+    const fresh = cx.beforeRead(sql, d, runner);
+    if (fresh !== undefined) d = fresh instanceof Promise ? await fresh : fresh;
   }
   const node = d.node;
   const inFlight = cx.counters.inFlight;
