@@ -50,6 +50,20 @@ for (let c = 0; c < 128; c++) {
   CLASS[c] = (letter ? WORD_START | WORD_PART : 0) | (digit ? WORD_PART : 0);
 }
 const DOLLAR = 36;
+/**
+ * Characters that are always a one-character token in both dialects, with their kind; 0 for the
+ * ones that need a closer look (quotes, comment starts, `$`, `@`, `:`, digits).
+ */
+const SINGLE = new Uint8Array(128);
+for (let c = 33; c < 127; c++) {
+  if ((CLASS[c]! & WORD_PART) === 0) SINGLE[c] = T_OP;
+}
+SINGLE[40] = T_LPAREN;
+SINGLE[41] = T_RPAREN;
+SINGLE[59] = T_SEMI;
+SINGLE[44] = T_COMMA;
+SINGLE[46] = T_DOT;
+for (const c of '\'"`-#/*$@:') SINGLE[c.charCodeAt(0)] = 0;
 
 export class Lexer {
   src = '';
@@ -135,6 +149,11 @@ export class Lexer {
         return (this.kind = T_WORD);
       }
       this.kw = 0;
+      const single = c < 128 ? SINGLE[c]! : 0;
+      if (single !== 0) {
+        this.pos = this.end = p + 1;
+        return (this.kind = single);
+      }
       switch (c) {
         case 39: // '
           return this.#string(start, p + 1, 39, this.mysql !== this.otherEscapes, !this.otherEscapes);
