@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The test command: `npm test`. Runs unit tests, then integration tests with Node's test runner.
+// The test command: `npm test`. Runs unit tests, then integration tests, then browser tests (the
+// demo in headless Chromium) with Node's test runner.
 // Integration test files share one running cluster per engine, started here once through the
 // public API (see test/harness/clusters.ts) and torn down at the end — also on failure, Ctrl-C
 // or SIGTERM. `--unit` runs the unit tests only (no clusters).
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { register } from 'tsx/esm/api';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const only = process.argv.includes('--unit') ? ['unit'] : ['unit', 'integration'];
+const only = process.argv.includes('--unit') ? ['unit'] : ['unit', 'integration', 'browser'];
 const files = [];
 for (const tier of only) {
   const dir = path.join(root, 'test', tier);

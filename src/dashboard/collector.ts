@@ -124,7 +124,9 @@ export class DashboardCollector {
     const byAlias = new Map(st?.nodes.map((n) => [n.alias, n]));
     return described.map((d) => {
       const h = byAlias.get(d.alias);
-      const role = h?.role ?? d.role;
+      // The cluster's own role is what routing uses (watchCluster keeps it in step); a dead old
+      // primary's last report would still say primary.
+      const role = d.role ?? h?.role;
       const state = h ? (h.state === 'down' || h.suspect ? 'down' : h.lagging && role === 'replica' ? 'lagging' : 'up') : d.state;
       return {
         alias: d.alias,

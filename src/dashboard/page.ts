@@ -68,6 +68,7 @@ async function control(action, alias) {
   if (busy) return;
   busy = true;
   document.body.dataset.busy = '1';
+  for (const b of document.querySelectorAll('.ctl button')) b.disabled = true;
   toast(action + ' ' + alias + '…');
   try {
     const r = await fetch('control', { method: 'POST', headers: { 'content-type': 'application/json', 'x-dbrouter-dashboard': '1' }, body: JSON.stringify({ action, alias }) });
@@ -86,10 +87,26 @@ function toast(text) {
   clearTimeout(toastTimer); toastTimer = setTimeout(() => { t.style.display = 'none'; }, 4000);
 }
 
+// Cards are kept and updated in place (buttons are rebuilt only when the set of controls changes),
+// so a button under the pointer is never replaced between a press and its click.
+const cards = new Map();
 function drawNodes(s) {
   const box = $('nodes');
-  box.replaceChildren();
+  for (const alias of cards.keys()) if (!s.nodes.some((n) => n.alias === alias)) { cards.get(alias).card.remove(); cards.delete(alias); }
   for (const n of s.nodes) {
+    let c = cards.get(n.alias);
+    if (!c) {
+      const alias = el('span', { class: 'alias' }, n.alias);
+      const badge = el('span', { class: 'badge' });
+      const state = el('span', { class: 'state' });
+      const facts = el('div', { class: 'facts' });
+      const url = el('div', { class: 'url' });
+      const ctl = el('div', { class: 'ctl' });
+      const card = el('div', { class: 'node', 'data-alias': n.alias }, el('div', { class: 'top' }, alias, badge, state), facts, url, ctl);
+      c = { card, badge, state, facts, url, ctl, key: '' };
+      cards.set(n.alias, c);
+      box.append(card);
+    }
     const facts = [];
     if (n.role === 'replica') {
       facts.push(n.state === 'down' ? 'no lag reading' : 'lag ' + ms(n.lagMillis) + (n.paused ? ' · replay paused' : ''));
@@ -98,32 +115,35 @@ function drawNodes(s) {
       facts.push(n.inRotation ? 'takes writes' : 'not taking writes');
     }
     if (n.rttMillis != null && n.state !== 'down') facts.push('rtt ' + n.rttMillis + ' ms');
-    const card = el('div', { class: 'node', 'data-alias': n.alias, 'data-role': n.role || 'unknown', 'data-state': n.state },
-      el('div', { class: 'top' },
-        el('span', { class: 'alias' }, n.alias),
-        el('span', { class: 'badge ' + (n.role || ''), 'data-testid': 'role' }, n.role || 'role?'),
-        el('span', { class: 'state ' + n.state }, n.state)),
-      el('div', { class: 'facts' }, facts.join(' · ')),
-      el('div', { class: 'url', title: n.url }, n.url));
+    c.card.setAttribute('data-role', n.role || 'unknown');
+    c.card.setAttribute('data-state', n.state);
+    c.badge.className = 'badge ' + (n.role || '');
+    c.badge.textContent = n.role || 'role?';
+    c.state.className = 'state ' + n.state;
+    c.state.textContent = n.state;
+    c.facts.textContent = facts.join(' · ');
+    c.url.textContent = n.url; c.url.title = n.url;
+    const buttons = [];
     if (s.controls) {
-      const ctl = el('div', { class: 'ctl' });
-      const button = (label, action, cls) => {
-        const b = el('button', { class: cls || '', 'data-action': action, 'data-alias': n.alias }, label);
-        b.disabled = busy;
-        b.addEventListener('click', () => control(action, n.alias));
-        ctl.append(b);
-      };
-      if (n.state === 'down') button('start', 'start', 'go');
+      if (n.state === 'down') buttons.push(['start', 'start', 'go']);
       else {
         if (n.role === 'replica') {
-          button(n.paused ? 'resume replay' : 'pause replay', n.paused ? 'resume' : 'pause');
-          button('promote', 'promote', 'go');
+          buttons.push(n.paused ? ['resume replay', 'resume', ''] : ['pause replay', 'pause', '']);
+          buttons.push(['promote', 'promote', 'go']);
         }
-        button('kill', 'kill', 'danger');
+        buttons.push(['kill', 'kill', 'danger']);
       }
-      card.append(ctl);
     }
-    box.append(card);
+    const key = JSON.stringify(buttons);
+    if (key !== c.key) {
+      c.key = key;
+      c.ctl.replaceChildren(...buttons.map(([label, action, cls]) => {
+        const b = el('button', { class: cls, 'data-action': action, 'data-alias': n.alias }, label);
+        b.addEventListener('click', () => control(action, n.alias));
+        return b;
+      }));
+    }
+    for (const b of c.ctl.children) b.disabled = busy;
   }
 }
 
@@ -135,6 +155,9 @@ function drawChart(s) {
   const seen = new Set(replicas);
   for (const p of s.lag) for (const a of Object.keys(p.millis)) seen.add(a);
   const aliases = [...seen].sort();
+  // A colour per node, not per position among replicas: a promotion must not repaint the lines.
+  const order = s.nodes.map((n) => n.alias);
+  const colorOf = (alias) => COLORS[(order.indexOf(alias) + COLORS.length) % COLORS.length];
   const now = s.now, span = 120000, from = now - span;
   const pts = s.lag.filter((p) => p.at >= from);
   let max = 1000;
@@ -151,12 +174,12 @@ function drawChart(s) {
     svg.append(mk('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#6b7385' }, ms(v)));
   }
   for (let t = 0; t <= span; t += 30000) {
-    svg.append(mk('text', { x: x(from + t), y: H - 6, 'text-anchor': 'middle', 'font-size': 11, fill: '#6b7385' }, t === span ? 'now' : '-' + (span - t) / 1000 + 's'));
+    svg.append(mk('text', { x: x(from + t), y: H - 6, 'text-anchor': t === span ? 'end' : t === 0 ? 'start' : 'middle', 'font-size': 11, fill: '#6b7385' }, t === span ? 'now' : '-' + (span - t) / 1000 + 's'));
   }
   const legend = $('legend');
   legend.replaceChildren();
-  aliases.forEach((alias, i) => {
-    const color = COLORS[i % COLORS.length];
+  aliases.forEach((alias) => {
+    const color = colorOf(alias);
     let d = '', pen = false, count = 0, lastV = null;
     for (const p of pts) {
       const v = p.millis[alias];
