@@ -20,7 +20,8 @@ describe('routing on PostgreSQL', { skip }, () => {
 
   function config(extra: Partial<ClusterConfig> = {}): ClusterConfig {
     const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }]));
-    return { databases, ...extra };
+    // Routing alone: read-your-writes (the consistency layer, tested on its own) is off here.
+    return { databases, consistency: 'eventual', ...extra };
   }
   function routed(extra: Partial<ClusterConfig> = {}): { cluster: Cluster; pool: RoutedPgPool } {
     const cluster = createCluster(config(extra));
@@ -216,7 +217,7 @@ describe('routing on PostgreSQL', { skip }, () => {
 
   test('roles left out are asked of the servers; migrate() runs once on the primary', async () => {
     const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, d.url]));
-    const cluster = createCluster({ databases });
+    const cluster = createCluster({ databases, consistency: 'eventual' });
     await cluster.ready();
     assert.deepEqual(cluster.describe().map((d) => d.role), Object.values(local.databases).map((d) => d.role));
     const pool = createPgPool(cluster);
