@@ -27,7 +27,7 @@ export const NO_FUNCTIONS: CompiledFunctions = { names: new Set() };
 // Facts, as bits.
 const F_WRITE = 1;
 const F_INTO = 2;
-const F_INTO_VAR = 4;
+const F_INTO_SESSION = 4; // INTO @var (MySQL), INTO TEMP t (PostgreSQL)
 const F_ROW_LOCK = 8;
 const F_WRITE_FN = 16;
 const F_SESSION_READ = 32;
@@ -40,7 +40,7 @@ const F_READ_ONLY = 2048;
 const F_READ_WRITE = 4096;
 const F_CHAIN = 8192;
 const F_SERIALIZABLE = 16384;
-const SESSION_EFFECT = F_LOCK | F_SESSION_SET | F_INTO_VAR | F_ASSIGN | F_CALC_FOUND_ROWS;
+const SESSION_EFFECT = F_LOCK | F_SESSION_SET | F_INTO_SESSION | F_ASSIGN | F_CALC_FOUND_ROWS;
 
 /** Fact bit by function kind (`F.*`). */
 const FUNCTION_FACT = [0, F_WRITE_FN, F_SESSION_READ, F_SESSION_SET, F_LOCK, F_LOCK_XACT];
@@ -88,6 +88,7 @@ const TN_SKIP = 1;
 const TN_STOP = 2;
 const TABLE_WORD = table({
   only: TN_SKIP, if: TN_SKIP, not: TN_SKIP, exists: TN_SKIP, table: TN_SKIP, tables: TN_SKIP,
+  temp: TN_SKIP, temporary: TN_SKIP, unlogged: TN_SKIP,
   select: TN_STOP, values: TN_STOP, with: TN_STOP, lateral: TN_STOP, outfile: TN_STOP,
   dumpfile: TN_STOP, stdin: TN_STOP, stdout: TN_STOP, program: TN_STOP, set: TN_STOP,
   where: TN_STOP, on: TN_STOP, using: TN_STOP, join: TN_STOP, for: TN_STOP, as: TN_STOP,
@@ -211,7 +212,11 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
       if (tn === 1) {
         if (t === T_WORD) {
           const role = lx.kw !== 0 ? TABLE_WORD[lx.kw]! : 0;
-          if (role === TN_SKIP) consumed = true;
+          if (role === TN_SKIP) {
+            consumed = true;
+            // PostgreSQL `SELECT ... INTO TEMP t` creates a temporary table: session state.
+            if (p1kw === INTO && (lx.kw === TEMP || lx.kw === TEMPORARY)) f |= F_INTO_SESSION;
+          }
           else if (role !== TN_STOP) {
             tnName = src.slice(lx.start, lx.end).toLowerCase();
             tn = 2;
@@ -379,7 +384,7 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
           }
           break;
         case T_VAR:
-          if (p1kw === INTO) f |= F_INTO_VAR;
+          if (p1kw === INTO) f |= F_INTO_SESSION;
           else if (src.charCodeAt(lx.start + 1) === 64) {
             const name = src.slice(lx.start + 2, lx.end).toLowerCase();
             if (name === 'identity' || name === 'last_insert_id') f |= F_SESSION_READ;
