@@ -202,3 +202,21 @@ test('dialects differ: # is a comment only in mysql, backticks quote only in mys
   assert.equal(classify('SELECT 1 # ; DELETE FROM t', 'postgres').reason, 'multi-statement');
   assert.equal(classify("SELECT 'a\\'; DELETE FROM t; -- '", 'postgres').reason, 'multi-statement');
 });
+
+describe('issue #3: the hard cases named in the issue', () => {
+  check('mysql', [
+    ['SELECT 1 /*! FOR UPDATE */', 'primary', 'row-lock'],
+    ["SELECT 'FOR UPDATE'", 'replica', 'select'],
+    ['SELECT * FROM t LOCK IN SHARE MODE', 'primary', 'row-lock'],
+    ['SELECT NEXT VALUE FOR s', 'primary', 'write-function'],
+    ['SELECT LAST_INSERT_ID()', 'primary', 'session-function'],
+    ['SELECT FOUND_ROWS()', 'primary', 'session-function'],
+    ['SELECT ROW_COUNT()', 'primary', 'session-function'],
+    ["SELECT GET_LOCK('l', 1)", 'primary', 'lock-function', { effect: 'session' }],
+    ['WITH a AS (SELECT 1) UPDATE t SET x = 1', 'primary', 'write-cte'],
+    ['SELECT x INTO @v FROM t', 'primary', 'select-into', { effect: 'session' }],
+    ['START TRANSACTION READ ONLY', 'replica', 'transaction-read-only', { readOnly: true }],
+    ['USE app', 'primary', 'session-state', { effect: 'session' }],
+    ['select 1; delete from t', 'primary', 'multi-statement'],
+  ]);
+});

@@ -307,3 +307,21 @@ describe('postgres: more clause shapes', () => {
     ['UPDATE t SET a = 1 RETURNING pg_advisory_lock(1)', 'primary', 'write', { effect: 'session' }],
   ]);
 });
+
+describe('issue #3: the hard cases named in the issue', () => {
+  check('postgres', [
+    ['WITH a AS (SELECT 1) SELECT * FROM a', 'replica', 'select'],
+    ['WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d', 'primary', 'write-cte'],
+    ['select 1; delete from t', 'primary', 'multi-statement'],
+    ['select 1;', 'replica', 'select'],
+    ["select nextval('s')", 'primary', 'write-function'],
+    ['SELECT "nextval"', 'replica', 'select'],
+    ["SELECT 'FOR UPDATE' FROM t", 'replica', 'select'],
+    ['SELECT * INTO new_t FROM t', 'primary', 'select-into'],
+    ['EXPLAIN ANALYZE INSERT INTO t VALUES (1)', 'primary', 'explain-analyze'],
+    ['EXPLAIN ANALYZE SELECT 1', 'replica', 'explain'],
+    ['SELECT pg_advisory_lock(1)', 'primary', 'lock-function', { effect: 'session' }],
+    ['BEGIN READ ONLY', 'replica', 'transaction-read-only', { effect: 'begin', readOnly: true }],
+    ['this is not sql', 'primary', 'unknown'],
+  ]);
+});
