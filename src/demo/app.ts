@@ -1,4 +1,5 @@
-import express, { type Express, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Express } from 'express';
 import { Kysely, MysqlDialect, PostgresDialect, type Generated } from 'kysely';
 import type { Cluster } from '../cluster/cluster.js';
 import { createMysqlPool } from '../engines/mysql/routed-pool.js';
@@ -54,10 +55,14 @@ ${flash ? `<p class="flash" id="flash">${esc(flash)}</p>` : ''}
  * where a stale replica would hide what you just wrote — unless `readYourWrites` is in front.
  *
  * @example
- *   const { app, db } = createDemoApp({ cluster, readYourWrites: stickyAfterWrite(cluster) });
+ *   const { app, db } = createDemoApp({ cluster, readYourWrites: expressConsistency({ cluster, development: true }) });
  *   app.listen(3000);
  */
-export function createDemoApp(options: { cluster: Cluster; readYourWrites: RequestHandler; dashboardUrl?: string }): DemoApp {
+export function createDemoApp(options: {
+  cluster: Cluster;
+  readYourWrites: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+  dashboardUrl?: string;
+}): DemoApp {
   const { cluster } = options;
   const dialect = cluster.engine === 'postgres' ? new PostgresDialect({ pool: createPgPool(cluster) }) : new MysqlDialect({ pool: createMysqlPool(cluster) });
   const db = new Kysely<NotesDatabase>({ dialect });

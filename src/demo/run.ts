@@ -7,10 +7,10 @@ import { createCluster, type Cluster } from '../cluster/cluster.js';
 import { dashboard, type DashboardHandler } from '../dashboard/dashboard.js';
 import { DbRouterError } from '../errors.js';
 import { watchCluster, type ClusterHealth } from '../health/cluster-health.js';
+import { expressConsistency } from '../http/express.js';
 import { destroyClusterSync, startCluster } from '../local/local-cluster.js';
 import type { Engine, LocalCluster } from '../local/types.js';
 import { createDemoApp, migrate, type DemoApp } from './app.js';
-import { stickyAfterWrite } from './read-your-writes.js';
 import { startTraffic, type TrafficStats } from './traffic.js';
 
 /** Options of {@link startDemo}. */
@@ -162,8 +162,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     });
     cleanups.push(() => panel.close());
 
-    // Read-your-writes: dbrouter's consistency middleware (dbrouter/express) replaces this line once it lands.
-    const readYourWrites = stickyAfterWrite(cluster, { windowMillis: 5000 });
+    // Read-your-writes across the POST → redirect → GET: the write's position travels in a signed
+    // cookie, and the GET reads from a replica that has replayed it, else from the primary. A demo
+    // signs with a per-process secret (development); an app passes its own secret.
+    const readYourWrites = expressConsistency({ cluster, development: true });
     const app = createDemoApp({ cluster, readYourWrites, dashboardUrl: dashServer.url });
     cleanups.push(() => app.db.destroy());
     await migrate(app.db, cluster.engine);
