@@ -72,7 +72,8 @@ describe('classify on arbitrary text', () => {
       assert.equal(classify('SELECT 1;'.repeat(50_000), dialect).reason, 'multi-statement');
       const many = `SELECT * FROM ${Array.from({ length: 5_000 }, (_, i) => `t${i}`).join(', ')}`;
       assert.equal(classify(many, dialect).tables.length, 256);
-      assert.ok(Date.now() - started < 5_000, 'took too long');
+      // Generous for a loaded CI box; a quadratic pass over these texts would take minutes.
+      assert.ok(Date.now() - started < 30_000, 'took too long');
     }
   });
 });
