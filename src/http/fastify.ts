@@ -23,7 +23,13 @@ function routeLevel(request: FastifyRequest): ConsistencyLevel | undefined {
 }
 
 const plugin: FastifyPluginCallback<HttpConsistencyOptions> = (fastify, options, done) => {
-  const http = new HttpConsistency(options, 'fastifyConsistency');
+  let http: HttpConsistency;
+  try {
+    http = new HttpConsistency(options, 'fastifyConsistency');
+  } catch (e) {
+    done(e as Error);
+    return;
+  }
   const header = http.headerName;
   fastify.addHook('onRequest', (request: FastifyRequest & Marked, reply: FastifyReply, next) => {
     const abort = new AbortController();

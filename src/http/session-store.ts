@@ -21,7 +21,7 @@ type Callback<T = void> = (err: unknown, value?: T) => void;
 export interface SessionStoreOptions {
   readonly cluster: Cluster;
   /** express-session's `Store` class (`session.Store`): express-session needs its methods. Leave out for @fastify/session. */
-  readonly Store?: new () => EventEmitter;
+  readonly Store?: abstract new () => EventEmitter;
   /** Table name (created if missing). Default `dbrouter_sessions`. */
   readonly table?: string;
   /** Lifetime of a session without a cookie expiry. Default one day. */
@@ -96,7 +96,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   if (!IDENTIFIER.test(table)) throw new DbRouterError('CONFIG_INVALID', `createSessionStore: table "${table}" is not a plain identifier; use letters, digits and _.`);
   const ttl = options.ttlMillis ?? 86_400_000;
   const sql = cluster.engine === 'postgres' ? pgSql(cluster, table) : mysqlSql(cluster, table);
-  const Base: new () => EventEmitter = options.Store ?? EventEmitter;
+  const Base: abstract new () => EventEmitter = options.Store ?? EventEmitter;
   let created: Promise<void> | undefined;
   // A unit of work of its own, on the primary: the user's context neither sees these writes as its
   // own nor waits for replicas on them.

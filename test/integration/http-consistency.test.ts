@@ -1,0 +1,279 @@
+// GET after POST through each framework's middleware (Express, Fastify, Koa, Hono) on real
+// clusters of both engines, with replay paused on every replica: the redirected GET that carries
+// the cookie sees the write (and the statement log shows it ran on the primary); another user's
+// GET is served by a replica; after resume the first user's reads return to replicas; the header
+// form works for an API client; a job run with the token sees the write; a GET that writes reads
+// its own write; a request aborted while its read waits stops waiting. Sessions in the store survive lag.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import session from 'express-session';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import { expressConsistency } from '../../src/http/express.js';
+import { fastifyConsistency } from '../../src/http/fastify.js';
+import { honoConsistency } from '../../src/http/hono.js';
+import { koaConsistency } from '../../src/http/koa.js';
+import { createSessionStore, type SessionStore } from '../../src/http/session-store.js';
+import { isDbRouterError } from '../../src/index.js';
+import type { LocalCluster } from '../../src/local/index.js';
+import { engineSkip, sharedCluster } from '../harness/clusters.js';
+import { routedDb, SECRET, withReplicasPaused, type Db } from './consistency-helpers.js';
+
+type Framework = 'express' | 'fastify' | 'koa' | 'hono';
+const FRAMEWORKS: readonly Framework[] = ['express', 'fastify', 'koa', 'hono'];
+
+interface App {
+  readonly base: string;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+const newKey = () => Date.now() * 1000 + (seq++ % 1000);
+
+/** What every app does, framework aside. */
+function handlers(d: Db) {
+  const read = async (key: number) => {
+    const rows = await d.q(`SELECT (SELECT body FROM http_notes WHERE id = ?) AS body, ${d.PORT}`, [key]);
+    return { body: (rows[0]?.body as string | null) ?? null, alias: d.aliasOf(rows) };
+  };
+  return {
+    create: async (body: string) => {
+      const key = newKey();
+      await d.q('INSERT INTO http_notes (id, body) VALUES (?, ?)', [key, body]);
+      return key;
+    },
+    read,
+    /** A GET that writes (lazy registration), then reads in the same request. */
+    lazy: async () => {
+      const key = newKey();
+      await d.q('INSERT INTO http_notes (id, body) VALUES (?, ?)', [key, 'lazy']);
+      return { key, ...(await read(key)) };
+    },
+  };
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections?.();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function readJson(req: NodeJS.ReadableStream): Promise<{ body?: string }> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  return text === '' ? {} : (JSON.parse(text) as { body?: string });
+}
+
+async function startApp(framework: Framework, d: Db): Promise<App> {
+  const h = handlers(d);
+  const cluster = d.cluster;
+  switch (framework) {
+    case 'express': {
+      const app = express();
+      app.use(express.json());
+      app.use(expressConsistency({ cluster, secret: SECRET }));
+      type Handler = (req: express.Request, res: express.Response) => Promise<void>;
+      const wrap = (fn: Handler) => (req: express.Request, res: express.Response, next: express.NextFunction) => void fn(req, res).catch(next);
+      app.post('/notes', wrap(async (req, res) => res.redirect(303, `/notes/${await h.create(String((req.body as { body: string }).body))}`)));
+      app.get('/notes/:key', wrap(async (req, res) => void res.json(await h.read(Number(req.params.key)))));
+      app.get('/lazy', wrap(async (_req, res) => void res.json(await h.lazy())));
+      const server = createServer(app);
+      return { base: await listen(server), close: () => closeServer(server) };
+    }
+    case 'fastify': {
+      const app = Fastify();
+      await app.register(fastifyConsistency, { cluster, secret: SECRET });
+      app.post('/notes', async (req, reply) => reply.redirect(`/notes/${await h.create((req.body as { body: string }).body)}`, 303));
+      app.get('/notes/:key', async (req) => h.read(Number((req.params as { key: string }).key)));
+      app.get('/lazy', async () => h.lazy());
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return { base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+    }
+    case 'koa': {
+      const app = new Koa();
+      app.use(koaConsistency({ cluster, secret: SECRET }));
+      app.use(async (ctx) => {
+        const m = /^\/notes\/(\d+)$/.exec(ctx.path);
+        if (ctx.method === 'POST' && ctx.path === '/notes') {
+          const key = await h.create((await readJson(ctx.req)).body ?? '');
+          ctx.status = 303;
+          ctx.redirect(`/notes/${key}`);
+        } else if (ctx.method === 'GET' && m) ctx.body = await h.read(Number(m[1]));
+        else if (ctx.method === 'GET' && ctx.path === '/lazy') ctx.body = await h.lazy();
+      });
+      const callback = app.callback();
+      const server = createServer((req, res) => void callback(req, res));
+      return { base: await listen(server), close: () => closeServer(server) };
+    }
+    case 'hono': {
+      const app = new Hono();
+      app.use(honoConsistency({ cluster, secret: SECRET }));
+      app.post('/notes', async (c) => c.redirect(`/notes/${await h.create((await c.req.json<{ body: string }>()).body)}`, 303));
+      app.get('/notes/:key', async (c) => c.json(await h.read(Number(c.req.param('key')))));
+      app.get('/lazy', async (c) => c.json(await h.lazy()));
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+      await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server) };
+    }
+  }
+}
+
+const post = (base: string, body: string) =>
+  fetch(`${base}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body }), redirect: 'manual' });
+const getJson = async (url: string, headers: Record<string, string> = {}) => (await (await fetch(url, { headers })).json()) as { body: string | null; alias: string; key?: number };
+
+for (const engine of ['postgres', 'mariadb'] as const) {
+  describe(`HTTP read-your-writes on ${engine}`, { skip: await engineSkip(engine) }, () => {
+    let local: LocalCluster;
+    const dbs: Db[] = [];
+    before(async () => {
+      local = await sharedCluster(engine);
+      const d = routedDb(local);
+      dbs.push(d);
+      await d.q('DROP TABLE IF EXISTS http_notes');
+      await d.q('CREATE TABLE http_notes (id bigint PRIMARY KEY, body varchar(200))');
+      await local.waitForAllReplicas();
+    });
+    after(async () => {
+      await Promise.all(dbs.map((d) => d.end()));
+    });
+
+    for (const framework of FRAMEWORKS) {
+      test(`${framework}: POST then the redirected GET sees the write (primary); another user reads a replica; replicas again after resume; header form; a job with the token`, async () => {
+        const d = routedDb(local, { consistency: { secret: SECRET } });
+        dbs.push(d);
+        const app = await startApp(framework, d);
+        try {
+          let cookie = '';
+          let token = '';
+          let location = '';
+          await withReplicasPaused(local, async () => {
+            const res = await post(app.base, `${framework}-note`);
+            assert.equal(res.status, 303);
+            location = res.headers.get('location')!;
+            token = res.headers.get('x-dbrouter-token') ?? '';
+            assert.match(token, /^v1\./);
+            const set = res.headers.getSetCookie().find((c) => c.startsWith('dbrouter_ryw='));
+            assert.ok(set, 'the token cookie is set');
+            assert.match(set, /; Max-Age=\d+/);
+            assert.match(set, /; Path=\//);
+            assert.match(set, /; HttpOnly/);
+            assert.match(set, /; SameSite=Lax/);
+            cookie = set.split(';')[0]!;
+            assert.equal(d.cluster.queries.at(-1)!.alias, 'default', 'the POST wrote on the primary');
+
+            const mine = await getJson(app.base + location, { cookie });
+            assert.deepEqual(mine, { body: `${framework}-note`, alias: 'default' });
+            assert.deepEqual([d.cluster.queries.at(-1)!.alias, d.cluster.queries.at(-1)!.reason], ['default', 'read-your-writes']);
+
+            const theirs = await getJson(app.base + location);
+            assert.equal(theirs.body, null, 'another user is served by a lagging replica');
+            assert.match(theirs.alias, /^replica/);
+
+            const api = await getJson(app.base + location, { 'x-dbrouter-token': token });
+            assert.deepEqual(api, { body: `${framework}-note`, alias: 'default' }, 'the header form');
+
+            const key = Number(location.split('/').pop());
+            const job = await d.cluster.withToken(token, () => handlers(d).read(key));
+            assert.deepEqual(job, { body: `${framework}-note`, alias: 'default' }, 'a job run with the token');
+
+            const lazy = await getJson(`${app.base}/lazy`);
+            assert.deepEqual([lazy.body, lazy.alias], ['lazy', 'default'], 'a GET that writes reads its own write');
+
+            const tampered = await getJson(app.base + location, { cookie: `${cookie.slice(0, -2)}xx` });
+            assert.match(tampered.alias, /^replica/, 'a tampered cookie is ignored');
+          });
+          const later = await getJson(app.base + location, { cookie });
+          assert.equal(later.body, `${framework}-note`);
+          assert.match(later.alias, /^replica/, 'after resume, the first user reads replicas again');
+          const stats = d.cluster.consistencyStats();
+          assert.equal(stats.tokens.rejected.tampered, 1);
+          assert.equal(stats.tokens.accepted, 4);
+        } finally {
+          await app.close();
+        }
+      });
+
+      test(`${framework}: a request aborted while its read waits for a replica stops waiting`, async () => {
+        const d = routedDb(local, { consistency: { secret: SECRET, onBehind: 'wait', waitMillis: 10_000 } });
+        dbs.push(d);
+        const app = await startApp(framework, d);
+        try {
+          await withReplicasPaused(local, async () => {
+            const res = await post(app.base, 'slow');
+            const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
+            const abort = new AbortController();
+            const t0 = performance.now();
+            const pending = fetch(app.base + res.headers.get('location')!, { headers: { cookie }, signal: abort.signal }).catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 150));
+            assert.equal(d.cluster.consistencyStats().waits, 1, 'the read is waiting');
+            abort.abort();
+            await pending;
+            while (d.cluster.consistencyStats().waitsAborted === 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+            assert.equal(d.cluster.consistencyStats().waitsAborted, 1);
+            assert.ok(performance.now() - t0 < 1500, `stopped waiting ${Math.round(performance.now() - t0)} ms after the start, not after waitMillis`);
+          });
+        } finally {
+          await app.close();
+        }
+      });
+    }
+
+    test('a missing secret is refused at start (SECRET_MISSING) unless development: true', () => {
+      const d = routedDb(local);
+      dbs.push(d);
+      for (const make of [() => expressConsistency({ cluster: d.cluster }), () => koaConsistency({ cluster: d.cluster }), () => honoConsistency({ cluster: d.cluster })]) {
+        assert.throws(make, (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+      }
+      assert.equal(typeof expressConsistency({ cluster: d.cluster, development: true }), 'function');
+    });
+
+    test('fastify: a missing secret fails the plugin registration with SECRET_MISSING', async () => {
+      const d = routedDb(local);
+      dbs.push(d);
+      const app = Fastify();
+      await assert.rejects(async () => {
+        await app.register(fastifyConsistency, { cluster: d.cluster });
+        await app.ready();
+      }, (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+      await app.close();
+    });
+
+    test('session store (express-session): a fresh session is found on the next request with replicas paused, and makes no token', async () => {
+      const d = routedDb(local, { consistency: { secret: SECRET } });
+      dbs.push(d);
+      const store: SessionStore = createSessionStore({ cluster: d.cluster, Store: session.Store, table: 'http_sessions' });
+      const app = express();
+      app.use(expressConsistency({ cluster: d.cluster, secret: SECRET }));
+      app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store: store as unknown as session.Store }));
+      app.post('/login', (req, res) => {
+        (req.session as unknown as { user: string }).user = 'ada';
+        res.redirect(303, '/me');
+      });
+      app.get('/me', (req, res) => void res.json({ user: (req.session as unknown as { user?: string }).user ?? null }));
+      const server = createServer(app);
+      const base = await listen(server);
+      try {
+        await withReplicasPaused(local, async () => {
+          const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual' });
+          assert.equal(res.headers.get('x-dbrouter-token'), null, "the store's writes are not the user's");
+          const sid = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='))!.split(';')[0]!;
+          const me = (await (await fetch(`${base}/me`, { headers: { cookie: sid } })).json()) as { user: string | null };
+          assert.equal(me.user, 'ada');
+        });
+      } finally {
+        await closeServer(server);
+        await store.close();
+      }
+    });
+  });
+}
