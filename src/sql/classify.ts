@@ -88,7 +88,8 @@ const TN_SKIP = 1;
 const TN_STOP = 2;
 const TABLE_WORD = table({
   only: TN_SKIP, if: TN_SKIP, not: TN_SKIP, exists: TN_SKIP, table: TN_SKIP, tables: TN_SKIP,
-  temp: TN_SKIP, temporary: TN_SKIP, unlogged: TN_SKIP,
+  temp: TN_SKIP, temporary: TN_SKIP, unlogged: TN_SKIP, into: TN_SKIP, low_priority: TN_SKIP,
+  high_priority: TN_SKIP, delayed: TN_SKIP, ignore: TN_SKIP,
   select: TN_STOP, values: TN_STOP, with: TN_STOP, lateral: TN_STOP, outfile: TN_STOP,
   dumpfile: TN_STOP, stdin: TN_STOP, stdout: TN_STOP, program: TN_STOP, set: TN_STOP,
   where: TN_STOP, on: TN_STOP, using: TN_STOP, join: TN_STOP, for: TN_STOP, as: TN_STOP,
@@ -100,6 +101,8 @@ const EXPLAIN_OPTION = table({
 });
 
 const UPDATE = k('update');
+const INSERT = k('insert');
+const REPLACE = k('replace');
 const TABLE = k('table');
 const TRUNCATE = k('truncate');
 const COPY = k('copy');
@@ -195,7 +198,8 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   let cteExpect = cteDepth >= 0;
   let cteNames: string[] | null = null;
   if (vclass === V.WRITE || vclass === V.READ || vclass === V.LOCK) {
-    if (verbKw === UPDATE || verbKw === TABLE || verbKw === TRUNCATE || verbKw === COPY || verbKw === LOCK) {
+    // MySQL's `INSERT [IGNORE] t ...` and `REPLACE t ...` may leave out INTO.
+    if (verbKw === UPDATE || verbKw === TABLE || verbKw === TRUNCATE || verbKw === COPY || verbKw === LOCK || verbKw === INSERT || verbKw === REPLACE) {
       tn = 1;
       listMask = 1 << depth;
     }

@@ -31,7 +31,8 @@ const WORDS = [
   'true', 'false', 'off', 'on', 'distinct', 'then', 'duplicate', 'tables', 'recursive', 'as',
   'materialized', 'where', 'group', 'order', 'limit', 'having', 'window', 'union', 'except',
   'intersect', 'offset', 'returning', 'straight_join', 'natural', 'unlogged', 'stdin',
-  'stdout', 'program', 'serializable', 'by', 'over', 'filter', 'within',
+  'stdout', 'program', 'serializable', 'by', 'over', 'filter', 'within', 'low_priority',
+  'high_priority', 'delayed', 'ignore',
   // functions that write or depend on the session
   'nextval', 'setval', 'currval', 'lastval', 'last_insert_id', 'found_rows', 'row_count',
   'pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock',

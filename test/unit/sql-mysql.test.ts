@@ -50,7 +50,11 @@ describe('mysql: SHOW, DESCRIBE, EXPLAIN', () => {
 describe('mysql: writes go to the primary', () => {
   check('mysql', [
     ['INSERT INTO t VALUES (1)', 'primary', 'write', { tables: ['t'] }],
-    ['INSERT t (a) VALUES (1) ON DUPLICATE KEY UPDATE a = VALUES(a)', 'primary', 'write'],
+    ['INSERT t (a) VALUES (1) ON DUPLICATE KEY UPDATE a = VALUES(a)', 'primary', 'write', { tables: ['t'] }],
+    ['INSERT IGNORE INTO db.t VALUES (1)', 'primary', 'write', { tables: ['db.t'] }],
+    ['INSERT LOW_PRIORITY t SET a = 1', 'primary', 'write', { tables: ['t'] }],
+    ['REPLACE t SET a = 1', 'primary', 'write', { tables: ['t'] }],
+    ['INSERT INTO t (a) SELECT a FROM u', 'primary', 'write', { tables: ['t', 'u'] }],
     ['REPLACE INTO t VALUES (1)', 'primary', 'write', { verb: 'REPLACE', tables: ['t'] }],
     ['UPDATE `orders` SET `status` = ? WHERE `id` = ?', 'primary', 'write', { tables: ['orders'] }],
     ['UPDATE a, b SET a.x = b.x WHERE a.id = b.id', 'primary', 'write', { tables: ['a', 'b'] }],
