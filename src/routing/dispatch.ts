@@ -26,13 +26,33 @@ function wroteData(c: Classification): boolean {
 }
 
 /**
+ * The seams' last word on a decision, before anything runs: with a health monitor a write first
+ * waits for a primary (`beforeWrite`); the consistency layer may move a read (`beforeRead`).
+ * Synchronous (no promise) when neither has anything to do: the hot path.
+ */
+export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
+  if (d.reason === 'pinned') return d;
+  if (d.write) {
+    const wait = cx.beforeWrite();
+    return wait === undefined ? d : wait.then(() => cx.route(sql, d.classification));
+  }
+  if (retried) return d;
+  return cx.beforeRead(sql, d, runner) ?? d;
+}
+
+/** Counts the statement in flight on its node; returns its start time (0 when nobody times). */
+export function started(cx: ClusterInternals, d: RouteDecision): number {
+  cx.counters.inFlight[d.node.index]!++;
+  return cx.timing ? performance.now() : 0;
+}
+
+/**
  * Runs one statement where `d` says, one-shot on that node's pool. The safety net: a write that a
  * replica refuses as read-only is re-run once on the primary, counted as a misroute, and the
- * caller sees the primary's result. With a health monitor, a write first waits for a primary
- * (`beforeWrite`), and a connection error may be retried once on a re-routed node.
- *
- * Written with `then`, not `async`: on the hot path each async layer is a measurable share of a
- * round trip, and the result passes through exactly one extra promise.
+ * caller sees the primary's result. A connection error may be retried once on a re-routed node
+ * (health monitor). Written with `then`, not `async`: on the hot path each async layer and each
+ * stack frame under the driver's call (mysql2 captures a stack per query) is a measurable share
+ * of a round trip; the routed pools call the node pool from their own frame and use `settle`.
  */
 export function dispatch<A, R, C>(
   cx: ClusterInternals,
@@ -43,33 +63,40 @@ export function dispatch<A, R, C>(
   onMisroute?: (primary: NodeInfo) => void,
   retried = false,
 ): Promise<R> {
-  if (d.write && d.reason !== 'pinned') {
-    const wait = cx.beforeWrite();
-    if (wait !== undefined) return wait.then(() => run(cx, runner, sql, args, cx.route(sql, d.classification), onMisroute, retried));
-  } else if (!d.write && d.reason !== 'pinned' && !retried) {
-    const fresh = cx.beforeRead(sql, d, runner);
-    if (fresh !== undefined) {
-      if (fresh instanceof Promise) return fresh.then((f) => run(cx, runner, sql, args, f, onMisroute, retried));
-      d = fresh;
-    }
-  }
-  return run(cx, runner, sql, args, d, onMisroute, retried);
+  const ready = prepare(cx, runner, sql, d, retried);
+  if (ready instanceof Promise) return ready.then((f) => runPrepared(cx, runner, sql, args, f, onMisroute, retried));
+  return runPrepared(cx, runner, sql, args, ready, onMisroute, retried);
 }
 
-function run<A, R, C>(
+/** `dispatch` after `prepare`. */
+export function runPrepared<A, R, C>(
   cx: ClusterInternals,
   runner: NodeRunner<A, R, C>,
   sql: string,
   args: A,
   d: RouteDecision,
-  onMisroute: ((primary: NodeInfo) => void) | undefined,
-  retried: boolean,
+  onMisroute?: (primary: NodeInfo) => void,
+  retried = false,
+): Promise<R> {
+  const t0 = started(cx, d);
+  return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, args), onMisroute, retried);
+}
+
+/** What happens once the node answered `pending` (started with `started`): stats, hooks, safety net, retry. */
+export function settle<A, R, C>(
+  cx: ClusterInternals,
+  runner: NodeRunner<A, R, C>,
+  sql: string,
+  args: A,
+  d: RouteDecision,
+  t0: number,
+  pending: Promise<R>,
+  onMisroute?: (primary: NodeInfo) => void,
+  retried = false,
 ): Promise<R> {
   const node = d.node;
   const inFlight = cx.counters.inFlight;
-  const t0 = cx.timing ? performance.now() : 0;
-  inFlight[node.index]!++;
-  return runner.query(node.index, args).then(
+  return pending.then(
     (result) => {
       inFlight[node.index]!--;
       cx.record(node, sql, d.reason, d.write, t0, false, false);

@@ -4,7 +4,8 @@ import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
-import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, prepare, runPrepared, settle as settleRun, started, type NodeRunner } from '../../routing/dispatch.js';
+import type { RouteDecision } from '../../routing/decide.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { mysqlPoolConfig } from './config.js';
@@ -61,7 +62,7 @@ function split(values: unknown, cb: unknown): [unknown, Callback | undefined] {
   return [values, typeof cb === 'function' ? (cb as Callback) : undefined];
 }
 
-function settle(p: Promise<MysqlResult>, cb: Callback | undefined): Promise<MysqlResult> | undefined {
+function settleCb(p: Promise<MysqlResult>, cb: Callback | undefined): Promise<MysqlResult> | undefined {
   if (cb === undefined) return p;
   p.then(([rows, fields]) => cb(null, rows, fields), (e: Error) => cb(e));
   return undefined;
@@ -147,16 +148,46 @@ export class RoutedMysqlPool extends EventEmitter {
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
   query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
+    if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
+      // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
+      // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
+      const cx = this.#cx;
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined) {
+        let d: RouteDecision | Promise<RouteDecision>;
+        try {
+          d = prepare(cx, this.#runner, sql, cx.route(sql));
+        } catch (e) {
+          return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+        }
+        if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, ['query', sql, values] as const, f));
+        const t0 = started(cx, d);
+        return settleRun(cx, this.#runner, sql, ['query', sql, values] as const, d, t0, this.#pool(d.node.index).query(sql, values));
+      }
+    }
     const [v, cb] = split(values, callback);
-    return settle(this.#run('query', sql, v), cb);
+    return settleCb(this.#run('query', sql, v), cb);
   }
 
   /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise. */
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
   execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
+    if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
+      const cx = this.#cx;
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined) {
+        let d: RouteDecision | Promise<RouteDecision>;
+        try {
+          d = prepare(cx, this.#runner, sql, cx.route(sql));
+        } catch (e) {
+          return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+        }
+        if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, ['execute', sql, values] as const, f));
+        const t0 = started(cx, d);
+        return settleRun(cx, this.#runner, sql, ['execute', sql, values] as const, d, t0, this.#pool(d.node.index).execute(sql, values));
+      }
+    }
     const [v, cb] = split(values, callback);
-    return settle(this.#run('execute', sql, v), cb);
+    return settleCb(this.#run('execute', sql, v), cb);
   }
 
   // Not async: on the hot path each extra async layer costs a measurable share of a round trip.
@@ -258,14 +289,14 @@ export class RoutedMysqlConnection extends EventEmitter {
   query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
-    return settle(this.#run('query', sql, v), cb);
+    return settleCb(this.#run('query', sql, v), cb);
   }
 
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
   execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
     const [v, cb] = split(values, callback);
-    return settle(this.#run('execute', sql, v), cb);
+    return settleCb(this.#run('execute', sql, v), cb);
   }
 
   async #run(method: Method, input: unknown, values: unknown): Promise<MysqlResult> {

@@ -3,7 +3,8 @@ import { inspect } from 'node:util';
 import type { Pool, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
-import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
+import type { RouteDecision } from '../../routing/decide.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { pgClientConfig } from './config.js';
@@ -163,7 +164,18 @@ export class RoutedPgPool extends EventEmitter {
   query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | undefined {
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
-    return this.#query(text, values) as Promise<QueryResult<R>>;
+    // The hot path, inline: the node pool is called from this frame (see `settle`).
+    const cx = this.#cx;
+    if (this.#ended || !cx.isReady || this.#pinnedAlias !== undefined || typeof text !== 'string') return this.#query(text, values) as Promise<QueryResult<R>>;
+    let d: RouteDecision | Promise<RouteDecision>;
+    try {
+      d = prepare(cx, this.#runner, text, cx.route(text));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, text, [text, values] as const, f)) as Promise<QueryResult<R>>;
+    const t0 = started(cx, d);
+    return settle(cx, this.#runner, text, [text, values] as const, d, t0, this.#pool(d.node.index).query(text, values)) as Promise<QueryResult<R>>;
   }
 
   #callback(text: unknown, values: unknown, cb: Callback): undefined {
