@@ -187,8 +187,11 @@ function drawChart(s) {
       d += (pen ? 'L' : 'M') + x(p.at).toFixed(1) + ' ' + y(v).toFixed(1) + ' ';
       pen = true; count++; lastV = v;
     }
-    svg.append(mk('path', { d: d || 'M0 0', fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'data-alias': alias, 'data-points': count, 'data-last': lastV == null ? '' : Math.round(lastV) }));
-    legend.append(el('span', { 'data-alias': alias }, el('i', { style: 'background:' + color }), alias + ' ' + (lastV == null ? '–' : ms(lastV))));
+    if (count === 0) return; // a node that was no replica in this window (the primary) has no line
+    svg.append(mk('path', { d, fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'data-alias': alias, 'data-points': count, 'data-last': lastV == null ? '' : Math.round(lastV) }));
+    const node = s.nodes.find((n) => n.alias === alias);
+    const label = !node ? '' : node.state === 'down' ? 'down' : node.role === 'primary' ? 'now primary' : ms(node.lagMillis);
+    legend.append(el('span', { 'data-alias': alias }, el('i', { style: 'background:' + color }), alias + ' ' + label));
   });
   svg.dataset.max = String(max);
 }
