@@ -457,9 +457,9 @@ export class ConsistencyLayer {
   }
 
   /** The position a token names, or `undefined` (absent, or refused and counted). */
-  accept(token: unknown, codec: TokenCodec = this.codec()): string | undefined {
+  accept(token: unknown, codec?: TokenCodec): string | undefined {
     if (token === undefined || token === null || token === '') return undefined;
-    const r = codec.decode(token);
+    const r = (codec ?? this.codec()).decode(token);
     if (!r.ok) {
       this.#counters.rejected[r.reason]++;
       return undefined;

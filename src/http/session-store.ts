@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster } from '../cluster/cluster.js';
+import { CONSISTENCY } from '../cluster/internals.js';
 import { createMysqlPool, type RoutedMysqlPool } from '../engines/mysql/routed-pool.js';
 import { createPgPool, type RoutedPgPool } from '../engines/postgres/routed-pool.js';
 import { DbRouterError } from '../errors.js';
@@ -100,7 +101,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   let created: Promise<void> | undefined;
   // A unit of work of its own, on the primary: the user's context neither sees these writes as its
   // own nor waits for replicas on them.
-  const onPrimary = <R>(fn: () => Promise<R>): Promise<R> => cluster.withToken(undefined, () => cluster.primary(fn));
+  const onPrimary = <R>(fn: () => Promise<R>): Promise<R> => cluster[CONSISTENCY].runFrom(undefined, () => cluster.primary(fn));
   const ready = (): Promise<void> => {
     created ??= onPrimary(() => sql.run(sql.create, [])).then(() => undefined, (e: unknown) => {
       created = undefined;
