@@ -197,6 +197,7 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
   let cteDepth = vclass === V.WITH ? depth : -1;
   let cteExpect = cteDepth >= 0;
   let cteNames: string[] | null = null;
+  let outerCtes: number[] | null = null;
   if (vclass === V.WRITE || vclass === V.READ || vclass === V.LOCK) {
     // MySQL's `INSERT [IGNORE] t ...` and `REPLACE t ...` may leave out INTO.
     if (verbKw === UPDATE || verbKw === TABLE || verbKw === TRUNCATE || verbKw === COPY || verbKw === LOCK || verbKw === INSERT || verbKw === REPLACE) {
@@ -346,6 +347,8 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
               break;
             case R_WITH:
               if (p1k === T_LPAREN) {
+                // A WITH nested in a CTE body: resume the outer list when its body closes.
+                if (cteDepth >= 0) (outerCtes ??= []).push(cteDepth);
                 cteDepth = depth;
                 cteExpect = true;
               }
@@ -381,6 +384,10 @@ function statement(spec: DialectSpec, fns: CompiledFunctions, t: number): Classi
         }
         case T_RPAREN:
           if (depth > 0) depth--;
+          if (outerCtes !== null && outerCtes.length > 0 && outerCtes[outerCtes.length - 1] === depth) {
+            cteDepth = outerCtes.pop()!;
+            cteExpect = false;
+          }
           break;
         case T_COMMA:
           if ((listMask & (1 << depth)) !== 0 && tn === 0) {

@@ -255,6 +255,8 @@ describe('postgres: tables', () => {
     ['SELECT * FROM ONLY parent', 'replica', 'select', { tables: ['parent'] }],
     ['WITH x AS (SELECT * FROM t) SELECT * FROM x JOIN u USING (id)', 'replica', 'select', { tables: ['t', 'u'] }],
     ['SELECT * FROM Users', 'replica', 'select', { tables: ['users'] }],
+    ['WITH a AS (WITH b AS (SELECT * FROM u) SELECT * FROM b), c AS (SELECT 2) SELECT * FROM a, c, t', 'replica', 'select', { tables: ['u', 't'] }],
+    ['SELECT * FROM (WITH x AS (SELECT * FROM u) SELECT * FROM x) s JOIN t ON true', 'replica', 'select', { tables: ['u', 't'] }],
   ]);
 });
 
