@@ -153,7 +153,7 @@ export function decide(
     const a = call(r, 'dbForRead', () => r.dbForRead!(ctx));
     if (a === undefined) continue;
     const n = answer(t, r, 'dbForRead', a);
-    if (n.role === 'primary' || t.accepts(n, ctx)) return decision(n, c.reason, c, write);
+    if (n.role === 'primary' || t.vetted(n, ctx) || t.accepts(n, ctx)) return decision(n, c.reason, c, write);
     return decision(t.primary, t.isAvailable(n.alias) ? 'replica-refused-by-gate' : 'replica-unavailable', c, write);
   }
   const r = t.pickReplica(ctx, 'random');

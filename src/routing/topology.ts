@@ -86,7 +86,28 @@ export class Topology implements RoutingView {
     return true;
   }
 
+  /**
+   * Whether `node` is what a picker of this view returned for this very `ctx`: already accepted,
+   * so the decision need not ask the gates twice.
+   */
+  vetted(node: NodeInfo, ctx: RouteContext): boolean {
+    return this.#vettedCtx === ctx && this.#vettedNode === node;
+  }
+
+  #vettedCtx: RouteContext | undefined;
+  #vettedNode: NodeInfo | undefined;
+
+  #vet(node: NodeInfo | undefined, ctx: RouteContext): NodeInfo | undefined {
+    this.#vettedCtx = ctx;
+    this.#vettedNode = node;
+    return node;
+  }
+
   pickReplica(ctx: RouteContext, strategy: ReplicaStrategy, counter?: { n: number }): NodeInfo | undefined {
+    return this.#vet(this.#pickReplica(ctx, strategy, counter), ctx);
+  }
+
+  #pickReplica(ctx: RouteContext, strategy: ReplicaStrategy, counter?: { n: number }): NodeInfo | undefined {
     const rs = this.replicas;
     const n = rs.length;
     if (n === 0) return undefined;
@@ -111,6 +132,10 @@ export class Topology implements RoutingView {
   }
 
   pickAny(ctx: RouteContext): NodeInfo | undefined {
+    return this.#vet(this.#pickAny(ctx), ctx);
+  }
+
+  #pickAny(ctx: RouteContext): NodeInfo | undefined {
     const ns = this.nodes;
     const n = ns.length;
     const start = Math.floor(Math.random() * n);
