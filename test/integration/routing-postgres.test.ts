@@ -75,6 +75,10 @@ describe('routing on PostgreSQL', { skip }, () => {
       assert.equal(await where(c.query(`SELECT ${PORT}, pg_advisory_lock(4242)`)), 'default');
       assert.equal(await where(c.query(`SELECT ${PORT}`)), 'default', 'the client stays where its lock is');
       await c.query('SELECT pg_advisory_unlock(4242)');
+      const n = await c.query<{ n: string }>("SELECT nextval('rt_pg_seq') AS n");
+      const cur = await c.query<{ n: string; port: number }>(`SELECT currval('rt_pg_seq') AS n, ${PORT}`);
+      assert.equal(cur.rows[0]!.n, n.rows[0]!.n, 'currval on the same session as its nextval');
+      assert.equal(portOf.get(Number(cur.rows[0]!.port)), 'default');
     } finally {
       c.release();
     }
