@@ -196,33 +196,38 @@ export class Binding<A, R, C> {
     return this.#mode === FREE ? undefined : this.#node?.alias;
   }
 
-  async query(sql: string, args: A): Promise<R> {
-    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+  // Not async: a free client's read is the hot path of ORMs that check out a client per query.
+  query(sql: string, args: A): Promise<R> {
+    if (this.#released) return Promise.reject(new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().'));
     const cx = this.#cx;
-    if (!cx.isReady) await cx.ready();
-    const c = cx.classify(sql);
-    // `SET TRANSACTION … READ ONLY` held a replica for the next transaction; anything but a BEGIN
-    // next lets it go and is routed afresh.
-    if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
-    if (this.#mode === FREE) {
+    if (!cx.isReady) return cx.ready().then(() => this.query(sql, args));
+    try {
+      const c = cx.classify(sql);
+      // `SET TRANSACTION … READ ONLY` held a replica for the next transaction; anything but a BEGIN
+      // next lets it go and is routed afresh.
+      if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
+      if (this.#mode !== FREE) return this.#runBound(sql, args, c);
       const nextReadOnly = this.#pinned === undefined && NEXT_TX_READ_ONLY.test(sql);
-      let d: RouteDecision = this.#pinned !== undefined
+      const d: RouteDecision = this.#pinned !== undefined
         ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
         : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
       if (d.write && d.reason !== 'pinned') {
         const wait = cx.beforeWrite();
-        if (wait !== undefined) {
-          await wait;
-          d = cx.route(sql, c);
-        }
+        if (wait !== undefined) return wait.then(() => this.#free(sql, args, c, cx.route(sql, c), nextReadOnly));
       }
-      if (d.reason === 'pinned') this.#bind(d.node, STICKY);
-      else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
-      else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
-      else if (d.write) this.#bind(d.node, STICKY);
-      // A misrouted read wrote on the primary: the client stays there, as after any write.
-      else return dispatch(cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY));
+      return this.#free(sql, args, c, d, nextReadOnly);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean): Promise<R> {
+    if (d.reason === 'pinned') this.#bind(d.node, STICKY);
+    else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
+    else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
+    else if (d.write) this.#bind(d.node, STICKY);
+    // A misrouted read wrote on the primary: the client stays there, as after any write.
+    else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY));
     return this.#runBound(sql, args, c);
   }
 

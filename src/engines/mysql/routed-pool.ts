@@ -219,10 +219,14 @@ export class RoutedMysqlPool extends EventEmitter {
     return undefined;
   }
 
-  async #getConnection(): Promise<RoutedMysqlConnection> {
-    if (this.#ended) throw ended();
-    if (!this.#cx.isReady) await this.#cx.ready();
-    return new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned()));
+  #getConnection(): Promise<RoutedMysqlConnection> {
+    if (this.#ended) return Promise.reject(ended());
+    if (!this.#cx.isReady) return this.#cx.ready().then(() => this.#getConnection());
+    try {
+      return Promise.resolve(new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned())));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** Ends every node's pool; idempotent. Afterwards every call rejects with `POOL_ENDED`. */
@@ -299,8 +303,14 @@ export class RoutedMysqlConnection extends EventEmitter {
     return settleCb(this.#run('execute', sql, v), cb);
   }
 
-  async #run(method: Method, input: unknown, values: unknown): Promise<MysqlResult> {
-    return this.#binding.query(textOf(input), [method, input, values] as const);
+  #run(method: Method, input: unknown, values: unknown): Promise<MysqlResult> {
+    let sql: string;
+    try {
+      sql = textOf(input);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return this.#binding.query(sql, [method, input, values] as const);
   }
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */

@@ -212,11 +212,16 @@ export class RoutedPgPool extends EventEmitter {
     return undefined;
   }
 
-  async #connect(): Promise<RoutedPgClient> {
-    if (this.#ended) throw ended();
-    if (!this.#cx.isReady) await this.#cx.ready();
-    const pinned = this.#pinned();
-    return new RoutedPgClient((client) => new Binding(this.#cx, { ...this.#runner, acquire: (i) => this.#acquire(i, client) }, pinned));
+  #connect(): Promise<RoutedPgClient> {
+    if (this.#ended) return Promise.reject(ended());
+    if (!this.#cx.isReady) return this.#cx.ready().then(() => this.#connect());
+    let pinned: NodeInfo | undefined;
+    try {
+      pinned = this.#pinned();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return Promise.resolve(new RoutedPgClient((client) => new Binding(this.#cx, { ...this.#runner, acquire: (i) => this.#acquire(i, client) }, pinned)));
   }
 
   /** Ends every node's pool. A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. */
@@ -302,8 +307,14 @@ export class RoutedPgClient extends EventEmitter {
     return undefined;
   }
 
-  async #run(text: unknown, values: unknown): Promise<QueryResult> {
-    return this.#binding.query(textOf(text), [text, values] as const);
+  #run(text: unknown, values: unknown): Promise<QueryResult> {
+    let sql: string;
+    try {
+      sql = textOf(text);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return this.#binding.query(sql, [text, values] as const);
   }
 
   /** Gives the client back. Pass an error to destroy its connection instead of reusing it. Twice throws `CLIENT_RELEASED`. */
