@@ -4,7 +4,7 @@ import type { Engine } from '../local/types.js';
 
 interface DemoCliOptions {
   engine: string;
-  port: string;
+  port?: string;
   dashboardPort?: string;
   smoke?: boolean;
   dir?: string;
@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('run a local replicated cluster, a guestbook app routed by dbrouter, and a live dashboard (Ctrl-C stops everything)')
     .option('--engine <engine>', 'postgres or mariadb', 'postgres')
-    .option('--port <port>', 'port of the guestbook app (0: any free port)', '3000')
+    .option('--port <port>', 'port of the guestbook app, 0 for any free port [default: 3000; with --smoke, 0]')
     .option('--dashboard-port <port>', 'port of the dashboard [default: --port + 1, or any free port with --port 0]')
     .option('--dir <dir>', 'cluster directory [default: a fresh folder in the OS temp dir]')
     .option('--no-traffic', 'no background traffic')
@@ -68,7 +68,7 @@ export function register(program: Command): void {
       }
       const engine: Engine = opts.engine;
       const smoke = opts.smoke === true;
-      const port = parsePort(opts.port, '--port');
+      const port = parsePort(opts.port ?? (smoke ? '0' : '3000'), '--port');
       const dashboardPort = opts.dashboardPort !== undefined ? parsePort(opts.dashboardPort, '--dashboard-port') : port === 0 ? 0 : port + 1;
       const { startDemo } = await loadDemo();
 

@@ -62,6 +62,8 @@ export function createDemoApp(options: {
   cluster: Cluster;
   readYourWrites: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
   dashboardUrl?: string;
+  /** One line per failed request. */
+  onError?: (line: string) => void;
 }): DemoApp {
   const { cluster } = options;
   const dialect = cluster.engine === 'postgres' ? new PostgresDialect({ pool: createPgPool(cluster) }) : new MysqlDialect({ pool: createMysqlPool(cluster) });
@@ -105,6 +107,14 @@ export function createDemoApp(options: {
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
+  });
+  // During a failover a write can fail (it was in flight on the killed primary, or no primary came
+  // within failoverTimeoutMillis): one line, not a stack trace, and a 503 the visitor can retry.
+  app.use(function demoErrors(err: unknown, req: express.Request, res: express.Response, next: express.NextFunction) {
+    if (res.headersSent) return next(err);
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+    options.onError?.(`${req.method} ${req.path} failed: ${message}`);
+    res.status(503).type('text').send(`The database did not answer this time (${message}). Try again.`);
   });
   return { app, db };
 }

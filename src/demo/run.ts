@@ -166,7 +166,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     // cookie, and the GET reads from a replica that has replayed it, else from the primary. A demo
     // signs with a per-process secret (development); an app passes its own secret.
     const readYourWrites = expressConsistency({ cluster, development: true });
-    const app = createDemoApp({ cluster, readYourWrites, dashboardUrl: dashServer.url });
+    const app = createDemoApp({ cluster, readYourWrites, dashboardUrl: dashServer.url, onError: (line) => progress(`app: ${line}`) });
     cleanups.push(() => app.db.destroy());
     await migrate(app.db, cluster.engine);
     await local.waitForAllReplicas();
