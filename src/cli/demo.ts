@@ -85,8 +85,9 @@ export function register(program: Command): void {
         abort.abort();
         stopRequested?.();
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // SIGHUP too: a closed terminal must not leave the detached database servers behind.
+      const signalNames = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+      for (const name of signalNames) process.on(name, onSignal);
       const t0 = performance.now();
       try {
         out(`dbrouter demo: ${engine}, ${smoke ? 'smoke scenario' : 'Ctrl-C stops everything'}`);
@@ -151,8 +152,7 @@ export function register(program: Command): void {
         if (smoke) out(`smoke ${ok ? 'passed' : 'FAILED'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         process.exitCode = ok ? 0 : 1;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        for (const name of signalNames) process.off(name, onSignal);
       }
     });
 }
