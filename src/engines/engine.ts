@@ -51,6 +51,8 @@ export interface Engine {
   discoverRole(connection: ConnectionOptions): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
+  /** One statement on its own short-lived connection (a check done once, outside the pools). */
+  queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]>;
   /** Reading and waiting on replication positions (consistency layer); one per cluster. */
   createPositions(): ReplicationPositions;
 }

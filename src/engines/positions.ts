@@ -22,6 +22,13 @@ export interface ReplicationPositions {
   waitFor?(run: RowsFn, position: string, timeoutMillis: number): Promise<boolean>;
   /** Whether the primary has synchronous replicas that apply before a commit returns. */
   synchronousReplicas(run: RowsFn): Promise<boolean>;
+  /**
+   * Returns once the synchronous replicas have applied everything committed so far on this
+   * primary (PostgreSQL: a marker transaction committed with `synchronous_commit = remote_apply`);
+   * false when they did not within `timeoutMillis` (the wait is then cancelled through `admin`, a
+   * connection of its own to the same primary).
+   */
+  awaitSynchronousApply(run: RowsFn, timeoutMillis: number, admin: RowsFn): Promise<boolean>;
 }
 
 /** The first column of the first row as a string, or undefined. */

@@ -59,6 +59,9 @@ function liveNodes(state: ClusterState): NodeState[] {
  */
 export async function startCluster(options: StartClusterOptions): Promise<LocalCluster> {
   const driver = driverFor(options.engine, options);
+  if (options.sync === true && options.engine !== 'postgres') {
+    throw new DbRouterError('SYNC_UNAVAILABLE', 'sync: MariaDB replicas cannot apply before a commit returns (semi-synchronous replication only acknowledges receipt); start without --sync.');
+  }
   const replicas = options.replicas ?? DEFAULT_REPLICAS;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
     throw new DbRouterError('CONFIG_INVALID', `replicas must be a whole number from 1 to ${MAX_REPLICAS}, got ${replicas}`);
@@ -87,7 +90,7 @@ export async function startCluster(options: StartClusterOptions): Promise<LocalC
       binDir: binaries.binDir,
       engineVersion: binaries.version,
       osUser,
-      settings: options.settings ?? {},
+      settings: { ...(options.sync === true ? { synchronous_standby_names: 'ANY 1 (*)' } : {}), ...options.settings },
       createdAt: new Date().toISOString(),
       nodes: Array.from({ length: replicas + 1 }, (_, i) => {
         const alias = i === 0 ? 'default' : `replica${i}`;

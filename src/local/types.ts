@@ -38,6 +38,12 @@ export interface StartClusterOptions {
   dataRoot?: string;
   /** Extra server settings for every node (PostgreSQL GUCs, MariaDB `--name=value` flags). */
   settings?: Record<string, string>;
+  /**
+   * Synchronous replication: PostgreSQL sets `synchronous_standby_names = 'ANY 1 (*)'`, so a commit
+   * waits for one replica (and `cluster.synchronous()` can wait for it to apply). MariaDB has no
+   * synchronous apply (semi-sync only acknowledges receipt): `SYNC_UNAVAILABLE`.
+   */
+  sync?: boolean;
   /** How long each server may take to accept connections. Default 30000. */
   startTimeoutMillis?: number;
   /** How long replicas may take to replay the primary's position during `up`. Default 30000. */

@@ -55,6 +55,18 @@ export class MysqlEngine implements Engine {
       await conn.end().catch(() => {});
     }
   }
+
+  async queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]> {
+    const mysql = loadDriver<{ createConnection(c: MysqlConnectionOptions): Promise<MysqlPromiseConnection> }>('mysql2/promise');
+    const conn = await mysql.createConnection(mysqlPoolConfig(connection));
+    conn.on('error', () => {});
+    try {
+      const [rows] = await conn.query(sql);
+      return rows as Record<string, unknown>[];
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
 }
 
 export const mysqlEngine = new MysqlEngine();

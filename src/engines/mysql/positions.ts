@@ -52,4 +52,8 @@ export class MysqlPositions implements ReplicationPositions {
   synchronousReplicas(_run: RowsFn): Promise<boolean> {
     return Promise.resolve(false);
   }
+
+  awaitSynchronousApply(_run: RowsFn, _timeoutMillis: number, _admin: RowsFn): Promise<boolean> {
+    return Promise.reject(new Error('MySQL/MariaDB replicas are never synchronous-apply'));
+  }
 }

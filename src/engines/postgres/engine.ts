@@ -46,6 +46,18 @@ export class PostgresEngine implements Engine {
       await client.end().catch(() => {});
     }
   }
+
+  async queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]> {
+    const pg = loadDriver<{ Client: new (c: ClientConfig) => Client }>('pg');
+    const client = new pg.Client(pgClientConfig(connection));
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      return (await client.query(sql)).rows as Record<string, unknown>[];
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
 }
 
 export const postgresEngine = new PostgresEngine();
