@@ -82,6 +82,40 @@ export function runPrepared<A, R, C>(
   return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, args), onMisroute, retried);
 }
 
+/**
+ * `settle` for a driver's callback API: the routed pool hands the caller one promise it resolves
+ * here, so the result passes through no extra promise at all (what the raw driver's own promise
+ * API costs). Errors take `settle`'s path: they are rare.
+ */
+export function finish<A, R, C>(
+  cx: ClusterInternals,
+  runner: NodeRunner<A, R, C>,
+  sql: string,
+  args: A,
+  d: RouteDecision,
+  t0: number,
+  err: unknown,
+  result: R,
+  resolve: (r: R) => void,
+  reject: (e: unknown) => void,
+): void {
+  if (err !== undefined && err !== null) {
+    settle(cx, runner, sql, args, d, t0, Promise.reject(err as Error)).then(resolve, reject);
+    return;
+  }
+  const node = d.node;
+  cx.counters.inFlight[node.index]!--;
+  cx.record(node, sql, d.reason, d.write, t0, false, false);
+  if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
+    const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+    if (p !== undefined) {
+      p.then(() => resolve(result), reject);
+      return;
+    }
+  }
+  resolve(result);
+}
+
 /** What happens once the node answered `pending` (started with `started`): stats, hooks, safety net, retry. */
 export function settle<A, R, C>(
   cx: ClusterInternals,

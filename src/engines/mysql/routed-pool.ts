@@ -4,7 +4,7 @@ import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
-import { Binding, dispatch, prepare, runPrepared, settle as settleRun, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, prepare, runPrepared, settle as settleRun, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -46,6 +46,12 @@ type Method = 'query' | 'execute';
 type Args = readonly [Method, unknown, unknown];
 type Callback = (err: Error | null, rows?: unknown, fields?: unknown) => void;
 
+/** mysql2's core (callback) pool, under its promise pool's `.pool`. */
+interface CorePool {
+  query(sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void): void;
+  execute(sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void): void;
+}
+
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
   if (typeof input === 'object' && input !== null && typeof (input as { sql?: unknown }).sql === 'string') return (input as { sql: string }).sql;
@@ -82,6 +88,7 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: PoolOptions, alias: string) => MysqlPoolLike;
   readonly #inner: (MysqlPoolLike | undefined)[];
+  readonly #core: (CorePool | undefined)[] = [];
   readonly #runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>;
   readonly #pinnedAlias: string | undefined;
   #ended = false;
@@ -114,6 +121,10 @@ export class RoutedMysqlPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mysqlPoolConfig(node.connection), node.alias);
+    // A mysql2 promise pool is driven through its core callback pool on the hot path: mysql2's
+    // promise API captures a stack trace per query, a quarter of a loopback round trip.
+    const core = p.pool as Partial<CorePool> | undefined;
+    this.#core[index] = typeof core?.query === 'function' && typeof core.execute === 'function' ? (core as CorePool) : undefined;
     p.pool?.on('error', (err: unknown) => this.#background(err));
     this.#inner[index] = p;
     return p;
@@ -160,8 +171,7 @@ export class RoutedMysqlPool extends EventEmitter {
           return Promise.reject(e instanceof Error ? e : new Error(String(e)));
         }
         if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, ['query', sql, values] as const, f));
-        const t0 = started(cx, d);
-        return settleRun(cx, this.#runner, sql, ['query', sql, values] as const, d, t0, this.#pool(d.node.index).query(sql, values));
+        return this.#fast('query', sql, values, d);
       }
     }
     const [v, cb] = split(values, callback);
@@ -182,12 +192,23 @@ export class RoutedMysqlPool extends EventEmitter {
           return Promise.reject(e instanceof Error ? e : new Error(String(e)));
         }
         if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, ['execute', sql, values] as const, f));
-        const t0 = started(cx, d);
-        return settleRun(cx, this.#runner, sql, ['execute', sql, values] as const, d, t0, this.#pool(d.node.index).execute(sql, values));
+        return this.#fast('execute', sql, values, d);
       }
     }
     const [v, cb] = split(values, callback);
     return settleCb(this.#run('execute', sql, v), cb);
+  }
+
+  #fast(method: Method, sql: string, values: unknown, d: RouteDecision): Promise<MysqlResult> {
+    const cx = this.#cx;
+    const runner = this.#runner;
+    const p = this.#pool(d.node.index);
+    const core = this.#core[d.node.index];
+    const t0 = started(cx, d);
+    if (core === undefined) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    return new Promise<MysqlResult>((resolve, reject) => {
+      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, err, [rows, fields], resolve, reject));
+    });
   }
 
   // Not async: on the hot path each extra async layer costs a measurable share of a round trip.

@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import type { Pool, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
-import { Binding, dispatch, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -37,6 +37,11 @@ export interface RoutedPgPoolOptions {
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
 export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
 type Callback = (err: Error | null, result?: QueryResult) => void;
+
+/** node-postgres's callback form of `Pool#query`. */
+interface CallbackPool {
+  query(text: string, values: unknown, cb: (err: Error | undefined, res: QueryResult) => void): void;
+}
 
 /** A node-postgres submittable (a cursor or stream): an object with `submit(connection)`. */
 export interface Submittable {
@@ -74,6 +79,7 @@ export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: PoolConfig, alias: string) => PgPoolLike;
   readonly #inner: (PgPoolLike | undefined)[];
+  readonly #callbackApi: boolean[] = [];
   readonly #forwarding = new Set<string>();
   readonly #runner: NodeRunner<Args, QueryResult, PgClientLike>;
   readonly #pinnedAlias: string | undefined;
@@ -108,6 +114,8 @@ export class RoutedPgPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(pgClientConfig(node.connection), node.alias);
+    // A node-postgres pool (it has `Client`) is driven through its callback API on the hot path.
+    this.#callbackApi[index] = typeof (p as { Client?: unknown }).Client === 'function';
     // An idle client's error is emitted on its pool; unhandled, it would crash the process.
     p.on('error', (err: Error, client: unknown) => this.#background(err, client));
     for (const e of this.#forwarding) p.on(e, (...a: unknown[]) => this.emit(e, ...a));
@@ -174,8 +182,14 @@ export class RoutedPgPool extends EventEmitter {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, text, [text, values] as const, f)) as Promise<QueryResult<R>>;
+    const runner = this.#runner;
+    const p = this.#pool(d.node.index);
     const t0 = started(cx, d);
-    return settle(cx, this.#runner, text, [text, values] as const, d, t0, this.#pool(d.node.index).query(text, values)) as Promise<QueryResult<R>>;
+    if (this.#callbackApi[d.node.index] !== true) return settle(cx, runner, text, [text, values] as const, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
+    const dd = d;
+    return new Promise<QueryResult>((resolve, reject) => {
+      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, text, [text, values] as const, dd, t0, err, res, resolve, reject));
+    }) as Promise<QueryResult<R>>;
   }
 
   #callback(text: unknown, values: unknown, cb: Callback): undefined {
