@@ -8,6 +8,9 @@
  * - `mix`: a parameterised read/write mix (80% point reads, 20% updates). Raw: two pools routed by
  *   hand (reads to the replica, writes to the primary); dbrouter: one routed pool.
  *
+ * On MySQL/MariaDB the ratio can be below 1: the routed pool drives mysql2's callback pool, which
+ * skips the stack trace mysql2's promise API (the raw side) captures per query.
+ *
  * Statement by statement, raw and routed run back to back in alternating order; a round's ratio
  * dbrouter/raw is the median of those pairs, the result the median over rounds. Also: the classifier's throughput (bench/classify.ts) and the routing
  * decision's cost with 1, 8 and 64 replica aliases, which should stay flat.
