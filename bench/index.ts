@@ -7,6 +7,7 @@
  *   npm run bench -- classify --json    # {"classify_per_sec":...,"cached_per_sec":...}
  *   npm run bench -- overhead --json
  *   npm run bench -- failover --json    # {"failover":{"write_gap_ms":...,"failed_reads":...,"failed_writes":...}}
+ *   npm run bench -- ryw --json         # {"ryw":{"dbrouter":{"stale":0,"replica_share":...},"pin_2s":...,"pin_15s":...,"none":...},...}
  */
 
 /** Bench name → module file (without extension, beside this one) exporting `main(args)`. */
@@ -14,6 +15,7 @@ const BENCHES: Readonly<Record<string, string>> = {
   classify: './classify.js',
   failover: './failover.js',
   overhead: './overhead.js',
+  ryw: './ryw.js',
 };
 
 interface BenchModule {

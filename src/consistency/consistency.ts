@@ -237,17 +237,19 @@ export class ConsistencyLayer {
 
   async #session(sql: string, d: RouteDecision, st: SessionState, rows: NodeRows, signal: AbortSignal | undefined): Promise<RouteDecision> {
     try {
-      if (st.dirty) await this.capture(st);
-      let r = this.#host.route(sql, d.classification);
-      if (r.node.role === 'replica') return r;
-      if (st.position === undefined) return r;
-      await this.#probeReplicas(rows, st.capturedAt);
-      r = this.#host.route(sql, d.classification);
+      if (st.dirty) {
+        // The replicas' positions do not depend on the primary's: ask both at once (one round trip,
+        // not two). A replica position read before the capture is an underestimate: safe.
+        await Promise.all([this.capture(st), this.#probeReplicas(rows, Date.now())]);
+      } else {
+        await this.#probeReplicas(rows, st.capturedAt);
+      }
+      const r = this.#host.route(sql, d.classification);
       if (r.node.role === 'replica') {
         this.#counters.caughtUp++;
         return r;
       }
-      if (this.#options.onBehind === 'wait' && this.#options.waitMillis > 0) {
+      if (this.#options.onBehind === 'wait' && this.#options.waitMillis > 0 && st.position !== undefined) {
         const w = await this.#wait(sql, d, st.position, rows, signal);
         if (w !== undefined) return w;
       }
