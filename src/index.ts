@@ -5,6 +5,9 @@ export { Cluster, createCluster } from './cluster/cluster.js';
 export type { MigrationTarget, NodeDescription, ScopeTarget } from './cluster/cluster.js';
 export type { ClusterConfig, DatabaseObject, DatabaseSetting } from './cluster/config.js';
 export type { WriteEvent, WriteHook } from './cluster/internals.js';
+export type { BoundedStaleness, ConsistencyLevel, ConsistencyOptions } from './consistency/levels.js';
+export type { ConsistencyStats } from './consistency/consistency.js';
+export type { TokenRejection } from './consistency/token.js';
 export type { AliasStats, QueryLogEntry, RouteEvent, StatsSnapshot } from './cluster/stats.js';
 
 export { byTable, type TableRouter } from './routing/by-table.js';
