@@ -92,6 +92,7 @@ export class Cluster extends EventEmitter {
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c, currentScope(), this.#pin),
       backgroundError: (err) => this.#internals.backgroundError(err),
       queryPrimary: (sql) => this.#engine.queryOnce(this.#nodes[this.#requireTopology().primary.index]!.connection, sql),
+      health: () => this.#failover?.status(),
     }, resolveConsistency(config.consistency), this.#engine.createPositions());
     this.#gates.push(this.#consistency.gate);
     this.#writeHooks.push(this.#consistency.onWrite);

@@ -8,6 +8,7 @@ import type { RouteDecision } from '../routing/decide.js';
 import type { RouteContext } from '../routing/router.js';
 import { currentScope, runInScope, type ScopeFrame } from '../routing/scopes.js';
 import type { Topology } from '../routing/topology.js';
+import type { HealthStatus } from '../health/monitor.js';
 import type { Classification } from '../sql/types.js';
 import { checkLevel, statementLevel, type ConsistencyLevel, type ResolvedConsistency } from './levels.js';
 import { later, reached } from './position.js';
@@ -50,6 +51,8 @@ export interface ConsistencyHost {
   backgroundError(err: unknown): void;
   /** One statement on the primary over a connection of its own (a check done once). */
   queryPrimary(sql: string): Promise<readonly Record<string, unknown>[]>;
+  /** The health monitor's snapshot while one runs (`cluster.status()`): replay positions and lag it already knows. */
+  health(): HealthStatus | undefined;
 }
 
 const SYNC_HINT = /^\s*\/\*\s*dbrouter:synchronous\s*\*\//;
@@ -241,7 +244,7 @@ export class ConsistencyLayer {
         // The replicas' positions do not depend on the primary's: ask both at once (one round trip,
         // not two). A replica position read before the capture is an underestimate: safe.
         await Promise.all([this.capture(st), this.#probeReplicas(rows, Date.now())]);
-      } else {
+      } else if (!this.#fromHealth() || this.#host.route(sql, d.classification).node.role !== 'replica') {
         await this.#probeReplicas(rows, st.capturedAt);
       }
       const r = this.#host.route(sql, d.classification);
@@ -305,6 +308,10 @@ export class ConsistencyLayer {
   async #bounded(sql: string, d: RouteDecision, maxStalenessMillis: number, rows: NodeRows): Promise<RouteDecision> {
     try {
       const t = this.#host.topology()!;
+      if (this.#fromHealth()) {
+        const known = this.#host.route(sql, d.classification);
+        if (known.node.role === 'replica') return known;
+      }
       const last = this.#samples.at(-1);
       const now = Date.now();
       if (last === undefined || now - last.at > maxStalenessMillis / 2) {
@@ -381,6 +388,25 @@ export class ConsistencyLayer {
       pending.push(p);
     }
     await Promise.all(pending);
+  }
+
+  /**
+   * Takes what a running health monitor already knows (each replica's replay position and lag at
+   * its last check) before asking replicas ourselves. False when no monitor runs.
+   */
+  #fromHealth(): boolean {
+    const status = this.#host.health();
+    if (status === undefined) return false;
+    for (const n of status.nodes) {
+      const i = this.#index.get(n.alias);
+      if (i === undefined || n.state !== 'up' || n.lastCheckAt === undefined) continue;
+      if (n.replayPosition !== undefined && n.role === 'replica') this.#see(i, n.replayPosition, n.lastCheckAt);
+      if (n.lagMillis !== undefined && n.role === 'replica') {
+        const freshAt = n.lastCheckAt - n.lagMillis;
+        if (freshAt > this.#freshAt[i]!) this.#freshAt[i] = freshAt;
+      }
+    }
+    return true;
   }
 
   #see(i: number, position: string, at: number): void {
