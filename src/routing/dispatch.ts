@@ -3,6 +3,7 @@ import type { ClusterInternals } from '../cluster/internals.js';
 import type { Classification } from '../sql/types.js';
 import type { RouteDecision } from './decide.js';
 import type { NodeInfo } from './router.js';
+import { withFrame, type ScopeFrame } from './scopes.js';
 
 /**
  * How a routed pool reaches its nodes' real pools: the only driver-specific part of running a
@@ -85,7 +86,8 @@ export function runPrepared<A, R, C>(
 /**
  * `settle` for a driver's callback API: the routed pool hands the caller one promise it resolves
  * here, so the result passes through no extra promise at all (what the raw driver's own promise
- * API costs). Errors take `settle`'s path: they are rare.
+ * API costs). Errors take `settle`'s path: they are rare. Used only when nobody listens to
+ * `'route'` (listeners run in the caller's async context, which a driver callback does not have).
  */
 export function finish<A, R, C>(
   cx: ClusterInternals,
@@ -94,24 +96,28 @@ export function finish<A, R, C>(
   args: A,
   d: RouteDecision,
   t0: number,
+  frame: ScopeFrame | undefined,
   err: unknown,
   result: R,
   resolve: (r: R) => void,
   reject: (e: unknown) => void,
 ): void {
+  // The driver calls back in its own async context: what follows and depends on the caller's
+  // (write hooks, the safety net's re-run) runs in the caller's scope, captured at the call.
   if (err !== undefined && err !== null) {
-    settle(cx, runner, sql, args, d, t0, Promise.reject(err as Error)).then(resolve, reject);
+    withFrame(frame, () => void settle(cx, runner, sql, args, d, t0, Promise.reject(err as Error)).then(resolve, reject));
     return;
   }
   const node = d.node;
   cx.counters.inFlight[node.index]!--;
   cx.record(node, sql, d.reason, d.write, t0, false, false);
   if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-    const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
-    if (p !== undefined) {
-      p.then(() => resolve(result), reject);
-      return;
-    }
+    withFrame(frame, () => {
+      const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+      if (p !== undefined) p.then(() => resolve(result), reject);
+      else resolve(result);
+    });
+    return;
   }
   resolve(result);
 }

@@ -54,6 +54,14 @@ function startThenable<R>(r: R): R {
   }) as R;
 }
 
+/**
+ * Runs `fn` with `frame` (possibly none) as the current scope, as captured earlier: for driver
+ * callbacks, which run in the driver's async context rather than the caller's.
+ */
+export function withFrame<R>(frame: ScopeFrame | undefined, fn: () => R): R {
+  return storage.getStore() === frame ? fn() : storage.run(frame, fn);
+}
+
 /** A scope entered with {@link enterScope}; pass it to {@link revertScope}. */
 export interface ScopeHandle {
   readonly frame: ScopeFrame;

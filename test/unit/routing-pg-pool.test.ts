@@ -225,3 +225,41 @@ test('route events and the debug log carry alias, role, reason and duration but 
   assert.equal(s.byAlias.default!.writes, 1);
   await pool.end();
 });
+
+test('callback-API node pools (the real drivers\' hot path): results, safety net, and write hooks in the caller\'s scope', async () => {
+  const { cluster, net } = fakeCluster('postgres', 1);
+  // Callbacks are delivered from a loop started outside any scope, as a driver's socket does.
+  const queue: (() => void)[] = [];
+  const loop = setInterval(() => queue.splice(0).forEach((f) => f()), 1);
+  class CallbackPool extends FakePgPool {
+    Client = class {};
+    override query(text: unknown, values?: unknown, cb?: (err: Error | undefined, r?: unknown) => void): Promise<import('pg').QueryResult> {
+      const p = super.query(text, values);
+      if (cb === undefined) return p;
+      p.then((r) => queue.push(() => cb(undefined, r)), (e: Error) => queue.push(() => cb(e)));
+      return undefined as never;
+    }
+  }
+  const pool = createPgPool(cluster, { createPool: (cfg, alias) => new CallbackPool(net, alias, cfg) });
+  const seen: unknown[] = [];
+  cluster.onWrite(() => {
+    seen.push((globalThis as { probe?: () => unknown }).probe?.());
+  });
+  const { currentScope } = await import('../../src/routing/scopes.js');
+  (globalThis as { probe?: () => unknown }).probe = () => currentScope()?.hints?.request;
+  try {
+    const r = await pool.query('SELECT 1');
+    assert.equal(r.rows[0]!.alias, 'replica1');
+    await cluster.withHints({ request: 'r-42' }, () => pool.query('INSERT INTO t VALUES (1)'));
+    assert.deepEqual(seen, ['r-42'], 'the write hook ran in the caller\'s scope');
+    const misrouted = await cluster.withHints({ request: 'r-43' }, () => pool.query('SELECT write_fn(1)'));
+    assert.equal(misrouted.rows[0]!.alias, 'default');
+    assert.deepEqual(seen, ['r-42', 'r-43'], 'the safety net\'s re-run kept the scope too');
+    await assert.rejects(pool.query('syntax error here'), (e: Error & { code?: string }) => e.code === '42601');
+    assert.equal(cluster.stats().misroutes, 1);
+  } finally {
+    clearInterval(loop);
+    delete (globalThis as { probe?: () => unknown }).probe;
+    await pool.end();
+  }
+});

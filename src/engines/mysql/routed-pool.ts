@@ -6,6 +6,7 @@ import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle as settleRun, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { mysqlPoolConfig } from './config.js';
@@ -205,9 +206,10 @@ export class RoutedMysqlPool extends EventEmitter {
     const p = this.#pool(d.node.index);
     const core = this.#core[d.node.index];
     const t0 = started(cx, d);
-    if (core === undefined) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    const frame = currentScope();
     return new Promise<MysqlResult>((resolve, reject) => {
-      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, err, [rows, fields], resolve, reject));
+      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
     });
   }
 

@@ -5,6 +5,7 @@ import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { pgClientConfig } from './config.js';
@@ -185,10 +186,11 @@ export class RoutedPgPool extends EventEmitter {
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true) return settle(cx, runner, text, [text, values] as const, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, text, [text, values] as const, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
     const dd = d;
+    const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, text, [text, values] as const, dd, t0, err, res, resolve, reject));
+      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, text, [text, values] as const, dd, t0, frame, err, res, resolve, reject));
     }) as Promise<QueryResult<R>>;
   }
 
