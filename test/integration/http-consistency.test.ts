@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { serve } from '@hono/node-server';
 import express from 'express';
 import session from 'express-session';
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
@@ -272,6 +274,34 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         });
       } finally {
         await closeServer(server);
+        await store.close();
+      }
+    });
+
+    test('session store (@fastify/session): a fresh session is found on the next request with replicas paused', async () => {
+      const d = routedDb(local, { consistency: { secret: SECRET } });
+      dbs.push(d);
+      const store = createSessionStore({ cluster: d.cluster, table: 'http_sessions' });
+      const app = Fastify();
+      await app.register(fastifyCookie);
+      await app.register(fastifySession, { secret: SECRET, cookie: { secure: false }, saveUninitialized: false, store: store as never });
+      await app.register(fastifyConsistency, { cluster: d.cluster, secret: SECRET });
+      app.post('/login', async (req, reply) => {
+        req.session.set('user' as never, 'grace' as never);
+        return reply.redirect('/me', 303);
+      });
+      app.get('/me', (req, reply) => reply.send({ user: req.session.get('user' as never) ?? null }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      try {
+        await withReplicasPaused(local, async () => {
+          const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual' });
+          const sid = res.headers.getSetCookie().find((c) => c.startsWith('sessionId='))!.split(';')[0]!;
+          const me = (await (await fetch(`${base}/me`, { headers: { cookie: sid } })).json()) as { user: string | null };
+          assert.equal(me.user, 'grace');
+        });
+      } finally {
+        await app.close();
         await store.close();
       }
     });
