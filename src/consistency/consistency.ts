@@ -187,7 +187,12 @@ export class ConsistencyLayer {
     if (st === undefined || (!st.dirty && st.position === undefined)) return true;
     if (st.dirty) return false;
     const have = this.#replay[i];
-    return have !== undefined && reached(this.#positions.kind, have, st.position!);
+    if (have === undefined) return false;
+    // Comparing parses both positions; a replay position already found to satisfy this state is remembered.
+    if (st.satisfiedBy?.[i] === have) return true;
+    if (!reached(this.#positions.kind, have, st.position!)) return false;
+    (st.satisfiedBy ??= [])[i] = have;
+    return true;
   };
 
   /** The write hook: marks the context dirty; the position is asked later, once, if needed. */
@@ -341,6 +346,7 @@ export class ConsistencyLayer {
         st.capturing = this.#positions.primary(run).then((pos) => {
           if (pos === undefined) throw new DbRouterError('NOT_READY', 'The primary did not report a replication position (is binary logging / WAL on?).');
           st.position = later(this.#positions.kind, st.position, pos);
+          st.satisfiedBy = undefined;
           st.capturedAt = at;
           this.#sample(at, pos);
           if (st.seq === seq) st.dirty = false;

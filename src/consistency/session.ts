@@ -20,6 +20,8 @@ export class SessionState {
   /** Runs a statement on the primary that took the last write (the write hook's `query`). */
   primaryRun: RowsFn | undefined;
   capturing: Promise<void> | undefined;
+  /** Per node index: a replay position already found to reach `position` (reset when it moves). */
+  satisfiedBy: string[] | undefined;
 }
 
 /**
