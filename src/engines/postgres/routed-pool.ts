@@ -41,7 +41,7 @@ type Callback = (err: Error | null, result?: QueryResult) => void;
 
 /** node-postgres's callback form of `Pool#query`. */
 interface CallbackPool {
-  query(text: string, values: unknown, cb: (err: Error | undefined, res: QueryResult) => void): void;
+  query(text: unknown, values: unknown, cb: (err: Error | undefined, res: QueryResult) => void): void;
 }
 
 /** A node-postgres submittable (a cursor or stream): an object with `submit(connection)`. */
@@ -173,24 +173,29 @@ export class RoutedPgPool extends EventEmitter {
   query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | undefined {
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
-    // The hot path, inline: the node pool is called from this frame (see `settle`).
+    // The hot path, inline: the node pool is called from this frame (see `settle`). Text or a
+    // config object (Drizzle sends `{ text, rowMode, types }`).
     const cx = this.#cx;
-    if (this.#ended || !cx.isReady || this.#pinnedAlias !== undefined || typeof text !== 'string') return this.#query(text, values) as Promise<QueryResult<R>>;
+    const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text;
+    if (this.#ended || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
+      return this.#query(text, values) as Promise<QueryResult<R>>;
+    }
     let d: RouteDecision | Promise<RouteDecision>;
     try {
-      d = prepare(cx, this.#runner, text, cx.route(text));
+      d = prepare(cx, this.#runner, sql, cx.route(sql));
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, text, [text, values] as const, f)) as Promise<QueryResult<R>>;
+    const args = [text, values] as const;
+    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f)) as Promise<QueryResult<R>>;
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, text, [text, values] as const, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
     const dd = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, text, [text, values] as const, dd, t0, frame, err, res, resolve, reject));
+      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
     }) as Promise<QueryResult<R>>;
   }
 
