@@ -248,7 +248,9 @@ export class ConsistencyLayer {
       if (st.dirty) {
         // The replicas' positions do not depend on the primary's: ask both at once (one round trip,
         // not two). A replica position read before the capture is an underestimate: safe.
-        await Promise.all([this.capture(st), this.#probeReplicas(rows, Date.now())]);
+        const t = this.#host.topology();
+        const current = t === undefined ? undefined : (q: string) => rows.rows(t.primary.index, q);
+        await Promise.all([this.capture(st, current), this.#probeReplicas(rows, Date.now())]);
       } else if (!this.#fromHealth() || this.#host.route(sql, d.classification).node.role !== 'replica') {
         await this.#probeReplicas(rows, st.capturedAt);
       }
@@ -335,7 +337,7 @@ export class ConsistencyLayer {
   }
 
   /** Asks the primary for the context's position once, however many reads wait for it. */
-  async capture(st: SessionState): Promise<void> {
+  async capture(st: SessionState, current?: RowsFn): Promise<void> {
     for (let attempt = 0; st.dirty && attempt < 3; attempt++) {
       if (st.capturing === undefined) {
         const run = st.primaryRun;
@@ -343,7 +345,13 @@ export class ConsistencyLayer {
         const seq = st.seq;
         const at = Date.now();
         this.#counters.captures++;
-        st.capturing = this.#positions.primary(run).then((pos) => {
+        // The primary that took the write may be gone (a failover): then the current primary's
+        // position stands for it — what the write became there is all a replica can replay now.
+        const asked = this.#positions.primary(run).catch((err: unknown) => {
+          if (current === undefined) throw err;
+          return this.#positions.primary(current);
+        });
+        st.capturing = asked.then((pos) => {
           if (pos === undefined) throw new DbRouterError('NOT_READY', 'The primary did not report a replication position (is binary logging / WAL on?).');
           st.position = later(this.#positions.kind, st.position, pos);
           st.satisfiedBy = undefined;
