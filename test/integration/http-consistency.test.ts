@@ -16,6 +16,7 @@ import fastifySession from '@fastify/session';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
+import koaSession from 'koa-session';
 import { expressConsistency } from '../../src/http/express.js';
 import { fastifyConsistency } from '../../src/http/fastify.js';
 import { honoConsistency } from '../../src/http/hono.js';
@@ -278,6 +279,37 @@ for (const engine of ['postgres', 'mariadb'] as const) {
           const sid = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='))!.split(';')[0]!;
           const me = (await (await fetch(`${base}/me`, { headers: { cookie: sid } })).json()) as { user: string | null };
           assert.equal(me.user, 'ada');
+        });
+      } finally {
+        await closeServer(server);
+        await store.close();
+      }
+    });
+
+    test('session store (koa-session, through store.koa()): a fresh session is found on the next request with replicas paused', async () => {
+      const d = routedDb(local, { consistency: { secret: SECRET } });
+      dbs.push(d);
+      const store = createSessionStore({ cluster: d.cluster, table: 'http_sessions' });
+      const app = new Koa();
+      app.keys = [SECRET];
+      app.use(koaSession({ store: store.koa() }, app));
+      app.use(koaConsistency({ cluster: d.cluster, secret: SECRET }));
+      app.use((ctx) => {
+        if (ctx.method === 'POST' && ctx.path === '/login') {
+          ctx.session!.user = 'barbara';
+          ctx.status = 303;
+          ctx.redirect('/me');
+        } else if (ctx.path === '/me') ctx.body = { user: (ctx.session?.user as string | undefined) ?? null };
+      });
+      const callback = app.callback();
+      const server = createServer((req, res) => void callback(req, res));
+      const base = await listen(server);
+      try {
+        await withReplicasPaused(local, async () => {
+          const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual' });
+          const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+          const me = (await (await fetch(`${base}/me`, { headers: { cookie: cookies } })).json()) as { user: string | null };
+          assert.equal(me.user, 'barbara');
         });
       } finally {
         await closeServer(server);
