@@ -4,7 +4,7 @@ import { appendSetCookie, HttpConsistency, type HttpConsistencyOptions, type Req
 export type { HttpConsistencyOptions } from './core.js';
 
 type Next = (err?: unknown) => void;
-type End = ServerResponse['end'];
+type Sending = 'writeHead' | 'write' | 'end' | 'flushHeaders';
 
 /**
  * Express middleware (4 and 5): one unit of work per request. GET, HEAD and OPTIONS read under
@@ -13,8 +13,8 @@ type End = ServerResponse['end'];
  * request of that browser or client reads its own write. Mount it after body parsers.
  *
  * The cookie must be set before the headers leave, and its value may need one round trip to the
- * primary: like express-session, it holds `res.end` until the token is ready. A handler that
- * streams (`res.write` before `end`) gets its token only if it was ready by then.
+ * primary: like express-session, it holds the response (`end`, and `write`/`writeHead` when a
+ * handler streams) until the token is ready, then sends what was held, in order.
  *
  * @example
  *   import { expressConsistency } from 'dbrouter/express';
@@ -38,21 +38,43 @@ export function expressConsistency(options: HttpConsistencyOptions): (req: Incom
       res.setHeader(header, o.token);
       if (o.setCookie !== undefined) appendSetCookie(res, o.setCookie);
     };
-    const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
-    let held = false;
-    res.end = function dbrouterEnd(...args: unknown[]): ServerResponse {
-      if (held || res.headersSent) return end(...args);
+    // Whatever sends the headers first (end, write, writeHead, flushHeaders) waits for the token
+    // when it needs a round trip; calls made meanwhile are queued and replayed in order.
+    const flush = res.flushHeaders.bind(res);
+    const original: Record<Sending, (...a: unknown[]) => unknown> = {
+      writeHead: res.writeHead.bind(res) as (...a: unknown[]) => unknown,
+      write: res.write.bind(res) as (...a: unknown[]) => unknown,
+      end: res.end.bind(res) as (...a: unknown[]) => unknown,
+      flushHeaders: () => flush(),
+    };
+    let decided = false;
+    let queue: [Sending, unknown[]][] | undefined;
+    const held = (name: Sending): unknown => (name === 'write' ? true : name === 'flushHeaders' ? undefined : res);
+    const intercept = (name: Sending) => function dbrouterHold(...args: unknown[]): unknown {
+      if (decided || res.headersSent) return original[name](...args);
+      if (queue !== undefined) {
+        queue.push([name, args]);
+        return held(name);
+      }
       const o = unit.outcome();
       if (!(o instanceof Promise)) {
         apply(o);
-        return end(...args);
+        decided = true;
+        return original[name](...args);
       }
-      held = true;
+      queue = [[name, args]];
       o.then(apply, () => {}).finally(() => {
-        end(...args);
+        decided = true;
+        const calls = queue ?? [];
+        queue = undefined;
+        for (const [n, a] of calls) original[n](...a);
       });
-      return res;
-    } as End;
+      return held(name);
+    };
+    res.writeHead = intercept('writeHead') as ServerResponse['writeHead'];
+    res.write = intercept('write') as ServerResponse['write'];
+    res.end = intercept('end') as ServerResponse['end'];
+    res.flushHeaders = intercept('flushHeaders');
     unit.run(() => next());
   };
 }

@@ -238,6 +238,41 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       });
     }
 
+    test('express: a handler that streams or calls writeHead itself after writing still sends the token', async () => {
+      const d = routedDb(local, { consistency: { secret: SECRET } });
+      dbs.push(d);
+      const h = handlers(d);
+      const app = express();
+      app.use(expressConsistency({ cluster: d.cluster, secret: SECRET }));
+      app.post('/stream', (_req, res, next) => {
+        h.create('streamed').then((key) => {
+          res.write(`${key}:`);
+          res.write('a');
+          res.end('b');
+        }, next);
+      });
+      app.post('/raw-redirect', (_req, res, next) => {
+        h.create('raw').then((key) => {
+          res.writeHead(303, { location: `/notes/${key}` });
+          res.end();
+        }, next);
+      });
+      const server = createServer(app);
+      const base = await listen(server);
+      try {
+        const streamed = await fetch(`${base}/stream`, { method: 'POST' });
+        assert.match(await streamed.text(), /^\d+:ab$/);
+        assert.match(streamed.headers.get('x-dbrouter-token') ?? '', /^v1\./);
+        assert.ok(streamed.headers.getSetCookie().some((c) => c.startsWith('dbrouter_ryw=')));
+        const raw = await fetch(`${base}/raw-redirect`, { method: 'POST', redirect: 'manual' });
+        assert.equal(raw.status, 303);
+        assert.match(raw.headers.get('location') ?? '', /^\/notes\/\d+$/);
+        assert.match(raw.headers.get('x-dbrouter-token') ?? '', /^v1\./);
+      } finally {
+        await closeServer(server);
+      }
+    });
+
     test('a missing secret is refused at start (SECRET_MISSING) unless development: true', () => {
       const d = routedDb(local);
       dbs.push(d);
