@@ -336,6 +336,9 @@ export class ConsistencyLayer {
     return relabel(d, 'bounded-staleness');
   }
 
+  /** The current primary over a connection of its own: a token's fallback when the write's primary is gone. */
+  readonly #currentPrimary = (sql: string): Promise<readonly Record<string, unknown>[]> => this.#host.queryPrimary(sql);
+
   /** Asks the primary for the context's position once, however many reads wait for it. */
   async capture(st: SessionState, current?: RowsFn): Promise<void> {
     for (let attempt = 0; st.dirty && attempt < 3; attempt++) {
@@ -469,7 +472,7 @@ export class ConsistencyLayer {
   async tokenFor(scope: ConsistencyScope, codec: TokenCodec): Promise<string | undefined> {
     const st = scope.sessions?.get(this);
     if (st === undefined || !st.wrote) return undefined;
-    if (st.dirty) await this.capture(st);
+    if (st.dirty) await this.capture(st, this.#currentPrimary);
     return this.tokenNow(scope, codec);
   }
 
@@ -501,7 +504,7 @@ export class ConsistencyLayer {
   async position(): Promise<string | undefined> {
     const st = this.#peek(currentScope());
     if (st === undefined) return undefined;
-    if (st.dirty) await this.capture(st);
+    if (st.dirty) await this.capture(st, this.#currentPrimary);
     return st.position;
   }
 
