@@ -15,9 +15,10 @@ const WORKERS = 8;
 const WRITE_SHARE = 0.2;
 const WARM_UP_MILLIS = 1000;
 const AFTER_MILLIS = 1000;
-// Readers are not the writers' session (all workers share the process's one unit of work here;
-// in an application each request has its own): reads ask for the eventual consistency level.
-const EVENTUAL = '/* dbrouter:eventual */ ';
+// Each worker is one user and each operation one request: a unit of work of its own, under the
+// default `session` level, carrying the user's consistency token from request to request as the
+// HTTP middleware's cookie would. So reads after a user's own write must see it, failover or not.
+const SECRET = 'bench-failover-secret-0123456789';
 
 interface Db {
   read(): Promise<unknown>;
@@ -35,6 +36,7 @@ export async function main(args: readonly string[]): Promise<void> {
   const local = await startCluster({ engine, replicas: 2, dir });
   const cluster = createCluster({
     databases: Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }])),
+    consistency: { level: 'session', secret: SECRET },
   });
   const health = watchCluster(cluster, { checkIntervalMillis: 250, checkTimeoutMillis: 500, failoverTimeoutMillis: 10_000 });
   health.on('error', () => undefined);
@@ -48,11 +50,20 @@ export async function main(args: readonly string[]): Promise<void> {
     let running = true;
     let n = 0;
     const worker = async () => {
+      let token: string | undefined;
       while (running) {
         const write = Math.random() < WRITE_SHARE;
         try {
-          if (write) await db!.write(++n);
-          else await db!.read();
+          await cluster.withToken(token, async () => {
+            if (write) {
+              await db!.write(++n);
+              try {
+                token = (await cluster.consistencyToken()) ?? token;
+              } catch (e) {
+                throw new Error(`token: ${(e as Error).message}`, { cause: e });
+              }
+            } else await db!.read();
+          });
           if (write) {
             counts.writes++;
             okWrites.push(performance.now());
@@ -103,7 +114,7 @@ async function pgDb(cluster: ReturnType<typeof createCluster>): Promise<Db> {
   pool.on('error', () => undefined);
   await pool.query('CREATE TABLE IF NOT EXISTS bench_failover (id serial PRIMARY KEY, v int)');
   return {
-    read: () => pool.query(`${EVENTUAL}SELECT count(*) FROM bench_failover WHERE v > $1`, [0]),
+    read: () => pool.query('SELECT count(*) FROM bench_failover WHERE v > $1', [0]),
     write: (v) => pool.query('INSERT INTO bench_failover (v) VALUES ($1)', [v]),
     end: () => pool.end(),
   };
@@ -114,7 +125,7 @@ async function mysqlDb(cluster: ReturnType<typeof createCluster>): Promise<Db> {
   pool.on('error', () => undefined);
   await pool.query('CREATE TABLE IF NOT EXISTS bench_failover (id INT AUTO_INCREMENT PRIMARY KEY, v INT)');
   return {
-    read: () => pool.query(`${EVENTUAL}SELECT count(*) FROM bench_failover WHERE v > ?`, [0]),
+    read: () => pool.query('SELECT count(*) FROM bench_failover WHERE v > ?', [0]),
     write: (v) => pool.query('INSERT INTO bench_failover (v) VALUES (?)', [v]),
     end: () => pool.end(),
   };

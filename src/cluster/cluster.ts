@@ -91,7 +91,7 @@ export class Cluster extends EventEmitter {
       topology: () => this.#topology,
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c, currentScope(), this.#pin),
       backgroundError: (err) => this.#internals.backgroundError(err),
-      queryPrimary: (sql) => this.#engine.queryOnce(this.#nodes[this.#requireTopology().primary.index]!.connection, sql),
+      queryPrimary: (sql) => this.#queryPrimary(sql),
       health: () => this.#failover?.status(),
     }, resolveConsistency(config.consistency), this.#engine.createPositions());
     this.#gates.push(this.#consistency.gate);
@@ -272,6 +272,22 @@ export class Cluster extends EventEmitter {
     const i = this.#index(alias, 'setRole()');
     this.#roles[i] = role;
     if (this.#roles.every((r) => r !== undefined) && this.#roles.includes('primary')) this.#rebuild();
+  }
+
+  // Asking the primary for its position is a read of the primary: with a health monitor it waits
+  // for a primary through a failover as a write does, and a connection error (the primary just
+  // died) marks it suspect and asks once more, of whichever node the monitor then finds.
+  async #queryPrimary(sql: string, retried = false): Promise<readonly Record<string, unknown>[]> {
+    await this.#failover?.beforeWrite();
+    const node = this.#requireTopology().primary;
+    try {
+      return await this.#engine.queryOnce(this.#nodes[node.index]!.connection, sql);
+    } catch (err) {
+      const hooks = this.#failover;
+      if (retried || hooks === undefined || !this.#engine.isConnectionError(err)) throw err;
+      hooks.connectionError(node.alias, err, false);
+      return this.#queryPrimary(sql, true);
+    }
   }
 
   /** Installs (or with `undefined` removes) the health monitor's failover hooks (see {@link FailoverHooks}). */

@@ -11,10 +11,8 @@ import { createMariadbMonitorUser } from './health-scenarios.js';
 
 type EngineName = 'postgres' | 'mariadb';
 
-// The readers are not the writers' session: in an application each request is its own unit of
-// work, here every loop shares the process's one. The hint (dbrouter's consistency level per
-// statement) says so; read-your-writes during a failover is the consistency layer's concern.
-const EVENTUAL = '/* dbrouter:eventual */ ';
+// Each operation is a request of its own, as under the HTTP middleware: a fresh unit of work at the
+// default `session` level (`withToken(undefined, …)`), so readers are not the writers' session.
 
 interface Routed {
   read(): Promise<number>;
@@ -66,8 +64,8 @@ async function routedPg(cluster: Cluster): Promise<Routed> {
   pool.on('error', () => undefined);
   await pool.query('CREATE TABLE IF NOT EXISTS fo_ticks (id serial PRIMARY KEY, v int)');
   return {
-    read: async () => Number((await pool.query<{ port: number }>(`${EVENTUAL}SELECT inet_server_port() AS port`)).rows[0]!.port),
-    write: async (v) => { await pool.query('INSERT INTO fo_ticks (v) VALUES ($1)', [v]); },
+    read: () => cluster.withToken(undefined, async () => Number((await pool.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port)),
+    write: (v) => cluster.withToken(undefined, async () => { await pool.query('INSERT INTO fo_ticks (v) VALUES ($1)', [v]); }),
     end: () => pool.end(),
   };
 }
@@ -77,11 +75,11 @@ async function routedMysql(cluster: Cluster): Promise<Routed> {
   pool.on('error', () => undefined);
   await pool.query('CREATE TABLE IF NOT EXISTS fo_ticks (id INT AUTO_INCREMENT PRIMARY KEY, v INT)');
   return {
-    read: async () => {
-      const [rows] = await pool.query(`${EVENTUAL}SELECT @@port AS port`);
+    read: () => cluster.withToken(undefined, async () => {
+      const [rows] = await pool.query('SELECT @@port AS port');
       return Number((rows as { port: number }[])[0]!.port);
-    },
-    write: async (v) => { await pool.query('INSERT INTO fo_ticks (v) VALUES (?)', [v]); },
+    }),
+    write: (v) => cluster.withToken(undefined, async () => { await pool.query('INSERT INTO fo_ticks (v) VALUES (?)', [v]); }),
     end: () => pool.end(),
   };
 }
