@@ -8,6 +8,10 @@
  * - `mix`: a parameterised read/write mix (80% point reads, 20% updates). Raw: two pools routed by
  *   hand (reads to the replica, writes to the primary); dbrouter: one routed pool.
  *
+ * - `peer` (printed apart, not in the ratio above): the same Drizzle queries (a point select, and an
+ *   update every fifth) through Drizzle's `withReplicas` over the raw pools vs through `drizzle()`
+ *   over dbrouter's routed pool: dbrouter/peer.
+ *
  * On MySQL/MariaDB the ratio can be below 1: the routed pool drives mysql2's callback pool, which
  * skips the stack trace mysql2's promise API (the raw side) captures per query.
  *
@@ -26,7 +30,18 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { createCluster, createMysqlPool, createPgPool, type ClusterConfig } from '../src/index.js';
 import { findMariadb, findPostgres, openCluster, startCluster, type LocalCluster } from '../src/local/index.js';
+import { eq } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
+import { integer, pgTable, withReplicas as pgWithReplicas } from 'drizzle-orm/pg-core';
+import { int, mysqlTable, withReplicas as mysqlWithReplicas } from 'drizzle-orm/mysql-core';
 import { runClassifyBench } from './classify.js';
+
+// The peer: Drizzle's own `withReplicas` (reads by method name to a replica db, writes to the
+// primary db) over the raw pools, against the same Drizzle queries over dbrouter's one routed pool.
+// Both sides build the same Drizzle query; what differs is who routes it.
+const pgItems = pgTable('bench_items', { id: integer('id').primaryKey(), v: integer('v') });
+const myItems = mysqlTable('bench_items', { id: int('id').primaryKey(), v: int('v') });
 
 const ROUNDS = Number(process.env.DBROUTER_BENCH_ROUNDS ?? 21);
 const OPS = Number(process.env.DBROUTER_BENCH_OPS ?? 300);
@@ -137,10 +152,16 @@ async function benchPostgres(local: LocalCluster) {
       routed: (i) => routed.query(isWrite(i) ? write : read, [id(i)]),
     },
   ]);
+  const peerDb = pgWithReplicas(drizzlePg(rawPrimary), [drizzlePg(rawReplica)]);
+  const oursDb = drizzlePg(routed.asPgPool());
+  const drizzleOp = (db: typeof oursDb) => (i: number) => isWrite(i)
+    ? db.update(pgItems).set({ v: 1 }).where(eq(pgItems.id, id(i)))
+    : db.select().from(pgItems).where(eq(pgItems.id, id(i)));
+  const peer = await compare([{ name: 'drizzle', raw: drizzleOp(peerDb), routed: drizzleOp(oursDb) }]);
   const s = cluster.stats();
   if ((s.byAlias.replica1?.statements ?? 0) === 0) throw new Error('the routed reads did not reach the replica');
   await routed.end(); // ends the shared raw pools
-  return result;
+  return { ...result, peer: peer.byWorkload.drizzle! };
 }
 
 async function benchMysql(local: LocalCluster) {
@@ -167,8 +188,14 @@ async function benchMysql(local: LocalCluster) {
       routed: (i) => routed.execute(isWrite(i) ? write : read, [id(i)]),
     },
   ]);
+  const peerDb = mysqlWithReplicas(drizzleMysql(rawPrimary), [drizzleMysql(rawReplica)]);
+  const oursDb = drizzleMysql(routed.asMysqlPool());
+  const drizzleOp = (db: typeof oursDb) => (i: number) => isWrite(i)
+    ? db.update(myItems).set({ v: 1 }).where(eq(myItems.id, id(i)))
+    : db.select().from(myItems).where(eq(myItems.id, id(i)));
+  const peer = await compare([{ name: 'drizzle', raw: drizzleOp(peerDb), routed: drizzleOp(oursDb) }]);
   await routed.end(); // ends the shared raw pools
-  return result;
+  return { ...result, peer: peer.byWorkload.drizzle! };
 }
 
 /** Nanoseconds per routing decision (classification cached) with `replicas` replica aliases. */
@@ -223,6 +250,8 @@ export async function main(args: readonly string[]): Promise<void> {
     for (const [name, w] of Object.entries(r.byWorkload)) {
       say(`  ${name.padEnd(8)} raw ${w.rawMicros.toFixed(1)} µs/stmt, dbrouter ${w.routedMicros.toFixed(1)} µs/stmt, ratio ${w.ratio.toFixed(3)}`);
     }
+    const p = r.peer;
+    say(`  peer     Drizzle withReplicas ${p.rawMicros.toFixed(1)} µs/stmt, Drizzle over dbrouter ${p.routedMicros.toFixed(1)} µs/stmt, dbrouter/peer ${p.ratio.toFixed(3)}`);
   }
   say(`classifier: ${classifyResult.classify_per_sec.toLocaleString('en-US')} statements/s uncached (target ≥ 1,000,000), ${classifyResult.cached_per_sec.toLocaleString('en-US')} cached`);
   say(`routing decision (cached classification): ${decisions.map(([n, ns]) => `${n} replica${n > 1 ? 's' : ''} ${ns.toFixed(0)} ns`).join(', ')}; 64/1 = ${(decisions[2]![1] / decisions[0]![1]).toFixed(2)}`);
@@ -230,6 +259,7 @@ export async function main(args: readonly string[]): Promise<void> {
     say(JSON.stringify({
       overhead: { postgres: pgResult === null ? null : round3(pgResult.ratio), mysql: myResult === null ? null : round3(myResult.ratio) },
       classify_per_sec: classifyResult.classify_per_sec,
+      peers: { drizzle_with_replicas: { postgres: pgResult === null ? null : round3(pgResult.peer.ratio), mysql: myResult === null ? null : round3(myResult.peer.ratio) } },
     }));
   }
 }
