@@ -2,7 +2,7 @@
 // inserts/updates and transactions to the primary. Asserted by the server's own port, by the
 // cluster's statement log, and by what a read saw with replay paused.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
@@ -20,6 +20,14 @@ function setup(local: LocalCluster): { cluster: Cluster; portOf: Map<number, str
   const portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
   // Routing alone: read-your-writes (the consistency layer, tested on its own) is off here.
   return { cluster: createCluster({ databases, debug: true, consistency: 'eventual' }), portOf };
+}
+
+/**
+ * The safety net re-runs a write a replica refused on the primary: a misroute would pass every
+ * "ran on the primary" assertion, so none may happen.
+ */
+function noMisroutes(cluster: Cluster): void {
+  assert.equal(cluster.stats().misroutes, 0, JSON.stringify(cluster.queries.filter((q) => q.misroute).map((q) => q.sql)));
 }
 
 async function paused<T>(local: LocalCluster, fn: () => Promise<T>): Promise<T> {
@@ -50,10 +58,13 @@ describe('Drizzle (node-postgres) over the routed pg pool', { skip: await engine
     await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
     await db.execute(sql`CREATE TABLE rt_dz_items (id serial PRIMARY KEY, v text)`);
     await local.waitForAllReplicas();
+    assert.equal(cluster.stats().misroutes, 0, 'the schema statements were routed to the primary, not saved by the safety net');
   });
   after(async () => {
     await routed?.end();
   });
+  beforeEach(() => cluster.resetStats());
+  afterEach(() => noMisroutes(cluster));
 
   test('selects on replicas; inserts, updates and transactions on the primary', async () => {
     cluster.resetStats();
@@ -99,10 +110,13 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
     await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
     await db.execute(sql`CREATE TABLE rt_dz_items (id int AUTO_INCREMENT PRIMARY KEY, v varchar(100))`);
     await local.waitForAllReplicas();
+    assert.equal(cluster.stats().misroutes, 0, 'the schema statements were routed to the primary, not saved by the safety net');
   });
   after(async () => {
     await routed?.end();
   });
+  beforeEach(() => cluster.resetStats());
+  afterEach(() => noMisroutes(cluster));
 
   test('selects on replicas; inserts, updates and transactions on the primary', async () => {
     cluster.resetStats();

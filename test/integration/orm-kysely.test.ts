@@ -2,7 +2,7 @@
 // transactions to the primary. Where each statement ran is asserted twice: by the server's own
 // port and by the cluster's statement log; what it saw, with replay paused.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { Kysely, MysqlDialect, PostgresDialect, sql, type Generated } from 'kysely';
 import { createCluster, createMysqlPool, createPgPool, type Cluster } from '../../src/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
@@ -40,9 +40,18 @@ for (const e of engines) {
         .addColumn('v', 'varchar(100)')
         .execute();
       await local.waitForAllReplicas();
+      assert.equal(cluster.stats().misroutes, 0, 'the schema statements were routed to the primary, not saved by the safety net');
     });
     after(async () => {
       await db?.destroy();
+    });
+    beforeEach(() => {
+      cluster.resetStats();
+    });
+    // The safety net re-runs a write a replica refused on the primary: a misroute would pass every
+    // "ran on the primary" assertion below, so none may happen.
+    afterEach(() => {
+      assert.equal(cluster.stats().misroutes, 0, JSON.stringify(cluster.queries.filter((q) => q.misroute).map((q) => q.sql)));
     });
 
     test('selects run on replicas', async () => {

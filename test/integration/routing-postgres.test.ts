@@ -1,7 +1,7 @@
 // Where each statement ran, asked of the server itself (inet_server_port()), through the routed
 // pg pool on a real primary + 2 replicas, for every router and every hard SQL case.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import {
   byTable, createCluster, createPgPool, isDbRouterError, multiPrimary, primaryReplica, randomIncludingPrimary,
@@ -17,6 +17,8 @@ describe('routing on PostgreSQL', { skip }, () => {
   let local: LocalCluster;
   let portOf: Map<number, string>;
   const opened: { end(): Promise<void> }[] = [];
+  // The clusters a test made: none may have misrouted (the safety net would hide a bad route).
+  let made: Cluster[] = [];
 
   function config(extra: Partial<ClusterConfig> = {}): ClusterConfig {
     const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }]));
@@ -25,6 +27,7 @@ describe('routing on PostgreSQL', { skip }, () => {
   }
   function routed(extra: Partial<ClusterConfig> = {}): { cluster: Cluster; pool: RoutedPgPool } {
     const cluster = createCluster(config(extra));
+    made.push(cluster);
     const pool = createPgPool(cluster);
     opened.push(pool);
     return { cluster, pool };
@@ -53,6 +56,12 @@ describe('routing on PostgreSQL', { skip }, () => {
   });
   after(async () => {
     await Promise.all(opened.map((p) => p.end()));
+  });
+  beforeEach(() => {
+    made = [];
+  });
+  afterEach(() => {
+    for (const c of made) assert.equal(c.stats().misroutes, 0, `a statement was misrouted: ${JSON.stringify(c.stats().byAlias)}`);
   });
 
   test('reads go to replicas, writes to the primary (pool.query)', async () => {
@@ -176,6 +185,7 @@ describe('routing on PostgreSQL', { skip }, () => {
     assert.equal(await where(pool.query(`INSERT INTO rt_pg_items (v) VALUES ('net') RETURNING ${PORT}`)), 'default');
     assert.equal(cluster.stats().misroutes, 1);
     assert.equal(cluster.queries.at(-1)!.misroute, true);
+    cluster.resetStats(); // the one expected misroute; nothing else here may misroute
     // Inside a transaction the net does not apply: the error reaches the caller.
     const c = await pool.connect();
     try {
@@ -222,6 +232,7 @@ describe('routing on PostgreSQL', { skip }, () => {
   test('roles left out are asked of the servers; migrate() runs once on the primary', async () => {
     const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, d.url]));
     const cluster = createCluster({ databases, consistency: 'eventual' });
+    made.push(cluster);
     await cluster.ready();
     assert.deepEqual(cluster.describe().map((d) => d.role), Object.values(local.databases).map((d) => d.role));
     const pool = createPgPool(cluster);
