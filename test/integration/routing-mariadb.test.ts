@@ -98,6 +98,57 @@ describe('routing on MariaDB', { skip }, () => {
     }
   });
 
+  // Each statement returns the port of the server that ran it; `on` is where it must run. The
+  // per-case misroute count proves a primary result is the router's choice, not the safety net's.
+  const hardCases: { name: string; sql: string; on: 'primary' | 'replica' }[] = [
+    { name: 'an executable comment /*! FOR UPDATE */', sql: `SELECT ${PORT} FROM rt_my_items WHERE id = 1 /*! FOR UPDATE */`, on: 'primary' },
+    { name: 'a versioned executable comment /*!50000 LOCK IN SHARE MODE */', sql: `SELECT ${PORT} FROM rt_my_items WHERE id = 1 /*!50000 LOCK IN SHARE MODE */`, on: 'primary' },
+    { name: 'a # comment', sql: `SELECT ${PORT} # delete from rt_my_items`, on: 'replica' },
+    { name: 'a -- comment', sql: `SELECT ${PORT} -- update rt_my_items set v = ''`, on: 'replica' },
+    { name: 'a backslash-escaped quote, then a write word in the string', sql: `SELECT ${PORT}, 'it\\'s; delete from rt_my_items' AS s`, on: 'replica' },
+    { name: 'NEXT VALUE FOR', sql: `SELECT ${PORT}, NEXT VALUE FOR rt_my_seq AS n`, on: 'primary' },
+    { name: 'FOUND_ROWS()', sql: `SELECT ${PORT}, FOUND_ROWS() AS n`, on: 'primary' },
+    { name: 'ROW_COUNT()', sql: `SELECT ${PORT}, ROW_COUNT() AS n`, on: 'primary' },
+  ];
+  for (const c of hardCases) {
+    test(`hard case through the pool: ${c.name} runs on the ${c.on}`, async () => {
+      const { cluster, pool } = routed();
+      const ran = await where(pool.query(c.sql));
+      if (c.on === 'primary') assert.equal(ran, 'default', c.sql);
+      else assert.match(ran, /^replica/, c.sql);
+      assert.equal(cluster.stats().misroutes, 0, `${c.sql} was misrouted`);
+    });
+  }
+
+  test('USE pins a checked-out connection to the primary', async () => {
+    const { pool } = routed();
+    const c = await pool.getConnection();
+    try {
+      assert.match(await where(c.query(`SELECT ${PORT}`)), /^replica/);
+      await c.query('USE app');
+      for (let i = 0; i < 3; i++) assert.equal(await where(c.query(`SELECT ${PORT}, DATABASE() AS db`)), 'default');
+    } finally {
+      c.release();
+    }
+  });
+
+  test('PREPARE and EXECUTE run on the primary, on the same session', async () => {
+    const { pool } = routed();
+    const c = await pool.getConnection();
+    try {
+      await c.query(`PREPARE rt_my_stmt FROM 'SELECT ${PORT}'`);
+      assert.equal(await where(c.query('EXECUTE rt_my_stmt')), 'default');
+      await c.query('DEALLOCATE PREPARE rt_my_stmt');
+    } finally {
+      c.release();
+    }
+    // EXECUTE alone is not a read: on a fresh pool it goes to the primary (where, in a session that
+    // prepared nothing, the server says so), never to a replica.
+    const fresh = routed({ debug: true });
+    await assert.rejects(fresh.pool.query('EXECUTE rt_my_nothing'), (e: Error & { errno?: number }) => e.errno === 1243);
+    assert.equal(fresh.cluster.queries.at(-1)!.alias, 'default');
+  });
+
   test('SET and temporary tables pin a connection to the primary; multi-statement goes to the primary', async () => {
     const { pool } = routed();
     const c = await pool.getConnection();

@@ -46,8 +46,10 @@ describe('routing on PostgreSQL', { skip }, () => {
     const admin = new pg.Client(local.databases.default!.url);
     await admin.connect();
     await admin.query(`
-      DROP TABLE IF EXISTS rt_pg_items, rt_pg_report; DROP SEQUENCE IF EXISTS rt_pg_seq;
+      DROP TABLE IF EXISTS rt_pg_items, rt_pg_report, rt_pg_where, rt_pg_into; DROP SEQUENCE IF EXISTS rt_pg_seq;
       CREATE TABLE rt_pg_items (id serial PRIMARY KEY, v text);
+      CREATE TABLE rt_pg_where (tag text, port int);
+      CREATE OR REPLACE FUNCTION rt_pg_port_fn() RETURNS int LANGUAGE sql AS 'SELECT inet_server_port()';
       CREATE TABLE rt_pg_report (id int);
       CREATE SEQUENCE rt_pg_seq;
       INSERT INTO rt_pg_items (v) VALUES ('seed');`);
@@ -91,6 +93,72 @@ describe('routing on PostgreSQL', { skip }, () => {
     } finally {
       c.release();
     }
+  });
+
+  // Each statement returns the port of the server that ran it; `on` is where it must run. The
+  // per-case misroute count proves a primary result is the router's choice, not the safety net's.
+  const hardCases: { name: string; sql: string; on: 'primary' | 'replica' }[] = [
+    { name: 'FOR NO KEY UPDATE', sql: `SELECT ${PORT} FROM rt_pg_items WHERE id = 1 FOR NO KEY UPDATE`, on: 'primary' },
+    { name: 'FOR KEY SHARE', sql: `SELECT ${PORT} FROM rt_pg_items WHERE id = 1 FOR KEY SHARE`, on: 'primary' },
+    { name: 'setval', sql: `SELECT ${PORT}, setval('rt_pg_seq', 100) AS n`, on: 'primary' },
+    { name: 'a write word in a string', sql: `SELECT ${PORT}, 'x; delete from rt_pg_items' AS s`, on: 'replica' },
+    { name: 'a write word in a dollar-quoted string', sql: `SELECT ${PORT}, $$ insert into rt_pg_items values (9) $$ AS s`, on: 'replica' },
+    { name: 'a write word in a dollar-quoted string with a tag', sql: `SELECT ${PORT}, $q$ ; update rt_pg_items set v = '' $q$ AS s`, on: 'replica' },
+    { name: 'a -- comment', sql: `SELECT ${PORT} -- update rt_pg_items set v = ''`, on: 'replica' },
+    { name: 'a /* */ comment', sql: `SELECT /* delete from rt_pg_items */ ${PORT}`, on: 'replica' },
+    { name: 'a nested /* */ comment', sql: `SELECT /* a /* nested */ ; insert into rt_pg_items */ ${PORT}`, on: 'replica' },
+  ];
+  for (const c of hardCases) {
+    test(`hard case through the pool: ${c.name} runs on the ${c.on}`, async () => {
+      const { cluster, pool } = routed();
+      const ran = await where(pool.query(c.sql));
+      if (c.on === 'primary') assert.equal(ran, 'default', c.sql);
+      else assert.match(ran, /^replica/, c.sql);
+      assert.equal(cluster.stats().misroutes, 0, `${c.sql} was misrouted`);
+    });
+  }
+
+  test('hard cases that leave no row to ask: SELECT ... INTO and EXPLAIN ANALYZE INSERT run on the primary', async () => {
+    const { pool } = routed();
+    // The statement itself records the port of the server that ran it.
+    await pool.query('SELECT inet_server_port() AS port INTO rt_pg_into');
+    await pool.query("EXPLAIN ANALYZE INSERT INTO rt_pg_where VALUES ('explain', inet_server_port())");
+    const admin = new pg.Client(local.databases.default!.url);
+    await admin.connect();
+    try {
+      const into = await admin.query<{ port: number }>('SELECT port FROM rt_pg_into');
+      assert.equal(portOf.get(into.rows[0]!.port), 'default');
+      const explained = await admin.query<{ port: number }>("SELECT port FROM rt_pg_where WHERE tag = 'explain'");
+      assert.deepEqual(explained.rows.map((r) => portOf.get(r.port)), ['default']);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('lastval after a nextval on the same checked-out client runs on the primary and sees it', async () => {
+    const { pool } = routed();
+    const c = await pool.connect();
+    try {
+      const n = await c.query<{ n: string }>("SELECT nextval('rt_pg_seq') AS n");
+      const last = await c.query<{ n: string; port: number }>(`SELECT lastval() AS n, ${PORT}`);
+      assert.equal(last.rows[0]!.n, n.rows[0]!.n);
+      assert.equal(portOf.get(last.rows[0]!.port), 'default');
+    } finally {
+      c.release();
+    }
+    // On a fresh pool, lastval() alone is a session function: the primary (where, with no nextval
+    // in that session, the server says so), never a replica.
+    const fresh = routed({ debug: true });
+    await assert.rejects(fresh.pool.query('SELECT lastval()'), /lastval is not yet defined/);
+    assert.equal(fresh.cluster.queries.at(-1)!.alias, 'default');
+  });
+
+  test('writeFunctions: a user function named there runs on the primary; unnamed, on a replica', async () => {
+    const plain = routed();
+    assert.match(await where(plain.pool.query('SELECT rt_pg_port_fn() AS port')), /^replica/);
+    const named = routed({ writeFunctions: ['rt_pg_port_fn'] });
+    assert.equal(await where(named.pool.query('SELECT rt_pg_port_fn() AS port')), 'default');
+    assert.equal(await where(named.pool.query('SELECT public.rt_pg_port_fn() AS port')), 'default');
   });
 
   test('SET and temporary tables pin a client to the primary; its session state holds', async () => {
