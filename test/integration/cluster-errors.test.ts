@@ -6,14 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { isDbRouterError } from '../../src/errors.js';
-import { openCluster, startCluster, type LocalCluster } from '../../src/local/index.js';
+import { openCluster, startCluster, type Engine, type LocalCluster, type StartClusterOptions } from '../../src/local/index.js';
 import { isAlive, processesMentioning } from '../../src/local/processes.js';
 import { engineSkip, ownCluster, sharedCluster } from '../harness/clusters.js';
 import { stateOf } from './postgres-cluster-suite.js';
 
-const pgSkip = await engineSkip('postgres');
 let scratchCount = 0;
 const scratch = (label: string): string => path.join(tmpdir(), `dbrouter-test-err-${label}-${process.pid}-${++scratchCount}`);
 const madeDirs: string[] = [];
@@ -34,9 +34,11 @@ function listen(port: number): Promise<Server> {
   });
 }
 
-function cliFails(args: string[]): string {
+const runCli = fileURLToPath(new URL('../harness/run-cli.ts', import.meta.url));
+function cliFails(args: string[], options: { cwd?: string } = {}): string {
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', 'test/harness/run-cli.ts', 'cluster', ...args], {
+    execFileSync(process.execPath, ['--import', import.meta.resolve('tsx'), runCli, 'cluster', ...args], {
+      cwd: options.cwd,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -82,10 +84,37 @@ test('down on a directory with no cluster: CLUSTER_NOT_FOUND, from the API and t
   assert.match(cliFails(['down', '--dir', dir]), /dbrouter: no cluster in .*\[CLUSTER_NOT_FOUND\]/);
 });
 
-describe('faults on postgres', { skip: pgSkip }, () => {
+/**
+ * Per engine: how to make an `up` fail once every server runs (so there are processes to clean
+ * up), and what it then says.
+ */
+const faultEngines: { engine: Engine; skip: string | false; failedUp: { options: Partial<StartClusterOptions>; code: string; error: RegExp } }[] = [
+  {
+    engine: 'postgres',
+    skip: await engineSkip('postgres'),
+    // hot_standby=off: the primary starts, the replicas never accept connections.
+    failedUp: {
+      options: { settings: { hot_standby: 'off' }, startTimeoutMillis: 1500 },
+      code: 'CLUSTER_START_FAILED',
+      error: /replica1 \(port \d+\) did not accept connections within 1500 ms\. Last lines of/,
+    },
+  },
+  {
+    engine: 'mariadb',
+    skip: await engineSkip('mariadb'),
+    // Every server runs with the same server id: a replica's IO thread refuses its primary.
+    failedUp: {
+      options: { settings: { 'server-id': '1' }, catchUpTimeoutMillis: 1500 },
+      code: 'REPLICA_CATCH_UP_TIMEOUT',
+      error: /replica1 never connected to the primary within 1500 ms\. Last lines of/,
+    },
+  },
+];
+
+for (const { engine, skip, failedUp } of faultEngines) describe(`faults on ${engine}`, { skip }, () => {
   let shared: LocalCluster;
   before(async () => {
-    shared = await sharedCluster('postgres');
+    shared = await sharedCluster(engine);
   });
 
   test('port in use: PORT_IN_USE naming the port, nothing created', async () => {
@@ -95,12 +124,12 @@ describe('faults on postgres', { skip: pgSkip }, () => {
     const port = address.port;
     const dir = scratch('port');
     try {
-      await assert.rejects(startCluster({ engine: 'postgres', dir, basePort: port - 1 }), (e: unknown) => {
+      await assert.rejects(startCluster({ engine, dir, basePort: port - 1 }), (e: unknown) => {
         assert.ok(isDbRouterError(e, 'PORT_IN_USE'));
         assert.match(e.message, new RegExp(`port ${port} on 127.0.0.1 is in use`));
         return true;
       });
-      assert.match(cliFails(['up', '--dir', dir, '--base-port', String(port)]), new RegExp(`port ${port} .*\\[PORT_IN_USE\\]`));
+      assert.match(cliFails(['up', '--engine', engine, '--dir', dir, '--base-port', String(port)]), new RegExp(`port ${port} .*\\[PORT_IN_USE\\]`));
     } finally {
       server.close();
     }
@@ -130,7 +159,7 @@ describe('faults on postgres', { skip: pgSkip }, () => {
   });
 
   test('up on a directory whose cluster runs: CLUSTER_EXISTS with the commands to use', async () => {
-    await assert.rejects(startCluster({ engine: 'postgres', dir: shared.dir }), (e: unknown) => {
+    await assert.rejects(startCluster({ engine, dir: shared.dir }), (e: unknown) => {
       assert.ok(isDbRouterError(e, 'CLUSTER_EXISTS'));
       assert.match(e.message, /already running in .*dbrouter cluster down --dir/);
       return true;
@@ -138,14 +167,14 @@ describe('faults on postgres', { skip: pgSkip }, () => {
   });
 
   test('--dir holding a cluster from a crashed run: detected, refused with the command that cleans it', async () => {
-    const cluster = await ownCluster('postgres', { replicas: 1 });
+    const cluster = await ownCluster(engine, { replicas: 1 });
     const state = stateOf(cluster);
     // The crash: every server dies, nobody updates the state file.
     for (const node of state.nodes) if (node.pid !== null) process.kill(node.pid, 'SIGKILL');
     for (const node of state.nodes) {
       for (let i = 0; i < 2000 && node.pid !== null && isAlive(node.pid); i++) await new Promise((r) => setTimeout(r, 5));
     }
-    await assert.rejects(startCluster({ engine: 'postgres', dir: cluster.dir }), (e: unknown) => {
+    await assert.rejects(startCluster({ engine, dir: cluster.dir }), (e: unknown) => {
       assert.ok(isDbRouterError(e, 'CLUSTER_EXISTS'));
       assert.match(e.message, new RegExp(`holds a cluster that is not running .*\`dbrouter cluster down --dir ${cluster.dir}\``));
       return true;
@@ -161,15 +190,21 @@ describe('faults on postgres', { skip: pgSkip }, () => {
     const dir = scratch('failed');
     const dataRoot = scratch('failed-data');
     const tmpMode = statSync(tmpdir()).mode;
-    // hot_standby=off: the primary starts, the replicas never accept connections.
+    let started = 0;
     await assert.rejects(
-      startCluster({ engine: 'postgres', dir, dataRoot, replicas: 1, settings: { hot_standby: 'off' }, startTimeoutMillis: 1500 }),
+      startCluster({
+        engine, dir, dataRoot, replicas: 1, ...failedUp.options,
+        onProgress: (step) => {
+          if (step.startsWith('starting')) started++;
+        },
+      }),
       (e: unknown) => {
-        assert.ok(isDbRouterError(e, 'CLUSTER_START_FAILED'));
-        assert.match(e.message, /replica1 \(port \d+\) did not accept connections within 1500 ms\. Last lines of/);
+        assert.ok(isDbRouterError(e, failedUp.code), String(e));
+        assert.match(e.message, failedUp.error);
         return true;
       },
     );
+    assert.equal(started, 1, 'it failed after the servers were started');
     assert.deepEqual(processesMentioning(dataRoot), []);
     assert.equal(existsSync(dataRoot), false);
     assert.equal(existsSync(dir), false);
@@ -198,10 +233,18 @@ describe('faults on postgres', { skip: pgSkip }, () => {
     assert.equal(existsSync(dir), false);
   });
 
+  test('down on a directory with no cluster: CLUSTER_NOT_FOUND, with --dir and in the default directory', () => {
+    const dir = madeDir(`nocluster-${engine}`);
+    assert.match(cliFails(['down', '--engine', engine, '--dir', dir]), /dbrouter: no cluster in .*\[CLUSTER_NOT_FOUND\]/);
+    // No --dir: the engine's default directory under the working directory, which has none.
+    const stderr = cliFails(['down', '--engine', engine], { cwd: dir });
+    assert.match(stderr, new RegExp(`no cluster in ${dir}/\\.dbrouter/cluster-${engine}.*\\[CLUSTER_NOT_FOUND\\]`));
+  });
+
   test('a non-empty directory without a cluster is refused', async () => {
     const dir = madeDir('full');
     mkdirSync(path.join(dir, 'something'));
-    await assert.rejects(startCluster({ engine: 'postgres', dir }), { code: 'CLUSTER_EXISTS', message: /is not empty/ });
+    await assert.rejects(startCluster({ engine, dir }), { code: 'CLUSTER_EXISTS', message: /is not empty/ });
   });
 
 });
