@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { isDbRouterError } from '../../src/errors.js';
+import { isDbRouterError, type ErrorCode } from '../../src/errors.js';
 import { openCluster, startCluster, type Engine, type LocalCluster, type StartClusterOptions } from '../../src/local/index.js';
 import { isAlive, processesMentioning } from '../../src/local/processes.js';
 import { engineSkip, ownCluster, sharedCluster } from '../harness/clusters.js';
@@ -88,7 +88,7 @@ test('down on a directory with no cluster: CLUSTER_NOT_FOUND, from the API and t
  * Per engine: how to make an `up` fail once every server runs (so there are processes to clean
  * up), and what it then says.
  */
-const faultEngines: { engine: Engine; skip: string | false; failedUp: { options: Partial<StartClusterOptions>; code: string; error: RegExp } }[] = [
+const faultEngines: { engine: Engine; skip: string | false; failedUp: { options: Partial<StartClusterOptions>; code: ErrorCode; error: RegExp } }[] = [
   {
     engine: 'postgres',
     skip: await engineSkip('postgres'),
