@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { isDbRouterError, type ErrorCode } from '../../src/errors.js';
 import { openCluster, startCluster, type Engine, type LocalCluster, type StartClusterOptions } from '../../src/local/index.js';
 import { isAlive, processesMentioning } from '../../src/local/processes.js';
@@ -22,7 +22,8 @@ const madeDir = (label: string): string => {
   madeDirs.push(dir);
   return dir;
 };
-after(() => {
+// On exit: a root-level after() left the directories made by tests inside describe blocks behind.
+process.on('exit', () => {
   for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
 });
 
