@@ -1,4 +1,5 @@
 import type { Role } from '../engines/engine.js';
+import { DbRouterError } from '../errors.js';
 import type { NodeInfo, ReplicaStrategy, RouteContext, RoutingView } from './router.js';
 
 /** A node's availability as the health monitor sees it. Only `up` nodes serve reads. */
@@ -50,7 +51,12 @@ export class Topology implements RoutingView {
     this.primaries = Object.freeze(this.nodes.filter((n) => n.role === 'primary'));
     this.replicas = Object.freeze(this.nodes.filter((n) => n.role === 'replica'));
     const primary = this.primaries.find((n) => n.alias === 'default') ?? this.primaries[0];
-    if (primary === undefined) throw new Error('Topology without a primary');
+    if (primary === undefined) {
+      throw new DbRouterError(
+        'CONFIG_INVALID',
+        `No database in the cluster is a primary (${this.nodes.map((n) => `${n.alias}: ${n.role}`).join(', ')}): give one alias role: 'primary', or leave its role out to ask the server.`,
+      );
+    }
     this.primary = primary;
     this.#byAlias = new Map(this.nodes.map((n) => [n.alias, n]));
     this.#counters = counters;
