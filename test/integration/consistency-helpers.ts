@@ -57,3 +57,12 @@ export async function withReplicasPaused<T>(local: LocalCluster, fn: () => Promi
 }
 
 export const SECRET = 'a-test-secret-of-more-than-16-bytes';
+
+/** Polls `condition` every 10 ms until it holds; fails naming `what` past `timeoutMillis`. */
+export async function until(condition: () => boolean, timeoutMillis: number, what: string): Promise<void> {
+  const t0 = performance.now();
+  while (!condition()) {
+    if (performance.now() - t0 > timeoutMillis) throw new Error(`${what}: not within ${timeoutMillis} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -8,7 +8,7 @@ import { CONSISTENCY } from '../../src/cluster/internals.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
 import { watchCluster } from '../../src/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
-import { routedDb, SECRET, withReplicasPaused, type Db } from './consistency-helpers.js';
+import { routedDb, SECRET, until, withReplicasPaused, type Db } from './consistency-helpers.js';
 
 const FUTURE: Record<Engine, string> = { postgres: 'FFFF/FFFFFFFF', mariadb: '0-1-999999999' };
 
@@ -169,7 +169,9 @@ for (const engine of ['postgres', 'mariadb'] as const) {
           return d.cluster.consistencyToken();
         });
         await local.waitForAllReplicas();
-        await new Promise((r) => setTimeout(r, 200));
+        // The monitor must have seen the replicas since they replayed: a check that started after.
+        const replayedAt = Date.now();
+        await until(() => health.status().nodes.every((n) => n.role !== 'replica' || (n.lastCheckAt ?? 0) > replayedAt && n.reachable === true), 5000, 'a monitor check after the replay');
         d.cluster.resetStats();
         assert.deepEqual((await d.cluster.withToken(token, () => seen(d, key))).v, 'h');
         assert.match(d.cluster.queries.at(-1)!.alias, /^replica/);
@@ -189,7 +191,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         for (const r of replicas) await local.pause(r);
         await d.q('INSERT INTO cs_items VALUES (?, ?)', [key, 'w']);
         const read = seen(d, key);
-        await new Promise((r) => setTimeout(r, 150));
+        await until(() => d.cluster.consistencyStats().waits === 1, 5000, 'the read waiting for a replica');
         await local.resume(replicas[0]!);
         const r = await read;
         assert.deepEqual(r, { v: 'w', alias: replicas[0] });
