@@ -228,7 +228,7 @@ export class MariadbEngine implements EngineDriver {
   async afterStart(state: ClusterState, node: NodeState, primary: NodeState | null): Promise<void> {
     if (node.role !== 'replica' || !primary) return;
     if (node.mustRejoin) {
-      // A former primary's own transactions are in its binlog, not in its slave position.
+      // A former primary's own transactions are in its binlog, not in its replica position (@@gtid_slave_pos).
       await this.#with(state, node, (c) => c.query('SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos'));
     }
     await this.follow(state, node, primary);
