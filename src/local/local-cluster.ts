@@ -314,6 +314,16 @@ class LocalClusterImpl implements LocalCluster {
     this.#driver = driver;
   }
 
+  // state.json is the truth shared by every process that controls this cluster (the CLI attaches
+  // with openCluster): another process may have restarted a node (new pid) or promoted one since
+  // this object read it. Re-read it before acting, or `down` would miss the processes it started.
+  #sync(): void {
+    if (!hasState(this.#state.dir)) return;
+    const fresh = readState(this.#state.dir);
+    fresh.dir = this.#state.dir;
+    this.#state = fresh;
+  }
+
   get engine(): Engine {
     return this.#state.engine;
   }
@@ -381,6 +391,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async status(): Promise<NodeStatus[]> {
+    this.#sync();
     const primary = this.#primary();
     let primaryPosition: string | null = null;
     if (this.#isUp(primary)) primaryPosition = await this.#driver.primaryPosition(this.#state, primary).catch(() => null);
@@ -441,6 +452,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async pause(alias: string): Promise<void> {
+    this.#sync();
     const node = this.#replica(alias, 'pause replay on');
     this.#requireUp(node);
     await this.#driver.pause(this.#state, node);
@@ -449,6 +461,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async resume(alias: string): Promise<void> {
+    this.#sync();
     const node = this.#replica(alias, 'resume replay on');
     this.#requireUp(node);
     await this.#driver.resume(this.#state, node);
@@ -457,6 +470,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async setDelay(alias: string, delayMillis: number): Promise<void> {
+    this.#sync();
     const node = this.#replica(alias, 'set a replay delay on');
     if (!Number.isFinite(delayMillis) || delayMillis < 0) {
       throw new DbRouterError('CONFIG_INVALID', `delay must be 0 or more milliseconds, got ${delayMillis}`);
@@ -468,6 +482,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async kill(alias: string): Promise<void> {
+    this.#sync();
     const node = this.#node(alias);
     if (this.#isUp(node) && node.pid !== null) {
       await stopProcess(node.pid, this.#driver.stopSignal('crash'));
@@ -479,6 +494,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async start(alias: string, timeoutMillis = 30_000): Promise<void> {
+    this.#sync();
     const node = this.#node(alias);
     if (this.#isUp(node)) return;
     const primary = node.role === 'primary' ? null : this.#primary();
@@ -511,6 +527,7 @@ class LocalClusterImpl implements LocalCluster {
   }
 
   async promote(alias: string): Promise<void> {
+    this.#sync();
     const node = this.#replica(alias, 'promote');
     this.#requireUp(node);
     const old = this.#primary();
@@ -531,6 +548,7 @@ class LocalClusterImpl implements LocalCluster {
 
   async down(options: { keep?: boolean } = {}): Promise<void> {
     if (!hasState(this.dir)) return;
+    this.#sync();
     await destroy(this.#state, this.#driver, options.keep ? 'clean' : 'crash', options.keep);
   }
 

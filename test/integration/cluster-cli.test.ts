@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { isAlive } from '../../src/local/processes.js';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
@@ -157,6 +158,14 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       );
       assert.ok(await shows(engine, url('default'), v, 15_000), 'the old primary rejoined as a replica of replica1');
       await assert.rejects(write(marker(), 'default'), 'the old primary is read-only now');
+    });
+
+    test('down from the process that started the cluster stops the nodes the CLI restarted since', async () => {
+      const pids = (JSON.parse(cli(['status', '--dir', local.dir, '--json'])) as { nodes: { pid: number | null }[] }).nodes
+        .map((s) => s.pid).filter((p): p is number => typeof p === 'number');
+      assert.equal(pids.length, 3);
+      await local.down();
+      assert.deepEqual(pids.filter(isAlive), [], 'no server process is left (zombies awaiting a reaper count as gone)');
     });
   });
 }
