@@ -121,24 +121,45 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const call = <T>(p: Promise<T>, cb: Callback<T> | undefined): void => {
     p.then((v) => cb?.(null, v), (e: unknown) => cb?.(e));
   };
+  // express-session saves a session while it sends the response (it writes all but the last byte,
+  // saves, then ends), so a client that follows a redirect on the headers can ask for the session
+  // before its save has run. Writes of one sid run in order, and a read waits for the writes of its
+  // sid still in flight in this process: the next request finds the session, lag or not.
+  const pending = new Map<string, Promise<void>>();
+  const write = (sid: string, op: () => Promise<void>): Promise<void> => {
+    const before = pending.get(sid);
+    const p = before === undefined ? op() : before.then(op);
+    const settled = p.then(() => undefined, () => undefined);
+    pending.set(sid, settled);
+    void settled.then(() => {
+      if (pending.get(sid) === settled) pending.delete(sid);
+    });
+    return p;
+  };
   const get = async (sid: string): Promise<SessionData | null> => {
+    await pending.get(sid);
     await ready();
     const rows = await onPrimary(() => sql.run(sql.get, [sid, Date.now()]));
     const text = rows[0]?.sess;
     return typeof text === 'string' ? (JSON.parse(text) as SessionData) : null;
   };
-  const set = async (sid: string, s: SessionData, expiresAt = expiry(s)): Promise<void> => {
-    await ready();
-    await onPrimary(() => sql.run(sql.set, [sid, JSON.stringify(s), expiresAt]));
+  const set = (sid: string, s: SessionData, expiresAt = expiry(s)): Promise<void> => {
+    const text = JSON.stringify(s);
+    return write(sid, async () => {
+      await ready();
+      await onPrimary(() => sql.run(sql.set, [sid, text, expiresAt]));
+    });
   };
-  const destroy = async (sid: string): Promise<void> => {
+  const destroy = (sid: string): Promise<void> => write(sid, async () => {
     await ready();
     await onPrimary(() => sql.run(sql.destroy, [sid]));
-  };
-  const touch = async (sid: string, s: SessionData): Promise<void> => {
-    await ready();
+  });
+  const touch = (sid: string, s: SessionData): Promise<void> => {
     const values = cluster.engine === 'postgres' ? [sid, expiry(s)] : [expiry(s), sid];
-    await onPrimary(() => sql.run(sql.touch, values));
+    return write(sid, async () => {
+      await ready();
+      await onPrimary(() => sql.run(sql.touch, values));
+    });
   };
 
   class DbRouterSessionStore extends Base implements SessionStore {

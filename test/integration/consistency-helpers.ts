@@ -1,6 +1,8 @@
 // Engine-independent helpers for the consistency tests: a routed pool, where a row was read
 // (the server's own port), and pausing every replica with the undo in `finally`.
 import assert from 'node:assert/strict';
+import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { createCluster, createMysqlPool, createPgPool, type Cluster, type ClusterConfig } from '../../src/index.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
 
@@ -65,4 +67,24 @@ export async function until(condition: () => boolean, timeoutMillis: number, wha
     if (performance.now() - t0 > timeoutMillis) throw new Error(`${what}: not within ${timeoutMillis} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** One plain driver connection to the primary (no dbrouter), `?` placeholders on both engines. */
+export async function primaryConnection(local: LocalCluster): Promise<{ q(sql: string, values?: readonly unknown[]): Promise<unknown>; end(): Promise<void> }> {
+  const url = local.databases[local.primaryAlias]!.url;
+  if (local.engine === 'postgres') {
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => undefined);
+    await client.connect();
+    return {
+      q: (sql, values = []) => {
+        let n = 0;
+        return client.query(sql.replace(/\?/g, () => `$${++n}`), [...values]);
+      },
+      end: () => client.end(),
+    };
+  }
+  const conn = await mysql.createConnection({ uri: url });
+  conn.on('error', () => undefined);
+  return { q: (sql, values = []) => conn.query(sql, [...values]), end: () => conn.end() };
 }

@@ -25,7 +25,7 @@ import { createSessionStore, type SessionStore } from '../../src/http/session-st
 import { isDbRouterError } from '../../src/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
-import { routedDb, SECRET, withReplicasPaused, type Db } from './consistency-helpers.js';
+import { primaryConnection, routedDb, SECRET, withReplicasPaused, type Db } from './consistency-helpers.js';
 
 type Framework = 'express' | 'fastify' | 'koa' | 'hono';
 const FRAMEWORKS: readonly Framework[] = ['express', 'fastify', 'koa', 'hono'];
@@ -317,6 +317,34 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         });
       } finally {
         await closeServer(server);
+        await store.close();
+      }
+    });
+
+    test('session store: a get while the save of that session is still in flight waits for it (express-session saves while it answers)', async () => {
+      const d = routedDb(local, { consistency: { secret: SECRET } });
+      dbs.push(d);
+      const store = createSessionStore({ cluster: d.cluster, table: 'http_sessions' });
+      const sid = `inflight-${engine}-${Date.now()}`;
+      // Another connection holds the session's row in an open transaction, so the store's save
+      // blocks in the server: a read that does not wait for it would find no session.
+      const blocker = await primaryConnection(local);
+      try {
+        await blocker.q('BEGIN');
+        await blocker.q('INSERT INTO http_sessions (sid, sess, expires_at) VALUES (?, ?, ?)', [sid, '{"user":"old"}', Date.now() + 60_000]);
+        const saved = new Promise<void>((resolve, reject) => store.set(sid, { user: 'grace', cookie: { maxAge: 60_000 } }, (e) => (e ? reject(e instanceof Error ? e : new Error('store failed', { cause: e })) : resolve())));
+        const got = new Promise<unknown>((resolve, reject) => store.get(sid, (e, v) => (e ? reject(e instanceof Error ? e : new Error('store failed', { cause: e })) : resolve(v))));
+        const blockedSql = engine === 'postgres'
+          ? "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO http_sessions%'"
+          : "SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO http_sessions%'";
+        for (let t0 = performance.now(); Number((await d.q(`/* dbrouter:strong */ ${blockedSql}`))[0]!.n) === 0;) {
+          if (performance.now() - t0 > 5000) throw new Error('the save never reached the server');
+        }
+        await blocker.q('COMMIT');
+        await saved;
+        assert.equal((await got as { user?: string } | null)?.user, 'grace', 'the get waited for the save in flight');
+      } finally {
+        await blocker.end();
         await store.close();
       }
     });
