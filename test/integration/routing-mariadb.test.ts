@@ -256,6 +256,35 @@ describe('routing on MariaDB', { skip }, () => {
     assert.equal(await bt.cluster.using('replica1', () => where(bt.pool.query(`SELECT ${PORT}`))), 'replica1');
   });
 
+  test('weighted and least-busy replica choice on real replicas', async () => {
+    const weighted = routed({
+      databases: Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, weight: alias === 'replica1' ? 3 : 1 }])),
+      routers: [primaryReplica({ strategy: 'weighted' })],
+    }).pool;
+    const count: Record<string, number> = {};
+    for (let i = 0; i < 400; i++) {
+      const alias = await where(weighted.query(`SELECT ${PORT}`));
+      count[alias] = (count[alias] ?? 0) + 1;
+    }
+    assert.equal(count.default, undefined, 'no read on the primary');
+    const share = count.replica1! / 400;
+    assert.ok(share > 0.65 && share < 0.85, `replica1 (weight 3 of 4) served ${Math.round(share * 100)} % of reads`);
+    // least-busy: while a slow read holds replica1, the next reads go to the idle replica2.
+    const lb = routed({ routers: [primaryReplica({ strategy: 'least-busy' })] }).pool;
+    const slow = lb.query(`SELECT SLEEP(0.5) AS s, ${PORT}`);
+    const during: string[] = [];
+    for (let i = 0; i < 5; i++) during.push(await where(lb.query(`SELECT ${PORT}`)));
+    const slowOn = await where(slow);
+    assert.ok(during.every((a) => a !== slowOn && a !== 'default'), `reads during the slow one (on ${slowOn}) went to ${during.join(', ')}`);
+  });
+
+  test('migrate() runs once on the primary (MariaDB)', async () => {
+    const { cluster } = routed();
+    assert.deepEqual(await cluster.migrationTargets(), ['default']);
+    const ran = await cluster.migrate(async ({ pool: p }) => where((p as RoutedMysqlPool).query(`SELECT ${PORT}`)));
+    assert.deepEqual(ran, { default: 'default' });
+  });
+
   test('roles left out are asked of the servers (@@read_only)', async () => {
     const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, d.url]));
     const cluster = createCluster({ databases, consistency: 'eventual' });
