@@ -4,7 +4,7 @@ import { DbRouterError } from '../errors.js';
 import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
-import { decide, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
 import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
@@ -196,6 +196,20 @@ export class Cluster extends EventEmitter {
   using<R>(alias: string, fn: () => R): R {
     this.#index(alias, 'using()');
     return runInScope(this.#frame('alias', alias), fn);
+  }
+
+  /**
+   * Runs `fn` in a strict read-only scope (Rails' `while_preventing_writes`): a statement that
+   * changes data or schema is refused with `READ_ONLY` before it reaches any server, on every pool
+   * and checked-out client, whatever scope is nested inside. Reads, transactions, locks and session
+   * settings run as usual.
+   *
+   * @example
+   *   await cluster.readOnly(() => renderReport());   // an INSERT inside rejects with code READ_ONLY
+   */
+  readOnly<R>(fn: () => R): R {
+    const outer = currentScope();
+    return runInScope({ ...(outer ?? { mode: 'auto' }), readOnly: true }, fn);
   }
 
   /** Runs `fn` with hints that routers see in `ctx.hints`. */
@@ -492,7 +506,12 @@ export class Cluster extends EventEmitter {
         return isReady();
       },
       ready: () => this.ready(),
-      classify: (sql) => this.#classifier.classify(sql),
+      classify: (sql) => {
+        const c = this.#classifier.classify(sql);
+        // Checked-out clients classify here, also once bound (where no routing decision is made).
+        if (changesData(c) && currentScope()?.readOnly === true) throw readOnlyRefusal(c);
+        return c;
+      },
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c ?? this.#classifier.classify(sql), currentScope(), this.#pin),
       node: (alias) => this.#requireTopology().node(alias) ?? this.#requireTopology().nodes[this.#index(alias, 'node()')]!,
       primary: () => this.#requireTopology().primary,
