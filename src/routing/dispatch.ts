@@ -202,11 +202,21 @@ function afterConnectionError<A, R, C>(
     throw notSent(node, err, monitored);
   }
   cx.connectionError(node, err, false);
-  if (retried || d.reason === 'pinned') throw err;
-  let again = cx.route(sql, d.classification);
+  if (d.reason === 'pinned') throw err;
+  const onReplica = node.role === 'replica';
+  if (retried) {
+    // The retry met a replica that refused the connection (dying too): nothing ran there, and
+    // the primary serves any read.
+    if (!onReplica || !cx.engine.neverSent(err)) throw err;
+    return dispatch(cx, runner, sql, args, onPrimary(cx, d), onMisroute, true);
+  }
+  const again = cx.route(sql, d.classification);
   // Without a monitor the routers may pick the same replica again: the primary serves any read.
-  if (again.node.index === node.index && node.role === 'replica') again = { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };
-  return dispatch(cx, runner, sql, args, again, onMisroute, true);
+  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+}
+
+function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
+  return { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };
 }
 
 /** A statement that may have changed data had it run (so its outcome matters when it was cut). */
@@ -371,6 +381,7 @@ export class Binding<A, R, C> {
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
+        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
         if (!cx.engine.isConnectionError(err)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
@@ -424,7 +435,8 @@ export class Binding<A, R, C> {
   #again(sql: string, args: A, node: NodeInfo, err: unknown, retried: boolean, notSentYet: boolean): Promise<R> {
     const monitored = this.#cx.connectionError(node, err, false);
     if (this.#pinned !== undefined) throw err;
-    if (!retried && (monitored || node.role === 'replica')) return this.#query(sql, args, true);
+    // Without a monitor, a refused primary would refuse again at once; a cut connection need not.
+    if (!retried && (monitored || node.role === 'replica' || !notSentYet)) return this.#query(sql, args, true);
     if (node.role === 'primary' && notSentYet) throw notSent(node, err, monitored);
     throw err;
   }

@@ -11,11 +11,13 @@ const READ_ONLY_ERRNO = new Set([1290, 1792, 1836]);
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  // MariaDB's answer to KILL CONNECTION on a running statement, before it closes the connection.
+  'ER_CONNECTION_KILLED',
 ]);
 
 /**
  * Refused before any statement: ER_CON_COUNT_ERROR (too many connections, sent instead of the
- * handshake), ER_SERVER_SHUTDOWN is not here: the server sends it to statements it is cutting.
+ * handshake). Not ER_SERVER_SHUTDOWN: a server sends it to the statements it cuts.
  */
 const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR']);
 /** mysql2 refusing to send on a connection it already knows is closed. */
