@@ -152,6 +152,7 @@ function scenarios(engine: EngineName): void {
     if (monitorUser) {
       url.username = monitorUser.user;
       url.password = monitorUser.password;
+      url.pathname = '/';
     }
     const dst = await direct(engine, url.toString());
     try {
