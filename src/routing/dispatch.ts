@@ -177,7 +177,8 @@ export function settle<A, R, C>(
 /**
  * A one-shot statement whose node failed it with a connection error. The node is reported to the
  * health monitor (it leaves the routing at once). A read runs once more elsewhere: on another
- * replica, else on the primary (which waits for a new primary if it is the one that failed). A
+ * replica, else on the primary (which waits for a new primary if it is the one that failed); if
+ * that replica fails too, on the primary. A
  * write that provably never reached a server waits for a primary and runs there; one that may
  * have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
  */
@@ -205,9 +206,9 @@ function afterConnectionError<A, R, C>(
   if (d.reason === 'pinned') throw err;
   const onReplica = node.role === 'replica';
   if (retried) {
-    // The retry met a replica that refused the connection (dying too): nothing ran there, and
-    // the primary serves any read.
-    if (!onReplica || !cx.engine.neverSent(err)) throw err;
+    // The retry met another dying replica (several die at once): the primary serves any read.
+    // At most three attempts: a replica, another one, the primary.
+    if (!onReplica) throw err;
     return dispatch(cx, runner, sql, args, onPrimary(cx, d), onMisroute, true);
   }
   const again = cx.route(sql, d.classification);

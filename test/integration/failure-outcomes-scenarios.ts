@@ -38,10 +38,10 @@ function pgApi(cluster: Cluster): Api {
   pool.on('error', () => undefined);
   const wrap = (c: RoutedPgClient): CheckedOut => {
     c.on('error', () => undefined);
-    return { query: async (sql) => (await c.query(sql)).rows as Row[], release: () => c.release() };
+    return { query: async (sql) => (await c.query(sql)).rows, release: () => c.release() };
   };
   return {
-    pool: async (sql) => (await pool.query(sql)).rows as Row[],
+    pool: async (sql) => (await pool.query(sql)).rows,
     poolCallback: (sql) => new Promise((resolve, reject) => pool.query(sql, (e, r) => (e ? reject(e) : resolve(r!.rows as Row[])))),
     checkout: async () => wrap(await pool.connect()),
     checkoutCallback: () => new Promise((resolve, reject) => pool.connect((e, c) => (e || !c ? reject(e ?? new Error('no client')) : resolve(wrap(c))))),
@@ -163,7 +163,8 @@ function scenarios(engine: EngineName): void {
         const seqs = (pos: string) => new Map(pos.split(',').filter(Boolean).map((g) => g.trim().split('-')).map(([d, , n]) => [d, Number(n)]));
         const want = seqs(String((await src.query('SELECT @@gtid_binlog_pos AS p'))[0]!.p));
         await until(async () => {
-          const have = seqs(String((await dst.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos ?? ''));
+          const io = (await dst.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos;
+          const have = seqs(typeof io === 'string' ? io : '');
           return [...want].every(([d, n]) => (have.get(d) ?? -1) >= n);
         }, 5000, `${alias} received ${[...want].join(',')}`);
       }

@@ -325,18 +325,24 @@ for (const engine of ['postgres', 'mysql'] as const) {
       assert.deepEqual(net.where(/SELECT/), ['replica1', 'default', 'replica1', 'default', 'replica1', 'default']);
     });
 
-    test('a read whose retry meets a replica that refuses connections goes on to the primary', async () => {
+    test('a read whose retry meets another failing replica goes on to the primary', async () => {
       const { net, db } = plain(2);
       net.cut.set('replica1', /SELECT/);
       net.cut.set('replica2', /SELECT/);
-      // The first attempt is cut wherever it lands; the second is refused if it lands on the other replica.
-      for (let i = 0; i < 10; i++) {
-        net.refused.clear();
-        net.ran = [];
-        const answer = db.query('SELECT 1');
-        net.refused.add('replica1');
-        net.refused.add('replica2');
-        assert.equal(await answer, 'default');
+      // The first attempt is cut wherever it lands; the second is cut too, or refused, if it
+      // lands on the other replica; the third is the primary's.
+      for (const refuse of [false, true]) {
+        for (let i = 0; i < 10; i++) {
+          net.refused.clear();
+          net.ran = [];
+          const answer = db.query('SELECT 1');
+          if (refuse) {
+            net.refused.add('replica1');
+            net.refused.add('replica2');
+          }
+          assert.equal(await answer, 'default');
+          assert.ok(net.ran.length <= 3 && net.ran.at(-1)!.alias === 'default');
+        }
       }
     });
 
