@@ -1,6 +1,6 @@
 import type { ConnectionOptions as MysqlConnectionOptions } from 'mysql2';
 import type { HasInternals } from '../../cluster/internals.js';
-import { errorCode, errorNumber, type ConnectionOptions, type Engine, type Role } from '../engine.js';
+import { errorCode, errorNumber, failedToConnect, type ConnectionOptions, type Engine, type Role } from '../engine.js';
 import { mysqlPoolConfig } from './config.js';
 import { RoutedMysqlPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
@@ -11,7 +11,17 @@ const READ_ONLY_ERRNO = new Set([1290, 1792, 1836]);
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  // MariaDB's answer to KILL CONNECTION on a running statement, before it closes the connection.
+  'ER_CONNECTION_KILLED',
 ]);
+
+/**
+ * Refused before any statement: ER_CON_COUNT_ERROR (too many connections, sent instead of the
+ * handshake). Not ER_SERVER_SHUTDOWN: a server sends it to the statements it cuts.
+ */
+const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR']);
+/** mysql2 refusing to send on a connection it already knows is closed. */
+const NOT_SENT_MESSAGE = /^Can't add new command when connection is in closed state/;
 
 interface MysqlPromiseConnection {
   query(sql: string): Promise<[unknown, unknown]>;
@@ -32,7 +42,17 @@ export class MysqlEngine implements Engine {
 
   isConnectionError(err: unknown): boolean {
     const code = errorCode(err);
-    return typeof code === 'string' && CONNECTION_CODES.has(code);
+    if (typeof code === 'string') return CONNECTION_CODES.has(code);
+    return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
+  }
+
+  // PROTOCOL_CONNECTION_LOST ("Connection lost: The server closed the connection."), ECONNRESET,
+  // EPIPE and ER_SERVER_SHUTDOWN come from a connection that was open: the statement may have run.
+  neverSent(err: unknown): boolean {
+    if (failedToConnect(err)) return true;
+    const code = errorCode(err);
+    if (typeof code === 'string') return REFUSED_SESSION_CODES.has(code);
+    return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
   }
 
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): RoutedMysqlPool {

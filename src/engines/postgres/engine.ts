@@ -1,6 +1,6 @@
 import type { Client, ClientConfig } from 'pg';
 import type { HasInternals } from '../../cluster/internals.js';
-import { errorCode, type ConnectionOptions, type Engine, type Role } from '../engine.js';
+import { errorCode, failedToConnect, type ConnectionOptions, type Engine, type Role } from '../engine.js';
 import { pgClientConfig } from './config.js';
 import { RoutedPgPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
@@ -9,6 +9,17 @@ import { PostgresPositions } from './positions.js';
 /** SQLSTATE classes that mean the connection or the server is gone. */
 const CONNECTION_SQLSTATE = /^(08|57P0[1-3])/;
 const CONNECTION_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+/**
+ * The server refused the session before any statement: 57P03 cannot_connect_now (starting up,
+ * shutting down, in recovery without hot standby), 53300 too_many_connections, 08001/08004 (the
+ * client could not establish it, the server rejected it).
+ */
+const REFUSED_SESSION_SQLSTATE = new Set(['57P03', '53300', '08001', '08004']);
+/**
+ * node-postgres's own errors raised before a statement is written: pg-pool's connect timeouts,
+ * and a query refused on a client already known dead or closed.
+ */
+const NOT_SENT_MESSAGE = /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/;
 
 /** PostgreSQL: read-only is SQLSTATE 25006; the role is `pg_is_in_recovery()`. */
 export class PostgresEngine implements Engine {
@@ -22,8 +33,17 @@ export class PostgresEngine implements Engine {
 
   isConnectionError(err: unknown): boolean {
     const code = errorCode(err);
-    if (typeof code !== 'string') return err instanceof Error && /Connection terminated|connection timeout/i.test(err.message);
-    return CONNECTION_SQLSTATE.test(code) || CONNECTION_NODE_CODES.has(code);
+    if (typeof code !== 'string') return err instanceof Error && /Connection terminated|connection timeout|not queryable/i.test(err.message);
+    return CONNECTION_SQLSTATE.test(code) || CONNECTION_NODE_CODES.has(code) || REFUSED_SESSION_SQLSTATE.has(code);
+  }
+
+  // "Connection terminated unexpectedly", ECONNRESET, 57P01 (terminated by an administrator or a
+  // fast shutdown) and the like come from a connection that was open: the statement may have run.
+  neverSent(err: unknown): boolean {
+    if (failedToConnect(err)) return true;
+    const code = errorCode(err);
+    if (typeof code === 'string') return REFUSED_SESSION_SQLSTATE.has(code);
+    return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
   }
 
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): RoutedPgPool {
