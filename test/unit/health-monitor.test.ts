@@ -108,15 +108,25 @@ test('markSuspect on a healthy node: the recheck clears it', async () => {
 test('lag: out beyond the bound, back only below half of it after checksBeforeUp checks', async () => {
   const { monitor, prober, clock, events } = setup();
   await monitor.start();
-  prober.behaviour.set('r1', replica('100', 4500));
+  // r1 lacks even the first primary position the monitor saw: only the engine can date that gap.
+  prober.behaviour.set('r1', replica('90', 4500));
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), ['r2']);
   assert.match(events.join(), /lagging \{"alias":"r1","lagMillis":4500/);
-  prober.behaviour.set('r1', replica('100', 3000));
+  assert.equal(monitor.status().nodes[1]!.lagFrom, 'engine');
+  // The primary writes; r1 applies up to the old position: its gap is dated by what the monitor saw.
+  prober.behaviour.set('main', primary('200'));
+  prober.behaviour.set('r2', replica('200'));
   await clock.advance(3000);
-  assert.deepEqual(monitor.readableReplicas(), ['r2'], 'below the bound but above half: stays out');
-  prober.behaviour.set('r1', replica('100', 1000));
+  prober.behaviour.set('r1', replica('100', 99_000));
   await clock.advance(1000);
+  const r1 = monitor.status().nodes[1]!;
+  assert.equal(r1.lagFrom, 'positions');
+  assert.equal(r1.lagMillis, 3000, 'the age of the first primary position r1 lacks, not the engine\'s 99 s');
+  assert.deepEqual(monitor.readableReplicas(), ['r2'], 'below the bound but above half: stays out');
+  prober.behaviour.set('r1', replica('200', 99_000));
+  await clock.advance(1000);
+  assert.equal(monitor.status().nodes[1]!.lagMillis, 0, 'it has everything the primary has: lag 0 whatever the engine says');
   assert.deepEqual(monitor.readableReplicas(), ['r2'], 'one good check');
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2']);
@@ -124,15 +134,20 @@ test('lag: out beyond the bound, back only below half of it after checksBeforeUp
   await monitor.stop();
 });
 
-test('unknown lag (MariaDB SQL thread stopped) counts as beyond the bound', async () => {
+test('unknown lag (MariaDB SQL thread stopped) counts as beyond the bound while the replica lacks a write', async () => {
   const { monitor, prober, clock } = setup();
   await monitor.start();
-  prober.behaviour.set('r2', { ...replica('100'), lagMillis: undefined, paused: true });
+  prober.behaviour.set('r2', { ...replica('90'), lagMillis: undefined, paused: true });
   await clock.advance(1000);
   const r2 = monitor.status().nodes[2]!;
   assert.equal(r2.lagging, true);
   assert.equal(r2.lagMillis, undefined);
   assert.equal(r2.paused, true);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  // Paused but holding everything the primary has: nothing is missing, lag 0.
+  prober.behaviour.set('r1', { ...replica('100'), lagMillis: undefined, paused: true });
+  await clock.advance(1000);
+  assert.equal(monitor.status().nodes[1]!.lagMillis, 0);
   assert.deepEqual(monitor.readableReplicas(), ['r1']);
   await monitor.stop();
 });
@@ -155,8 +170,8 @@ test('a replica the engine calls current but that stopped applying the primary f
 test('every replica out: reads go to the primary; minReplicasInRotation keeps the least late', async () => {
   const a = setup();
   await a.monitor.start();
-  a.prober.behaviour.set('r1', replica('100', 9000));
-  a.prober.behaviour.set('r2', replica('100', 6000));
+  a.prober.behaviour.set('r1', replica('90', 9000));
+  a.prober.behaviour.set('r2', replica('90', 6000));
   await a.clock.advance(1000);
   assert.deepEqual(a.monitor.readableReplicas(), []);
   assert.equal(a.monitor.isReadable('main'), true);
@@ -164,8 +179,8 @@ test('every replica out: reads go to the primary; minReplicasInRotation keeps th
 
   const b = setup({ minReplicasInRotation: 1 });
   await b.monitor.start();
-  b.prober.behaviour.set('r1', replica('100', 9000));
-  b.prober.behaviour.set('r2', replica('100', 6000));
+  b.prober.behaviour.set('r1', replica('90', 9000));
+  b.prober.behaviour.set('r2', replica('90', 6000));
   await b.clock.advance(1000);
   assert.deepEqual(b.monitor.readableReplicas(), ['r2']);
   b.prober.behaviour.set('r2', new Error('down'));
@@ -177,8 +192,8 @@ test('every replica out: reads go to the primary; minReplicasInRotation keeps th
 test('no primary available: lagging replicas serve reads rather than none', async () => {
   const { monitor, prober, clock } = setup();
   await monitor.start();
-  prober.behaviour.set('r1', replica('100', 9000));
-  prober.behaviour.set('r2', { ...replica('100'), lagMillis: undefined });
+  prober.behaviour.set('r1', replica('90', 9000));
+  prober.behaviour.set('r2', { ...replica('90'), lagMillis: undefined });
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), [], 'the primary takes the reads');
   prober.behaviour.set('main', new Error('ECONNREFUSED'));
