@@ -152,8 +152,9 @@ interface NodeState {
   lagFrom: 'positions' | 'engine' | undefined;
   /** Why the replica is diverged, kept until a comparison with a later primary position says otherwise. */
   diverged: string | undefined;
-  /** Monitor clock when the last good check finished: positions read by then. */
-  lastGoodCheckEndAt: number | undefined;
+  /** Order (the monitor's check counter) in which the last good check started and finished. */
+  lastGoodCheckStartSeq: number;
+  lastGoodCheckEndSeq: number;
   rttMillis: number | undefined;
   lastCheckAt: number | undefined;
   lastGoodCheckAt: number | undefined;
@@ -202,6 +203,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   #primaryLost = false;
   #splitBrain: readonly string[] | undefined;
   #samples: Sample[] = [];
+  /** Counts check starts and ends: orders one node's reads against another's whatever the clock says. */
+  #seq = 0;
   #searches = 0;
   #waiters = new Set<Waiter>();
   #started = false;
@@ -446,6 +449,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   async #runCheck(s: NodeState): Promise<void> {
     const startedAt = this.#clock.now();
+    const startSeq = ++this.#seq;
     const controller = new AbortController();
     let timer: TimerHandle | undefined;
     try {
@@ -460,7 +464,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       });
       const result = await Promise.race([checking, timeout]);
       if (this.#stopped) return;
-      this.#onSuccess(s, result, startedAt);
+      this.#onSuccess(s, result, startedAt, startSeq);
     } catch (e) {
       if (this.#stopped) return;
       this.#onFailure(s, e, startedAt);
@@ -471,7 +475,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.#emit('check', { alias: s.node.alias, ok: s.reachable === true });
   }
 
-  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number): void {
+  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number, startSeq: number): void {
     const alias = s.node.alias;
     s.reachable = true;
     s.failures = 0;
@@ -480,7 +484,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     s.result = r;
     s.lastCheckAt = startedAt;
     s.lastGoodCheckAt = startedAt;
-    s.lastGoodCheckEndAt = this.#clock.now();
+    s.lastGoodCheckStartSeq = startSeq;
+    s.lastGoodCheckEndSeq = ++this.#seq;
     s.rttMillis = r.rttMillis ?? this.#clock.now() - startedAt;
     if (s.health === 'unknown') s.health = 'up';
     else if (s.health === 'down' && ++s.successes >= this.#checksBeforeUp) this.#up(s);
@@ -654,12 +659,12 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   // any replica look ahead of an older primary position). Without a fresh enough primary check the
   // last verdict stands.
   #checkDivergence(s: NodeState, r: ProbeResult): void {
-    const holdsMore = this.#prober.holdsMore;
+    const prober = this.#prober;
     const p = this.#primary === undefined ? undefined : this.#nodes.get(this.#primary);
     const primaryPos = p?.result?.role === 'primary' && p.reachable === true ? p.result.position : undefined;
-    if (!holdsMore || primaryPos === undefined || s.lastGoodCheckEndAt === undefined || (p?.lastGoodCheckAt ?? -Infinity) < s.lastGoodCheckEndAt) return;
+    if (!prober.holdsMore || primaryPos === undefined || p === undefined || p.lastGoodCheckStartSeq < s.lastGoodCheckEndSeq) return;
     const held = r.heldPositions ?? (r.replayPosition !== undefined ? [r.replayPosition] : []);
-    const extra = held.find((pos) => holdsMore(pos, primaryPos));
+    const extra = held.find((pos) => prober.holdsMore?.(pos, primaryPos) === true);
     s.diverged = extra === undefined ? undefined
       : `Replica "${s.node.alias}" holds transactions the primary "${this.#primary}" lacks (it is at ${extra}, the primary at ${primaryPos || '(empty)'}): its history split from the primary's. ` +
         'It is out of the reads; rebuild it from the primary.';
@@ -711,7 +716,8 @@ function newState(node: MonitoredNode): NodeState {
     lagPosition: undefined,
     lagFrom: undefined,
     diverged: undefined,
-    lastGoodCheckEndAt: undefined,
+    lastGoodCheckStartSeq: -1,
+    lastGoodCheckEndSeq: -1,
     rttMillis: undefined,
     lastCheckAt: undefined,
     lastGoodCheckAt: undefined,

@@ -337,3 +337,61 @@ test('addresses compare loopback names and socket directories as one host', () =
   assert.equal(sameAddress('10.0.0.1:5432', '10.0.0.2:5432'), false);
   assert.equal(sameAddress('127.0.0.1:5433', '127.0.0.1:5432'), false);
 });
+
+test('issue 9.1: a replica holding transactions the primary lacks is diverged and out of the reads', async () => {
+  const { monitor, prober, clock, events } = setup();
+  await monitor.start();
+  // r1 claims a position beyond the primary's (gtid_slave_pos set past it, or an errant write).
+  prober.behaviour.set('r1', replica('150', 0));
+  await clock.advance(1000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, [], 'no verdict before a primary check that started after r1\'s read');
+  await clock.advance(1000);
+  const r1 = monitor.status().nodes[1]!;
+  assert.deepEqual(r1.problems.map((p) => p.kind), ['diverged']);
+  assert.equal(r1.lagMillis, 0, 'by position it looks caught up: that is exactly why lag alone is not enough');
+  assert.deepEqual(monitor.readableReplicas(), ['r2']);
+  assert.match(events.join('\n'), /problem \{"alias":"r1","kind":"diverged"/);
+  // Even with every other replica gone and minReplicasInRotation asking for one, it never serves.
+  prober.behaviour.set('r2', new Error('ECONNREFUSED'));
+  await clock.advance(2000);
+  assert.deepEqual(monitor.readableReplicas(), []);
+  // Rebuilt from the primary: the problem clears once a later primary check confirms it.
+  prober.behaviour.set('r1', replica('100', 0));
+  await clock.advance(2000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, []);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  await monitor.stop();
+});
+
+test('a replica position ahead of an older primary position is not divergence: only a primary read after it counts', async () => {
+  const { monitor, prober, clock } = setup({ checkIntervalMillis: 1000 });
+  await monitor.start();
+  // The primary wrote 110 after its last check; r1 already has it when checked. Then the primary
+  // is checked and shows 110: no verdict in between.
+  prober.behaviour.set('r1', replica('110', 0));
+  monitor.markSuspect('r1');
+  await clock.advance(0);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, [], 'compared only with a primary position read later');
+  prober.behaviour.set('main', primary('110'));
+  await clock.advance(1000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, []);
+  assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2']);
+  await monitor.stop();
+});
+
+test('issue 9.1: stopped replication threads take a replica out while a primary can serve', async () => {
+  const { monitor, prober, clock } = setup();
+  await monitor.start();
+  prober.behaviour.set('r2', { ...replica('100'), replicationStopped: 'its receiving (IO) thread stopped with error 1236: ...' });
+  await clock.advance(1000);
+  const r2 = monitor.status().nodes[2]!;
+  assert.deepEqual(r2.problems.map((p) => p.kind), ['replication-stopped']);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  // No primary and no other replica: a stopped replica's late data beats a failed read.
+  prober.behaviour.set('main', new Error('ECONNREFUSED'));
+  prober.behaviour.set('r1', new Error('ECONNREFUSED'));
+  await clock.advance(2000);
+  assert.equal(monitor.status().primaryAvailable, false);
+  assert.deepEqual(monitor.readableReplicas(), ['r2']);
+  await monitor.stop();
+});
