@@ -21,6 +21,15 @@ const INNODB = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=32M'];
  */
 export const APP_USER = { user: 'app', password: 'app', database: 'app' } as const;
 const REPLICATION_USER = { user: 'repl', password: 'repl' } as const;
+/**
+ * The health monitor's account on local MariaDB clusters: `SLAVE MONITOR` (`REPLICATION CLIENT`
+ * before 10.5.9) and nothing else, so the monitor sees the replication threads that the
+ * application's user may not. Exported as `MARIADB_MONITOR_USER`.
+ *
+ * @example
+ *   watchCluster(cluster, { monitor: MARIADB_MONITOR_USER });
+ */
+export const MONITOR_USER = { user: 'monitor', password: 'monitor' } as const;
 
 interface SlaveStatus extends RowDataPacket {
   Slave_IO_Running: string;
@@ -146,6 +155,10 @@ export class MariadbEngine implements EngineDriver {
         `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, ` +
           `EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, TRIGGER ON \`${APP_USER.database}\`.* TO '${APP_USER.user}'@'%'`,
       );
+      await c.query(`CREATE USER '${MONITOR_USER.user}'@'%' IDENTIFIED BY '${MONITOR_USER.password}'`);
+      // SLAVE MONITOR since 10.5.9; older servers know only REPLICATION CLIENT (ER_PARSE_ERROR / unknown privilege).
+      await c.query(`GRANT SLAVE MONITOR ON *.* TO '${MONITOR_USER.user}'@'%'`).catch(() =>
+        c.query(`GRANT REPLICATION CLIENT ON *.* TO '${MONITOR_USER.user}'@'%'`));
     });
     await Promise.all(state.nodes.filter((n) => n.role === 'replica').map((n) => this.follow(state, n, primary)));
   }
