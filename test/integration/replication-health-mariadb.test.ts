@@ -157,12 +157,12 @@ describe('replication health on a real mariadb cluster', { skip }, () => {
   });
 
   test('issue 9.6: a wrong password is reported as a wrong password (status and role discovery)', async () => {
-    const bad = local.databases.replica1!.url.replace('app:app@', 'app:wrong@');
+    const bad = local.databases.replica1!.url.replace('app:app@', 'app:Wr0ngPass@');
     const report = await checkCluster({ databases: { default: { url: local.databases.default!.url, role: 'primary' }, replica1: { url: bad, role: 'replica' } } }, { maxLagMillis: 5000, timeoutMillis: 2000 });
     const r1 = report.nodes.find((n) => n.alias === 'replica1')!;
     assert.equal(r1.state, 'down');
     assert.match(r1.error ?? '', /wrong user name or password \(MySQL 1045\)/);
-    assert.doesNotMatch(JSON.stringify(report), /wrong@/, 'never the password');
+    assert.doesNotMatch(JSON.stringify(report), /Wr0ngPass/, 'never the password');
     const cluster = createCluster({ databases: { default: local.databases.default!.url, replica1: bad } });
     try {
       await assert.rejects(cluster.ready(), (e: Error) => /wrong user name or password/.test(e.message) && !/Start it/.test(e.message));
@@ -208,11 +208,11 @@ describe('replication health on a real mariadb cluster', { skip }, () => {
     assert.deepEqual(await ids('replica1'), ['A1', 'A2', 'A3', 'A4', 'A5'], 'the received relay log was applied before the promotion');
     // The configuration still names default as the primary: status notes both sides.
     const databases = Object.fromEntries(['default', 'replica1', 'replica2'].map((a) => [a, { url: local.databases[a]!.url, role: a === 'default' ? 'primary' as const : 'replica' as const }]));
-    const report = await checkCluster({ databases: { replica1: databases.replica1!, replica2: databases.replica2! } }, { maxLagMillis: 5000, timeoutMillis: 2000 });
+    const report = await checkCluster({ databases }, { maxLagMillis: 5000, timeoutMillis: 1000 });
     assert.match(report.nodes.find((n) => n.alias === 'replica1')!.problems.join('\n'), /configured as a replica but reports being the primary/);
     // The former primary holds B1..B3, which the new primary lacks: it is rebuilt from it.
     const t0 = Date.now();
-    await local.start('default', 60_000);
+    await local.start('default');
     const rejoinMillis = Date.now() - t0;
     await local.waitForReplay('default', await local.primaryPosition());
     assert.deepEqual(await ids('default'), ['A1', 'A2', 'A3', 'A4', 'A5'], 'B1..B3 are gone: the node now holds the new primary\'s history');
