@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DbRouterError } from '../errors.js';
-import { defaultClusterDir, openCluster, startCluster } from '../local/index.js';
+import { defaultClusterDir, MARIADB_MONITOR_USER, openCluster, startCluster } from '../local/index.js';
 import type { Engine, LocalCluster, NodeStatus, PostgresSource } from '../local/index.js';
 
 const ENGINES: readonly Engine[] = ['postgres', 'mariadb'];
@@ -142,6 +142,11 @@ export function register(program: Command): void {
       }
       out(`${engine} cluster up in ${((performance.now() - started) / 1000).toFixed(2)} s (${result.dir})`);
       printDatabases(result);
+      if (engine === 'mariadb') {
+        // The application's user cannot see the replication threads (SHOW SLAVE STATUS): the monitor gets its own.
+        out(`monitor user (SLAVE MONITOR only): ${MARIADB_MONITOR_USER.user} / ${MARIADB_MONITOR_USER.password}; give it to the health monitor:`);
+        out(`  watchCluster(cluster, { monitor: { user: '${MARIADB_MONITOR_USER.user}', password: '${MARIADB_MONITOR_USER.password}' } })`);
+      }
       out(`stop it with: dbrouter cluster down --dir ${result.dir}`);
     });
 

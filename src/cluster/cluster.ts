@@ -12,6 +12,7 @@ import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routin
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import { CONSISTENCY, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type CountsConnections, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
+import { authFailure } from '../health/auth.js';
 import type { HealthStatus } from '../health/monitor.js';
 import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
 import { resolveConsistency, type ConsistencyLevel } from '../consistency/levels.js';
@@ -134,6 +135,8 @@ export class Cluster extends EventEmitter {
       try {
         this.#roles[i] = this.#discover !== undefined ? await this.#discover(n.alias, n.connection) : await this.#engine.discoverRole(n.connection);
       } catch (cause) {
+        const auth = authFailure(cause);
+        if (auth !== undefined) throw new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${auth}.`, { cause });
         throw new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${cause instanceof Error ? cause.message : String(cause)}. Start it, or give its role in the configuration.`, { cause });
       }
     }));

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
+import { authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
 
@@ -57,8 +58,19 @@ export interface NodeHealth {
   /** Replicas: serves reads now. The primary: false. */
   readonly inRotation: boolean;
   readonly lagging: boolean;
-  /** Time lag: the larger of the engine's measure and the monitor's own (the age of the oldest primary position not yet applied). */
+  /**
+   * Time lag: the age of the oldest write the replica has not applied, 0 when it has everything the
+   * primary had at its last check. Dated by the primary positions the monitor saw and when; a gap
+   * older than that history is dated by the engine's own estimate (see `lagFrom`). `undefined`:
+   * unknown, treated as beyond any bound.
+   */
   readonly lagMillis: number | undefined;
+  /**
+   * How `lagMillis` was found: `positions` (compared with the primary positions this monitor saw,
+   * exact to about one check interval), `engine` (the gap is older than what the monitor saw: the
+   * engine's estimate, at least the time the monitor has watched), `undefined` before a check.
+   */
+  readonly lagFrom: 'positions' | 'engine' | undefined;
   /** Distance behind the primary's last seen position, in `positionUnit`. */
   readonly lagPosition: number | undefined;
   readonly positionUnit: 'bytes' | 'transactions';
@@ -76,7 +88,12 @@ export interface NodeHealth {
 
 /** Something wrong with how a node is configured or replicates, found by a check. */
 export interface NodeProblem {
-  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check';
+  /**
+   * `diverged`: the replica holds transactions the primary lacks (written on it, or left from a
+   * former primary's history): it leaves the reads. `replication-stopped`: its replication threads
+   * stopped or failed (not a pause of replay): it leaves the reads while a primary can serve them.
+   */
+  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check' | 'diverged' | 'replication-stopped';
   readonly message: string;
 }
 
@@ -132,6 +149,12 @@ interface NodeState {
   result: ProbeResult | undefined;
   lagMillis: number | undefined;
   lagPosition: number | undefined;
+  lagFrom: 'positions' | 'engine' | undefined;
+  /** Why the replica is diverged, kept until a comparison with a later primary position says otherwise. */
+  diverged: string | undefined;
+  /** Order (the monitor's check counter) in which the last good check started and finished. */
+  lastGoodCheckStartSeq: number;
+  lastGoodCheckEndSeq: number;
   rttMillis: number | undefined;
   lastCheckAt: number | undefined;
   lastGoodCheckAt: number | undefined;
@@ -180,6 +203,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   #primaryLost = false;
   #splitBrain: readonly string[] | undefined;
   #samples: Sample[] = [];
+  /** Counts check starts and ends: orders one node's reads against another's whatever the clock says. */
+  #seq = 0;
   #searches = 0;
   #waiters = new Set<Waiter>();
   #started = false;
@@ -257,17 +282,20 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
    * available (then a late read beats a failed one).
    */
   readableReplicas(): string[] {
+    // A diverged replica never serves: its data is not the primary's, however recent.
     const candidates = [...this.#nodes.values()].filter(
-      (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary',
+      (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary' && !s.problems.has('diverged'),
     );
-    const healthy = candidates.filter((s) => !s.lagging);
+    const stopped = (s: NodeState) => s.problems.has('replication-stopped');
+    const healthy = candidates.filter((s) => !s.lagging && !stopped(s));
     // Lag takes a replica out only while something better can serve: with no primary to fall back
-    // on, late replicas keep serving reads rather than let reads fail.
+    // on, late replicas keep serving reads rather than let reads fail. One whose replication
+    // stopped falls further behind with every write: it serves only then.
     const primaryUp = this.#primaryAvailable();
     const floor = primaryUp ? this.#minReplicas : Math.max(this.#minReplicas, 1);
     if (healthy.length >= floor) return healthy.map((s) => s.node.alias);
     const late = candidates
-      .filter((s) => s.lagging && s.reachable === true)
+      .filter((s) => (s.lagging || stopped(s)) && s.reachable === true && (!primaryUp || !stopped(s)))
       .sort((a, b) => (a.lagMillis ?? Infinity) - (b.lagMillis ?? Infinity))
       .slice(0, primaryUp ? floor - healthy.length : undefined);
     const keep = new Set([...healthy, ...late]);
@@ -330,6 +358,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         lagging: s.lagging,
         lagMillis: s.lagMillis,
         lagPosition: s.lagPosition,
+        lagFrom: s.lagFrom,
         positionUnit: this.#prober.positionUnit,
         position: s.result?.position,
         replayPosition: s.result?.replayPosition,
@@ -420,6 +449,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   async #runCheck(s: NodeState): Promise<void> {
     const startedAt = this.#clock.now();
+    const startSeq = ++this.#seq;
     const controller = new AbortController();
     let timer: TimerHandle | undefined;
     try {
@@ -434,7 +464,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       });
       const result = await Promise.race([checking, timeout]);
       if (this.#stopped) return;
-      this.#onSuccess(s, result, startedAt);
+      this.#onSuccess(s, result, startedAt, startSeq);
     } catch (e) {
       if (this.#stopped) return;
       this.#onFailure(s, e, startedAt);
@@ -445,7 +475,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.#emit('check', { alias: s.node.alias, ok: s.reachable === true });
   }
 
-  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number): void {
+  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number, startSeq: number): void {
     const alias = s.node.alias;
     s.reachable = true;
     s.failures = 0;
@@ -454,6 +484,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     s.result = r;
     s.lastCheckAt = startedAt;
     s.lastGoodCheckAt = startedAt;
+    s.lastGoodCheckStartSeq = startSeq;
+    s.lastGoodCheckEndSeq = ++this.#seq;
     s.rttMillis = r.rttMillis ?? this.#clock.now() - startedAt;
     if (s.health === 'unknown') s.health = 'up';
     else if (s.health === 'down' && ++s.successes >= this.#checksBeforeUp) this.#up(s);
@@ -462,6 +494,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       if (alias === this.#primary) this.#sample(startedAt, r.position);
       s.lagMillis = 0;
       s.lagPosition = 0;
+      s.lagFrom = 'positions';
       s.lagging = false;
       s.goodLagChecks = 0;
     } else {
@@ -501,22 +534,33 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#samples.length > 512) this.#samples.splice(0, this.#samples.length - 512);
   }
 
+  // Lag is what the data misses: the age of the oldest primary position (as this monitor first saw
+  // it) that the replica has not applied, 0 when it has the latest. Only a gap older than the
+  // monitor's history falls back on the engine's own estimate (PostgreSQL: time since the last
+  // replayed commit, which a quiet primary makes far too large once the gap is dated; MariaDB:
+  // Seconds_Behind_Master), and then it is at least the time the monitor has watched.
   #measureLag(s: NodeState, r: ProbeResult, startedAt: number): void {
-    let behind = 0;
+    let lag = r.lagMillis;
+    let from: 'positions' | 'engine' = 'engine';
     let distance: number | undefined;
     const replay = r.replayPosition;
-    if (replay !== undefined && this.#samples.length > 0) {
-      for (const sample of this.#samples) {
-        if (sample.at > startedAt) break;
-        if (!this.#prober.reached(replay, sample.position)) {
-          behind = startedAt - sample.at;
-          break;
-        }
+    const samples = this.#samples.filter((x) => x.at <= startedAt);
+    if (replay !== undefined && samples.length > 0) {
+      const missing = samples.findIndex((x) => !this.#prober.reached(replay, x.position));
+      if (missing === -1) {
+        lag = 0;
+        from = 'positions';
+      } else if (missing > 0) {
+        lag = startedAt - samples[missing]!.at;
+        from = 'positions';
+      } else {
+        lag = r.lagMillis === undefined ? undefined : Math.max(r.lagMillis, startedAt - samples[0]!.at);
       }
       const latest = this.#samples[this.#samples.length - 1];
       if (latest) distance = this.#prober.distance(replay, latest.position);
     }
-    s.lagMillis = r.lagMillis === undefined ? undefined : Math.max(r.lagMillis, behind);
+    s.lagMillis = lag;
+    s.lagFrom = from;
     s.lagPosition = distance;
     const alias = s.node.alias;
     if (!s.lagging) {
@@ -598,10 +642,32 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       found.set('upstream-mismatch', `Replica "${alias}" replicates from ${r.upstream}, not from the primary "${this.#primary}" (${primaryAddress}).`);
     }
     if (r.limited) found.set('limited-check', `Node "${alias}": ${r.limited}`);
+    if (r.role === 'replica' && alias !== this.#primary) {
+      if (r.replicationStopped) found.set('replication-stopped', `Replica "${alias}" no longer replicates: ${r.replicationStopped}. It is out of the reads until replication runs again.`);
+      this.#checkDivergence(s, r);
+      if (s.diverged) found.set('diverged', s.diverged);
+    } else {
+      s.diverged = undefined;
+    }
     for (const [kind, message] of found) {
       if (s.problems.get(kind) !== message) this.#emit('problem', { alias, kind, message });
     }
     s.problems = found;
+  }
+
+  // A replica's positions against the primary's, read after them (a write in between would make
+  // any replica look ahead of an older primary position). Without a fresh enough primary check the
+  // last verdict stands.
+  #checkDivergence(s: NodeState, r: ProbeResult): void {
+    const prober = this.#prober;
+    const p = this.#primary === undefined ? undefined : this.#nodes.get(this.#primary);
+    const primaryPos = p?.result?.role === 'primary' && p.reachable === true ? p.result.position : undefined;
+    if (!prober.holdsMore || primaryPos === undefined || p === undefined || p.lastGoodCheckStartSeq < s.lastGoodCheckEndSeq) return;
+    const held = r.heldPositions ?? (r.replayPosition !== undefined ? [r.replayPosition] : []);
+    const extra = held.find((pos) => prober.holdsMore?.(pos, primaryPos) === true);
+    s.diverged = extra === undefined ? undefined
+      : `Replica "${s.node.alias}" holds transactions the primary "${this.#primary}" lacks (it is at ${extra}, the primary at ${primaryPos || '(empty)'}): its history split from the primary's. ` +
+        'It is out of the reads; rebuild it from the primary.';
   }
 
   #callPrimaryLost(event: PrimaryLostEvent): void {
@@ -648,6 +714,10 @@ function newState(node: MonitoredNode): NodeState {
     result: undefined,
     lagMillis: undefined,
     lagPosition: undefined,
+    lagFrom: undefined,
+    diverged: undefined,
+    lastGoodCheckStartSeq: -1,
+    lastGoodCheckEndSeq: -1,
     rttMillis: undefined,
     lastCheckAt: undefined,
     lastGoodCheckAt: undefined,
@@ -678,6 +748,8 @@ function wrapHookError(e: unknown): DbRouterError {
 }
 
 function describe(e: unknown): string {
+  const auth = authFailure(e);
+  if (auth !== undefined) return auth;
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
     const text = e.message || e.name;

@@ -517,6 +517,9 @@ class LocalClusterImpl implements LocalCluster {
     await this.#save();
     await waitReady(this.#state, this.#driver, node, timeoutMillis);
     await this.#driver.afterStart(this.#state, node, primary);
+    if (primary && primaryUp && node.mustRejoin && (await this.#driver.mustRebuild?.(this.#state, node, primary)) === true) {
+      await this.#rebuild(node, primary, timeoutMillis);
+    }
     // A replica started while its primary is down keeps retrying on its own: only wait when it can connect.
     if (primary && primaryUp) {
       const ok = await pollUntil(() => this.#driver.isReplicating(this.#state, node), { timeoutMillis });
@@ -524,6 +527,22 @@ class LocalClusterImpl implements LocalCluster {
     }
     node.mustRejoin = false;
     await this.#save();
+  }
+
+  // A former primary whose history split from its new primary's is rebuilt as a copy of it, as a
+  // failover tool would: stopped, its data replaced by a fresh template, then filled from the primary.
+  async #rebuild(node: NodeState, primary: NodeState, timeoutMillis: number): Promise<void> {
+    if (this.#driver.rebuild === undefined) return;
+    if (node.pid !== null) await stopProcess(node.pid, this.#driver.stopSignal('clean'));
+    node.pid = null;
+    await this.#save();
+    await rm(node.dataDir, { recursive: true, force: true });
+    await cloneTemplate(await this.#driver.template(this.#state), node.dataDir);
+    await this.#driver.configureNode(this.#state, node, primary);
+    node.pid = launch(this.#state, this.#driver, node);
+    await this.#save();
+    await waitReady(this.#state, this.#driver, node, timeoutMillis);
+    await this.#driver.rebuild?.(this.#state, node, primary);
   }
 
   async promote(alias: string): Promise<void> {

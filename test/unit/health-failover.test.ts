@@ -76,7 +76,7 @@ test('late and dead replicas leave the reads; with every replica out, reads go t
   const { net, clock, prober, health, reads, cluster } = await setup();
   assert.deepEqual(await reads(30), new Set(['replica1', 'replica2']));
   assert.deepEqual(cluster.status()?.readableReplicas, ['replica1', 'replica2'], 'cluster.status() is the monitor\'s');
-  prober.behaviour.set('replica1', replica('100', 6000));
+  prober.behaviour.set('replica1', replica('90', 6000));
   await clock.advance(1000);
   assert.equal(cluster.nodeState('replica1'), 'lagging');
   assert.deepEqual(await reads(20), new Set(['replica2']));

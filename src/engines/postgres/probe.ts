@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
-import { lsnDistance, parseLsn, reached } from '../../consistency/position.js';
+import { holdsMore, lsnDistance, parseLsn, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
 
@@ -79,6 +79,7 @@ export function postgresProber(options: PostgresProberOptions): Prober {
     },
     reached: (have, want) => reached('postgres', have, want),
     distance: (have, want) => lsnDistance(have, want),
+    holdsMore: (replica, primary) => holdsMore('postgres', replica, primary),
   };
 }
 
@@ -183,8 +184,10 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
   }
   const receive = row.receive_lsn ?? undefined;
   const replay = row.replay_lsn ?? undefined;
-  // Everything received is applied: the replica is as current as its stream. Otherwise it is as
-  // old as the last transaction it applied (unknown if none applied since start).
+  // Everything received is applied: the replica is as current as its stream. Otherwise its gap is
+  // at most as old as the last transaction it applied (unknown if none applied since start): an
+  // upper bound, far too high on a quiet primary, which the monitor uses only for a gap older than
+  // the primary positions it has seen (it dates the others itself).
   const applied = receive === undefined || replay === undefined ? undefined : (parseLsn(replay) ?? -1n) >= (parseLsn(receive) ?? 0n);
   const lagMillis = applied === true ? 0 : row.since_replay_ms === null ? undefined : Math.max(0, row.since_replay_ms);
   return {
