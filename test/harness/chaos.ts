@@ -29,18 +29,18 @@
  * user acknowledged before the read began and present on the final primary (a write lost with the
  * old primary under asynchronous replication is counted as lost, not again as stale). Every failed
  * read is a violation; a failed write is allowed only when it was in flight while the primary was
- * being killed and failed with code `WRITE_OUTCOME_UNKNOWN`. Also violations: an uncaught exception
+ * being killed and failed with code `WRITE_OUTCOME_UNKNOWN` (a transaction cut before its COMMIT was
+ * sent cannot have committed: there any typed `DbRouterError` is allowed; a checked-out client that
+ * could not connect never reached a server and must wait instead). Also violations: an uncaught exception
  * (an `'error'` event nobody listens to ends up there), an unhandled rejection, a request past its
  * bound, a pool or cluster `end()` past its bound, and, with synchronous replication, any lost
  * acknowledged write.
  */
-import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createCluster, createMysqlPool, createPgPool, watchCluster, type Cluster, type ClusterHealth } from '../../src/index.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
+import { describeError, divergeMariadbReplica, mostAdvancedReplica } from './chaos-positions.js';
 import { ownCluster } from './clusters.js';
 
 /** What one configuration runs. Defaults: 16 users, 20 % writes, a 90 s budget. */
@@ -99,12 +99,17 @@ const TABLE = 'chaos_items';
 const ID_STRIDE = 1_000_000;
 
 interface App {
-  /** One INSERT of `id` for `user`; `tx`: BEGIN/INSERT/COMMIT on a checked-out client. */
-  write(user: number, id: number, tx: boolean): Promise<void>;
+  /**
+   * One INSERT of `id` for `user`; `tx`: BEGIN/INSERT/COMMIT on a checked-out client, telling `step`
+   * which statement it is at (a transaction cut before its COMMIT was sent cannot have committed).
+   */
+  write(user: number, id: number, tx: boolean, step: (s: TxStep) => void): Promise<void>;
   /** The user's highest id as the serving node sees it, and that node's port. */
   readOwn(user: number): Promise<{ maxId: number | null; port: number }>;
   end(): Promise<void>;
 }
+
+type TxStep = 'connect' | 'begin' | 'insert' | 'commit';
 
 interface Op {
   readonly user: number;
@@ -121,20 +126,23 @@ interface Op {
   /** Acknowledged ids of this user before this read began (ascending). */
   ackedBefore?: readonly number[];
   stage?: 'op' | 'token' | 'bound';
+  /** Where a transaction was when it failed. */
+  step?: TxStep;
   error?: string;
   code?: string;
+  /** The error is a `DbRouterError`. */
+  typed?: boolean;
 }
 
 interface Mark { readonly at: number; readonly what: string }
 
+function isTyped(e: unknown): boolean {
+  return (e as { name?: unknown } | null)?.name === 'DbRouterError';
+}
+
 function codeOf(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function describeError(e: unknown): string {
-  const err = e as { name?: string; message?: string; code?: unknown };
-  return `${err?.name ?? 'Error'}${codeOf(e) ? ` ${codeOf(e)}` : ''}: ${String(err?.message ?? e).split('\n')[0]}`;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -156,15 +164,19 @@ async function pgApp(cluster: Cluster): Promise<App> {
   await pool.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, user_id int NOT NULL)`);
   await pool.query(`CREATE INDEX ${TABLE}_user ON ${TABLE} (user_id, id)`);
   return {
-    write: async (user, id, tx) => {
+    write: async (user, id, tx, step) => {
       if (!tx) {
         await pool.query(`INSERT INTO ${TABLE} (id, user_id) VALUES ($1, $2)`, [id, user]);
         return;
       }
-      const client = (await pool.connect());
+      step('connect');
+      const client = await pool.connect();
       try {
+        step('begin');
         await client.query('BEGIN');
+        step('insert');
         await client.query(`INSERT INTO ${TABLE} (id, user_id) VALUES ($1, $2)`, [id, user]);
+        step('commit');
         await client.query('COMMIT');
         client.release();
       } catch (e) {
@@ -173,10 +185,10 @@ async function pgApp(cluster: Cluster): Promise<App> {
       }
     },
     readOwn: async (user) => {
-      const { rows } = (await pool.query<{ max_id: number | null; port: number }>(
+      const { rows } = await pool.query<{ max_id: number | null; port: number }>(
         `SELECT (SELECT max(id) FROM ${TABLE} WHERE user_id = $1) AS max_id, inet_server_port() AS port`,
         [user],
-      ));
+      );
       return { maxId: rows[0]!.max_id === null ? null : Number(rows[0]!.max_id), port: Number(rows[0]!.port) };
     },
     end: () => pool.end(),
@@ -187,15 +199,19 @@ async function mysqlApp(cluster: Cluster): Promise<App> {
   const pool = createMysqlPool(cluster);
   await pool.query(`CREATE TABLE ${TABLE} (id INT PRIMARY KEY, user_id INT NOT NULL, KEY ${TABLE}_user (user_id, id)) ENGINE=InnoDB`);
   return {
-    write: async (user, id, tx) => {
+    write: async (user, id, tx, step) => {
       if (!tx) {
         await pool.query(`INSERT INTO ${TABLE} (id, user_id) VALUES (?, ?)`, [id, user]);
         return;
       }
-      const conn = (await pool.getConnection());
+      step('connect');
+      const conn = await pool.getConnection();
       try {
+        step('begin');
         await conn.beginTransaction();
+        step('insert');
         await conn.query(`INSERT INTO ${TABLE} (id, user_id) VALUES (?, ?)`, [id, user]);
+        step('commit');
         await conn.commit();
         conn.release();
       } catch (e) {
@@ -204,122 +220,12 @@ async function mysqlApp(cluster: Cluster): Promise<App> {
       }
     },
     readOwn: async (user) => {
-      const [rows] = (await pool.query(`SELECT (SELECT max(id) FROM ${TABLE} WHERE user_id = ?) AS max_id, @@port AS port`, [user]));
+      const [rows] = await pool.query(`SELECT (SELECT max(id) FROM ${TABLE} WHERE user_id = ?) AS max_id, @@port AS port`, [user]);
       const row = (rows as { max_id: number | null; port: number }[])[0]!;
       return { maxId: row.max_id === null ? null : Number(row.max_id), port: Number(row.port) };
     },
     end: () => pool.end(),
   };
-}
-
-// ---- positions, asked of the servers ------------------------------------------------------------
-
-function socketDir(local: LocalCluster): string {
-  return (JSON.parse(readFileSync(path.join(local.dir, 'state.json'), 'utf8')) as { socketDir: string }).socketDir;
-}
-
-/** MariaDB admin (root over the node's unix socket, as the local cluster itself connects). */
-async function mariadbAdmin(local: LocalCluster, alias: string): Promise<mysql.Connection> {
-  const conn = await mysql.createConnection({
-    socketPath: path.join(socketDir(local), `${alias}.sock`),
-    user: userInfo().uid === 0 ? 'root' : userInfo().username,
-    connectTimeout: 2000,
-  });
-  conn.on('error', () => undefined);
-  return conn;
-}
-
-function lsn(text: string | null | undefined): bigint {
-  if (!text) return -1n;
-  const [high, low] = text.split('/');
-  return (BigInt(`0x${high ?? '0'}`) << 32n) + BigInt(`0x${low ?? '0'}`);
-}
-
-/** Sum over GTID domains of the highest sequence number in each (our clusters use one domain). */
-function gtidRank(list: string): bigint {
-  const best = new Map<string, bigint>();
-  for (const part of list.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [domain, , seq] = part.split('-');
-    if (domain === undefined || seq === undefined) continue;
-    const n = BigInt(seq);
-    if (n > (best.get(domain) ?? -1n)) best.set(domain, n);
-  }
-  let sum = 0n;
-  for (const n of best.values()) sum += n;
-  return sum;
-}
-
-/**
- * The running replica that has received the most of the old primary's history, as a failover tool
- * picks it: PostgreSQL `pg_last_wal_receive_lsn()` (or the replay position when larger); MariaDB the
- * IO thread's `Gtid_IO_Pos` (or `gtid_slave_pos`). Replicas that cannot be asked are skipped.
- */
-export async function mostAdvancedReplica(local: LocalCluster): Promise<{ alias: string; positions: Record<string, string> }> {
-  const positions: Record<string, string> = {};
-  let best: { alias: string; rank: bigint } | undefined;
-  const up = new Set((await local.status()).filter((n) => n.up && n.role === 'replica').map((n) => n.alias));
-  for (const alias of local.replicaAliases.filter((a) => up.has(a))) {
-    try {
-      let rank: bigint;
-      if (local.engine === 'postgres') {
-        const client = new pg.Client({ connectionString: local.databases[alias]!.url, connectionTimeoutMillis: 2000 });
-        client.on('error', () => undefined);
-        await client.connect();
-        try {
-          const { rows } = await client.query<{ r: string | null; p: string | null }>(
-            'SELECT pg_last_wal_receive_lsn()::text AS r, pg_last_wal_replay_lsn()::text AS p',
-          );
-          const r = lsn(rows[0]?.r);
-          const p = lsn(rows[0]?.p);
-          rank = r > p ? r : p;
-          positions[alias] = `received ${rows[0]?.r ?? '-'} replayed ${rows[0]?.p ?? '-'}`;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      } else {
-        const conn = await mariadbAdmin(local, alias);
-        try {
-          const [status] = await conn.query('SHOW SLAVE STATUS');
-          const io = String((status as { Gtid_IO_Pos?: string }[])[0]?.Gtid_IO_Pos ?? '');
-          const [rows] = await conn.query('SELECT @@gtid_slave_pos AS pos');
-          const applied = String((rows as { pos: string }[])[0]?.pos ?? '');
-          const a = gtidRank(io);
-          const b = gtidRank(applied);
-          rank = a > b ? a : b;
-          positions[alias] = `io ${io || '-'} applied ${applied || '-'}`;
-        } finally {
-          await conn.end().catch(() => undefined);
-        }
-      }
-      if (!best || rank > best.rank) best = { alias, rank };
-    } catch (e) {
-      positions[alias] = `unreachable (${describeError(e)})`;
-    }
-  }
-  if (!best) throw new Error(`no replica could be asked for its position: ${JSON.stringify(positions)}`);
-  return { alias: best.alias, positions };
-}
-
-/**
- * MariaDB: makes `alias` diverge from its primary: its replica position is set to a sequence number
- * the primary never had, so its IO thread stops (error 1236) while its position looks ahead of
- * everything. Returns the position it was given.
- */
-export async function divergeMariadbReplica(local: LocalCluster, alias: string): Promise<string> {
-  const conn = await mariadbAdmin(local, alias);
-  try {
-    const [rows] = await conn.query('SELECT @@gtid_slave_pos AS pos, @@gtid_binlog_pos AS bin');
-    const row = (rows as { pos: string; bin: string }[])[0]!;
-    const current = String(row.pos || row.bin || '0-1-0').split(',')[0]!;
-    const [domain = '0', server = '1', seq = '0'] = current.split('-');
-    const ahead = `${domain}-${server}-${BigInt(seq) + 100_000n}`;
-    await conn.query('STOP SLAVE');
-    await conn.query('SET GLOBAL gtid_slave_pos = ?', [ahead]);
-    await conn.query('START SLAVE');
-    return ahead;
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
 }
 
 /** Every id in the table, read from the current primary over a plain driver connection. */
@@ -411,7 +317,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const request = c.withToken(token, async () => {
           if (write) {
             try {
-              await app!.write(u, op.id!, tx);
+              await app!.write(u, op.id!, tx, (s) => { op.step = s; });
             } catch (e) {
               op.stage = 'op';
               throw e;
@@ -437,6 +343,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         } else if ('error' in outcome) {
           op.error = describeError(outcome.error);
           op.code = codeOf(outcome.error);
+          op.typed = isTyped(outcome.error);
           if (op.code === WRITE_OUTCOME_UNKNOWN) unknownIds.push(op.id!);
         } else {
           op.ok = true;
@@ -550,7 +457,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const failedReads = reads.filter((o) => !o.ok);
     const failedWrites = writes.filter((o) => !o.ok);
     const inFlightOnKill = (o: Op) => killStart > 0 && o.start <= killEnd && o.end >= killStart;
-    const allowed = failedWrites.filter((o) => o.stage === 'op' && inFlightOnKill(o) && o.code === WRITE_OUTCOME_UNKNOWN);
+    // A write in flight on the killed primary may fail, and only so: with WRITE_OUTCOME_UNKNOWN when
+    // it may have committed (a plain INSERT, a COMMIT); a transaction cut before its COMMIT was sent
+    // cannot have committed, so there any typed DbRouterError is an honest answer. A checked-out
+    // client that cannot connect never reached a server: it must wait for a primary (item 2).
+    const allowedFailure = (o: Op) => {
+      if (o.stage !== 'op' || !inFlightOnKill(o)) return false;
+      if (!o.tx || o.step === 'commit') return o.code === WRITE_OUTCOME_UNKNOWN;
+      return (o.step === 'begin' || o.step === 'insert') && o.typed === true;
+    };
+    const allowed = failedWrites.filter(allowedFailure);
     const disallowed = failedWrites.filter((o) => !allowed.includes(o));
     const pastBound = ops.filter((o) => o.stage === 'bound');
     const unknownCommitted = unknownIds.filter((id) => present.has(id)).length;
@@ -579,7 +495,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (failedReads.length > 0) violations.push(`${failedReads.length} failed reads: ${summarizeErrors(failedReads, phaseOf)}`);
     if (disallowed.length > 0) {
       violations.push(
-        `${disallowed.length} writes failed other than in flight on the killed primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? 'tx' : 'query'}${o.stage === 'token' ? ' token' : ''}${inFlightOnKill(o) ? ' in-flight' : ''}`)}`,
+        `${disallowed.length} writes failed other than in flight on the killed primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? `tx at ${o.step ?? '?'}` : 'query'}${o.stage === 'token' ? ' (token after the write)' : ''}${inFlightOnKill(o) ? ' in flight on the killed primary' : ''}`)}`,
       );
     }
     if (pastBound.length > 0) violations.push(`${pastBound.length} requests past their bound of ${OP_BOUND_MILLIS} ms: ${summarizeErrors(pastBound, phaseOf)}`);
@@ -639,7 +555,7 @@ function summarizeErrors(list: Op[], phaseOf: (at: number) => string, tag: (o: O
   const groups = new Map<string, number>();
   for (const o of list) {
     const t = tag(o);
-    const key = `${o.kind}${t ? ` ${t}` : ''} during "${phaseOf(o.start)}": ${o.error ?? '?'}`;
+    const key = `${o.kind}${t ? ` ${t}` : ''} ending during "${phaseOf(o.end)}": ${o.error ?? '?'}`;
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   return [...groups].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${n} × ${k}`).join(' | ');
