@@ -96,6 +96,8 @@ const CHECK_TIMEOUT_MILLIS = 1000;
 const OP_BOUND_MILLIS = FAILOVER_TIMEOUT_MILLIS + CHECK_TIMEOUT_MILLIS + 2000;
 const END_BOUND_MILLIS = 10_000;
 const TABLE = 'chaos_items';
+/** Driver codes of a connection that provably never reached a server. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 const ID_STRIDE = 1_000_000;
 
 interface App {
@@ -132,6 +134,8 @@ interface Op {
   code?: string;
   /** The error is a `DbRouterError`. */
   typed?: boolean;
+  /** The driver's code under a `DbRouterError` (its `cause`). */
+  causeCode?: string;
 }
 
 interface Mark { readonly at: number; readonly what: string }
@@ -344,6 +348,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           op.error = describeError(outcome.error);
           op.code = codeOf(outcome.error);
           op.typed = isTyped(outcome.error);
+          op.causeCode = codeOf((outcome.error as { cause?: unknown } | null)?.cause);
           if (op.code === WRITE_OUTCOME_UNKNOWN) unknownIds.push(op.id!);
         } else {
           op.ok = true;
@@ -463,6 +468,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // client that cannot connect never reached a server: it must wait for a primary (item 2).
     const allowedFailure = (o: Op) => {
       if (o.stage !== 'op' || !inFlightOnKill(o)) return false;
+      // "A write refused before it reached any server is never reported this way" (item 7).
+      if (o.code === WRITE_OUTCOME_UNKNOWN && NEVER_SENT.has(o.causeCode ?? '')) return false;
       if (!o.tx || o.step === 'commit') return o.code === WRITE_OUTCOME_UNKNOWN;
       return (o.step === 'begin' || o.step === 'insert') && o.typed === true;
     };
@@ -513,6 +520,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (stopping === 'timeout') violations.push(`cluster.end() past ${END_BOUND_MILLIS} ms`);
 
     for (const m of marks) log(`  ${rel(m.at)} ${m.what}`);
+    const served = new Map<string, number>();
+    for (const o of reads) if (o.ok) served.set(where(o), (served.get(where(o)) ?? 0) + 1);
+    log(`  reads served by: ${[...served].sort().map(([a, n]) => `${a} ${n}`).join(', ')}`);
     const elapsed = performance.now() - t0;
     const counts = {
       reads: reads.length,
