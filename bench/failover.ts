@@ -104,12 +104,12 @@ async function run(engine: Engine, scenario: Scenario, json: boolean): Promise<R
           const seen = await cluster.withToken(token, async () => {
             if (write) {
               await db!.write(w, v);
-              acked[w]!.push(v);
               try {
                 token = (await cluster.consistencyToken()) ?? token;
               } catch (e) {
                 throw new Error(`token: ${(e as Error).message}`, { cause: e });
               }
+              acked[w]!.push(v);
               return null;
             }
             return db!.readOwn(w);

@@ -26,7 +26,7 @@
  *
  * The history check: an acknowledged write is one whose INSERT (or COMMIT) resolved; it is lost when
  * the final primary lacks its id. A read is a stale own read when it misses the highest id of that
- * user acknowledged before the read began and present on the final primary (a write lost with the
+ * user whose write request succeeded before the read began and present on the final primary (a write lost with the
  * old primary under asynchronous replication is counted as lost, not again as stale). Every failed
  * read is a violation; a failed write is allowed only when it was in flight while the primary was
  * being killed and failed with code `WRITE_OUTCOME_UNKNOWN` (a transaction cut before its COMMIT was
@@ -304,6 +304,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // ---- users
     const ops: Op[] = [];
+    /** Per user, ids whose request succeeded (the user saw the write acknowledged). */
     const acked: number[][] = Array.from({ length: users }, () => []);
     const unknownIds: number[] = [];
     let running = true;
@@ -327,7 +328,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               throw e;
             }
             op.acked = true;
-            acked[u]!.push(op.id!);
             op.stage = 'token';
             const next = await c.consistencyToken();
             op.stage = undefined;
@@ -352,7 +352,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           if (op.code === WRITE_OUTCOME_UNKNOWN) unknownIds.push(op.id!);
         } else {
           op.ok = true;
-          if (write) token = outcome.value ?? token;
+          if (write) {
+            // Acknowledged to the user: from now on every read of theirs must see it.
+            acked[u]!.push(op.id!);
+            token = outcome.value ?? token;
+          }
         }
         // Think time: 16 users must not saturate a shared 2-core machine.
         await sleep(2 + Math.random() * 4);
