@@ -10,7 +10,7 @@ import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { CONSISTENCY, INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
+import { CONSISTENCY, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type CountsConnections, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import type { HealthStatus } from '../health/monitor.js';
 import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
@@ -398,6 +398,26 @@ export class Cluster extends EventEmitter {
   /** The debug log (`debug: true`): the last statements, oldest first, like Django's `connection.queries`. */
   get queries(): readonly QueryLogEntry[] {
     return this.#stats.queries();
+  }
+
+  /**
+   * Connections per node over every routed pool of this cluster: open (`total`), `idle`, and
+   * callers `waiting` for one. For metrics (`dbrouter/prometheus`) and dashboards.
+   *
+   * @example cluster.poolStats() // [{ alias: 'default', total: 3, idle: 1, waiting: 0 }, …]
+   */
+  poolStats(): readonly { readonly alias: string; readonly total: number; readonly idle: number; readonly waiting: number }[] {
+    const sums = this.#nodes.map((n) => ({ alias: n.alias, total: 0, idle: 0, waiting: 0 }));
+    for (const pool of this.#pools) {
+      const counts = (pool as Partial<CountsConnections>)[NODE_POOL_COUNTS]?.();
+      counts?.forEach((c, i) => {
+        if (c === undefined) return;
+        sums[i]!.total += c.total;
+        sums[i]!.idle += c.idle;
+        sums[i]!.waiting += c.waiting;
+      });
+    }
+    return sums;
   }
 
   resetStats(): void {
