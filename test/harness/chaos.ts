@@ -385,6 +385,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await fn();
         return true;
       } catch (e) {
+        // A fault that did not happen leaves the run proving less than it claims: a violation.
         faultErrors.push(`${what}: ${describeError(e)}`);
         mark(`${what} FAILED`);
         return false;
@@ -431,7 +432,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if ((await l.status()).some((n) => n.alias === r && n.up && n.paused)) await fault(`resume ${r}`, () => l.resume(r));
       }
     }
-    await load(30, 1000, 8000, 'writes');
+    if (!(await load(30, 1000, 8000, 'writes'))) violations.push('fewer than 30 writes acknowledged within 8 s after the promotion');
 
     await fault(`start the old primary ${oldPrimary} (rejoins as a replica)`, () => l.start(oldPrimary, 15_000));
     await load(100, 1000, 4000);
@@ -512,7 +513,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (pastBound.length > 0) violations.push(`${pastBound.length} requests past their bound of ${OP_BOUND_MILLIS} ms: ${summarizeErrors(pastBound, phaseOf)}`);
     if (uncaught.length > 0) violations.push(`${uncaught.length} uncaught exceptions (an unhandled 'error' event lands here): ${[...new Set(uncaught)].slice(0, 3).join(' | ')}`);
     if (rejections.length > 0) violations.push(`${rejections.length} unhandled rejections: ${[...new Set(rejections)].slice(0, 3).join(' | ')}`);
-    for (const e of faultErrors) log(`  fault failed: ${e}`);
+    for (const e of faultErrors) violations.push(`fault failed: ${e}`);
 
     // ---- teardown of the app, bounded
     const ending = await within(app.end(), END_BOUND_MILLIS);
