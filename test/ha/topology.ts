@@ -125,17 +125,27 @@ export const patroni = {
   stop: (host: Host) => run('patroni_node.sh', ['stop', host], { timeoutMillis: 60_000 }),
   /** `patronictl ARGS` against this cluster. */
   ctl: (...args: string[]) => run('patronictl.sh', args, { timeoutMillis: 90_000 }),
-  /** Members from the first node that answers `GET /cluster` (`from` first, when given). */
+  /** Members as `GET /cluster` of `from` says, or of the first node that answers (asked in parallel). */
   async members(from?: Host): Promise<PatroniMember[] | undefined> {
-    for (const h of from ? [from, ...HOSTS.filter((x) => x !== from)] : HOSTS) {
-      const r = await rest(h, 'cluster');
-      if (r?.status === 200) return (r.body as { members: PatroniMember[] }).members;
-    }
-    return undefined;
+    const answers = await Promise.all(HOSTS.map((h) => rest(h, 'cluster')));
+    const ok = HOSTS.map((h, i) => [h, answers[i]] as const).filter(([, a]) => a?.status === 200);
+    const pick = ok.find(([h]) => h === from) ?? ok[0];
+    return pick ? (pick[1]!.body as { members: PatroniMember[] }).members : undefined;
   },
-  /** The leader's name, as a reachable node's `GET /cluster` says (`from` first). */
+  /**
+   * The running leader most reachable nodes agree on (`from`'s view when given). A node cut from
+   * etcd keeps an old view for a while; the majority's is the DCS's.
+   */
   async leader(from?: Host): Promise<Host | undefined> {
-    return (await patroni.members(from))?.find((m) => m.role === 'leader' && m.state === 'running')?.name;
+    if (from) return (await patroni.members(from))?.find((m) => m.role === 'leader' && m.state === 'running')?.name;
+    const answers = await Promise.all(HOSTS.map((h) => rest(h, 'cluster')));
+    const votes = new Map<Host | undefined, number>();
+    for (const a of answers) {
+      if (a?.status !== 200) continue;
+      const l = (a.body as { members: PatroniMember[] }).members.find((m) => m.role === 'leader' && m.state === 'running')?.name;
+      votes.set(l, (votes.get(l) ?? 0) + 1);
+    }
+    return [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
   },
   /** Every node running, one leader, the others streaming (`GET /replica` 200 on each of them). */
   async healthy(): Promise<Host | undefined> {
@@ -163,3 +173,55 @@ export function adminUrl(host: Host): string {
 
 /** Shell script folder, for tests that call a script directly. */
 export const SCRIPTS = scripts;
+
+/**
+ * Runs one statement on `host`'s PostgreSQL from inside its own namespace (unix socket, as the
+ * superuser): reaches a node the app is partitioned from. Resolves with psql's output, rejects if
+ * the statement failed.
+ */
+export function local(host: Host, sql: string, timeoutMillis = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ip',
+      ['netns', 'exec', `dbrt-${host}`, '/usr/lib/postgresql/15/bin/psql', '-h', path.join(DATA_DIR, host, 'sock'), '-U', 'postgres', '-d', 'app', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      { timeout: timeoutMillis, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGCONNECT_TIMEOUT: '1' } },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout.trim())),
+    );
+  });
+}
+
+/** GET a Patroni endpoint of `host` from inside its own namespace (works while it is partitioned). */
+export function localRest(host: Host, endpoint: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'exec', `dbrt-${host}`, 'curl', '-s', '-o', '/dev/null', '-m', '1', '-w', '%{http_code}', `http://${ip(host)}:8008/${endpoint}`], { timeout: 3000 }, (err, stdout) =>
+      resolve(err ? undefined : Number(stdout) || undefined),
+    );
+  });
+}
+
+/** Records every change of Patroni's leader as the app sees it (GET /cluster every 100 ms). */
+export function watchLeader(): { changes: { at: number; leader: Host | undefined }[]; stop(): Promise<void> } {
+  const changes: { at: number; leader: Host | undefined }[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const leader = await patroni.leader();
+      if (changes.at(-1)?.leader !== leader || changes.length === 0) changes.push({ at: performance.now(), leader });
+      await tick(100);
+    }
+  })();
+  return {
+    changes,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Polls `value` until it is defined; returns it. */
+export async function waitFor<T>(value: () => Promise<T | undefined>, timeoutMillis: number, what: string, everyMillis = 100): Promise<T> {
+  let got: T | undefined;
+  await until(async () => (got = await value()) !== undefined, timeoutMillis, what, everyMillis);
+  return got!;
+}

@@ -42,13 +42,42 @@ export class Workload {
   constructor(
     readonly cluster: Cluster,
     readonly pool: RoutedPgPool,
-    options: { users: number; writeShare: number; readers?: number; pauseMillis?: number; opBoundMillis?: number; firstUser?: number },
+    options: { users: number; writeShare: number; readers?: number; pauseMillis?: number; opBoundMillis?: number; firstUser?: number; arrivalMillis?: number },
   ) {
     const bound = options.opBoundMillis ?? 30_000;
     const first = options.firstUser ?? 0;
     for (let i = 0; i < options.users; i++) this.#loops.push(this.#user(first + i, options.writeShare, options.pauseMillis ?? 10, bound));
     // Readers only read (other requests of the app): they keep going while every writing user waits for a primary.
     for (let i = 0; i < (options.readers ?? 0); i++) this.#loops.push(this.#user(first + options.users + i, 0, options.pauseMillis ?? 10, bound));
+    // Open-loop writes: a new request every `arrivalMillis` whatever the earlier ones are doing, as new
+    // visitors keep arriving while old requests wait. It measures when writes come back after a fault
+    // even while every closed-loop user is stuck in a request.
+    if (options.arrivalMillis) this.#loops.push(this.#arrivals(first + 100_000, options.arrivalMillis, bound));
+  }
+
+  async #arrivals(firstUser: number, every: number, bound: number): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let user = firstUser;
+    while (this.#running) {
+      if (inFlight.size < 100) {
+        const u = user++;
+        const start = performance.now();
+        const op = this.cluster.withToken(undefined, () => this.pool.query<{ a: string }>(`INSERT INTO ${TABLE} (u, seq) VALUES ($1, 1) RETURNING host(inet_server_addr()) AS a`, [u]));
+        const p = Promise.race([op, new Promise<'hung'>((r) => setTimeout(() => r('hung'), bound).unref())]).then(
+          (res) => {
+            if (res === 'hung') this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: false, hung: true, seq: 1, error: `no answer within ${bound} ms` });
+            else this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: true, host: hostOf(res.rows[0]!.a), seq: 1 });
+          },
+          (e: unknown) => {
+            const code = isDbRouterError(e) ? e.code : (e as { code?: string }).code;
+            this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: false, seq: 1, error: (e as Error).message, ...(code ? { code } : {}) });
+          },
+        );
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      }
+      await tick(every);
+    }
   }
 
   async #user(user: number, writeShare: number, pauseMillis: number, bound: number): Promise<void> {

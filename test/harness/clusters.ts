@@ -106,12 +106,14 @@ export async function ownCluster(engine: Engine, options: Options = {}): Promise
 }
 
 /**
- * Starts the shared clusters for a whole test run (scripts/test.mjs). Engines whose binaries are
+ * Starts the shared clusters for a whole test run (scripts/test.mjs), of every engine or of `engines`
+ * (the PostgreSQL 18 pass starts only `postgres`, with DBROUTER_PG_BIN set). Engines whose binaries are
  * missing are left out (their test files skip, or fail under CI). Returns the env to pass on and
  * a teardown.
  */
-export async function startSharedClusters(): Promise<{ env: Record<string, string>; down: () => Promise<void>; timings: string[] }> {
-  const engines: Engine[] = ['postgres', 'mariadb'];
+export async function startSharedClusters(
+  engines: readonly Engine[] = ['postgres', 'mariadb'],
+): Promise<{ env: Record<string, string>; down: () => Promise<void>; timings: string[] }> {
   const started: LocalCluster[] = [];
   const env: Record<string, string> = {};
   const timings: string[] = [];
