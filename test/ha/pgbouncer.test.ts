@@ -3,8 +3,8 @@
 // own address, so `inet_server_addr()` still names the host that ran a statement.
 // Then what transaction pooling forbids, each shown against session pooling: session SETs, PREPARE by
 // name, protocol-level named statements (node-postgres `{ name }`), advisory locks across statements,
-// LISTEN. default_pool_size is 2, and PgBouncer hands out server connections last-in first-out, so
-// which server connection a client gets next is deterministic.
+// LISTEN. In transaction pooling default_pool_size is 2, and PgBouncer hands out server connections
+// last-in first-out, so which server connection a client gets next is deterministic.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -13,7 +13,11 @@ import { routed, type Routed } from './routed.js';
 import { createTable, summary, TABLE, verdict, Workload } from './workload.js';
 
 const PORT = 6432;
-const bouncers = (mode: string) => Promise.all(HOSTS.map((h) => run('pgbouncer_up.sh', [h, mode], { env: { PGB_POOL_SIZE: '2' } })));
+// Session pooling gives each client connection a server connection for as long as it stays open, so
+// the pool must hold every client of every app (dbrouter's pool.max per node + its monitor): 30 here.
+// Transaction pooling shares 2 among them all.
+const POOL_SIZE = { session: '30', transaction: '2' } as const;
+const bouncers = (mode: 'session' | 'transaction') => Promise.all(HOSTS.map((h) => run('pgbouncer_up.sh', [h, mode], { env: { PGB_POOL_SIZE: POOL_SIZE[mode] } })));
 const bouncersDown = () => run('pgbouncer_down.sh');
 
 describe('PgBouncer in front of each node', { skip: haSkip }, () => {

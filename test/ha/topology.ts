@@ -114,8 +114,13 @@ export async function rest(host: Host, endpoint: string, timeoutMillis = 500): P
 /** Patroni (3 nodes, etcd as DCS, ttl 10 s / loop_wait 1 s / retry_timeout 3 s) on h1..h3. */
 export const patroni = {
   /** Starts a fresh cluster: h1 leads, h2 and h3 stream from it. `sync`: Patroni's synchronous mode. */
-  up: (options: { sync?: boolean } = {}) =>
-    run('patroni_up.sh', ['3', DATA_DIR], { timeoutMillis: 150_000, env: { PATRONI_SYNC: options.sync ? 'true' : 'false' } }),
+  async up(options: { sync?: boolean } = {}): Promise<string> {
+    // What an interrupted earlier file left behind (its after() did not run) goes first.
+    await run('pgbouncer_down.sh');
+    await run('patroni_down.sh', [], { timeoutMillis: 60_000 });
+    await run('heal.sh');
+    return run('patroni_up.sh', ['3', DATA_DIR], { timeoutMillis: 150_000, env: { PATRONI_SYNC: options.sync ? 'true' : 'false' } });
+  },
   /** Stops every node and deletes its data. */
   down: () => run('patroni_down.sh', [], { timeoutMillis: 60_000 }),
   /** Host crash: SIGKILL Patroni and the postmaster. */

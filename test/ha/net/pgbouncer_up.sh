@@ -6,6 +6,7 @@
 #   MODE       session | transaction | statement   (pool_mode)
 #   HOST       h1..hN; clients connect to $DBR_NET.(10+I):6432 from the root namespace
 #   PGB_POOL_SIZE  default_pool_size (default 20; pgbouncer_demo.sh uses 2 to make effects deterministic)
+#   PGB_QUERY_WAIT_TIMEOUT  query_wait_timeout in seconds (default 3 here; PgBouncer's own default is 120)
 # auth_type scram-sha-256 with plain-text passwords in userlist.txt (app/app, postgres/postgres): pgbouncer
 # then also does SCRAM towards PostgreSQL (whose pg_hba wants scram for 127.0.0.1). Runs as $DBR_OSUSER
 # (pgbouncer refuses root), foreground process recorded as $DBR_HOME/pids/pgbouncer-HOST.pid; config, log and
@@ -37,6 +38,10 @@ auth_file = $D/userlist.txt
 pool_mode = $MODE
 default_pool_size = ${PGB_POOL_SIZE:-20}
 max_client_conn = 500
+; a client waiting for a server connection gets 08P01 query_wait_timeout after this many seconds (default
+; 120): with its PostgreSQL down, statements would otherwise wait in PgBouncer's queue that long; dbrouter
+; takes 08P01 for a connection error and retries a read elsewhere
+query_wait_timeout = ${PGB_QUERY_WAIT_TIMEOUT:-3}
 admin_users = postgres
 ignore_startup_parameters = extra_float_digits
 logfile = $D/pgbouncer.log
