@@ -73,7 +73,7 @@ if (pg18 && !existsSync(path.join(PG18_BIN, 'postgres'))) {
   const { startSharedClusters } = await import('../test/harness/clusters.ts');
   const pg18Clusters = await startSharedClusters(['postgres']);
   for (const line of pg18Clusters.timings) process.stderr.write(`# PostgreSQL 18: ${line}\n`);
-  const code = await runFiles(PG18_FILES, { ...pg18Clusters.env, DBROUTER_PG_BIN: PG18_BIN, DBROUTER_TEST_PG_MAJOR: '18' });
+  const code = await runFiles(PG18_FILES, { ...pg18Clusters.env, DBROUTER_PG_BIN: PG18_BIN, DBROUTER_TEST_PG_MAJOR: '18', DBROUTER_TEST_ENGINES: 'postgres' });
   if (code !== 0) status = code;
   t0 = performance.now();
   await pg18Clusters.down();
