@@ -4,7 +4,8 @@
 // Then what transaction pooling forbids, each shown against session pooling: session SETs, PREPARE by
 // name, protocol-level named statements (node-postgres `{ name }`), advisory locks across statements,
 // LISTEN. In transaction pooling default_pool_size is 2, and PgBouncer hands out server connections
-// last-in first-out, so which server connection a client gets next is deterministic.
+// last-in first-out, so which server connection a client gets next is deterministic (these clients log in
+// as another user than dbrouter's, so they have a pool of their own).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -38,7 +39,9 @@ describe('PgBouncer in front of each node', { skip: haSkip }, () => {
     describe(`${mode} pooling`, () => {
       let r: Routed;
       const client = async () => {
-        const c = new pg.Client({ host: ip(leader), port: PORT, user: 'app', password: 'app', database: 'app', connectionTimeoutMillis: 3000 });
+        // Another user than dbrouter's: PgBouncer keeps a pool per database and user, so the monitor's
+        // checks and the routed pool never take these server connections and the order stays known.
+        const c = new pg.Client({ host: ip(leader), port: PORT, user: 'postgres', password: 'postgres', database: 'app', connectionTimeoutMillis: 3000 });
         c.on('error', () => undefined);
         await c.connect();
         return c;
