@@ -2,6 +2,7 @@ import { DbRouterError } from '../errors.js';
 import { engineByName, engineForScheme, SCHEMES, type ConnectionOptions, type Engine, type EngineName, type PoolOptions, type Role } from '../engines/index.js';
 import type { Router } from '../routing/router.js';
 import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
+import type { ClusterHealthOptions } from '../health/cluster-health.js';
 
 /**
  * One database in `databases`: a URL, or an object. A replica's missing settings are taken from
@@ -52,6 +53,12 @@ export interface ClusterConfig {
   readonly discoverRole?: (alias: string, connection: ConnectionOptions) => Promise<Role>;
   /** The default consistency level (`session`: read-your-writes) and its settings; see README "Consistency". */
   readonly consistency?: ConsistencyLevel | ConsistencyOptions;
+  /**
+   * Health checking, on by default from the cluster's first use: `false` turns it off, an object
+   * tunes it (`{ checkIntervalMillis, checkTimeoutMillis, maxReplicationLagMillis, failoverTimeoutMillis, … }`).
+   * See docs/health-and-failover.md.
+   */
+  readonly health?: boolean | ClusterHealthOptions;
 }
 
 /**
@@ -76,7 +83,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'health'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -244,6 +251,9 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
   const dbs = config.databases as unknown;
   if (typeof dbs !== 'object' || dbs === null || Array.isArray(dbs) || Object.keys(dbs).length === 0) {
     throw invalid('databases must name at least one database, such as { databases: { default: "postgres://user:password@host:5432/db" } }.');
+  }
+  if (config.health !== undefined && typeof config.health !== 'boolean' && (typeof config.health !== 'object' || config.health === null || Array.isArray(config.health))) {
+    throw invalid('health must be true, false or an object such as { checkIntervalMillis: 1000, failoverTimeoutMillis: 10000 }.');
   }
   if (config.routers !== undefined && !Array.isArray(config.routers)) throw invalid('routers must be an array of router objects, such as [primaryReplica()].');
   if (config.engine !== undefined && config.engine !== 'postgres' && config.engine !== 'mysql') {

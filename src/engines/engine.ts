@@ -56,8 +56,12 @@ export interface Engine {
    * statement the server already ran.
    */
   neverSent(err: unknown): boolean;
-  /** Ask the server itself whether it is a primary or a replica (one short-lived connection). */
-  discoverRole(connection: ConnectionOptions): Promise<Role>;
+  /**
+   * Ask the server itself whether it is a primary or a replica (one short-lived connection), within
+   * `timeoutMillis` connecting included (default: the node's connect bound); past it the connection
+   * is destroyed and the promise rejects.
+   */
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
   /** One statement on its own short-lived connection (a check done once, outside the pools). */

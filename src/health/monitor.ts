@@ -187,17 +187,18 @@ interface Waiter {
  *   const primary = await monitor.writablePrimary(5000)
  */
 export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
-  readonly #prober: Prober;
+  #prober: Prober;
   readonly #clock: Clock;
-  readonly #interval: number;
-  readonly #timeout: number;
-  readonly #failuresBeforeDown: number;
-  readonly #checksBeforeUp: number;
-  readonly #maxLag: number;
-  readonly #caughtUpLag: number;
-  readonly #minReplicas: number;
-  readonly #searchInterval: number;
-  readonly #onPrimaryLost: HealthMonitorOptions['onPrimaryLost'];
+  #interval = 1000;
+  #timeout = 1000;
+  #failuresBeforeDown = 2;
+  #checksBeforeUp = 2;
+  #maxLag = 10_000;
+  #caughtUpLag = 5000;
+  #minReplicas = 0;
+  #searchInterval = 50;
+  #onPrimaryLost: HealthMonitorOptions['onPrimaryLost'];
+  #tuning: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'> = {};
   readonly #nodes = new Map<string, NodeState>();
   #primary: string | undefined;
   #primaryLost = false;
@@ -215,21 +216,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const o = options;
     this.#prober = o.prober;
     this.#clock = o.clock ?? systemClock;
-    this.#interval = positive('checkIntervalMillis', o.checkIntervalMillis ?? 1000);
-    this.#timeout = positive('checkTimeoutMillis', o.checkTimeoutMillis ?? 1000);
-    this.#failuresBeforeDown = positive('failuresBeforeDown', o.failuresBeforeDown ?? 2);
-    this.#checksBeforeUp = positive('checksBeforeUp', o.checksBeforeUp ?? 2);
-    this.#maxLag = positive('maxReplicationLagMillis', o.maxReplicationLagMillis ?? 10_000);
-    this.#caughtUpLag = o.caughtUpLagMillis ?? this.#maxLag / 2;
-    if (!(this.#caughtUpLag >= 0 && this.#caughtUpLag <= this.#maxLag)) {
-      throw new DbRouterError('CONFIG_INVALID', 'caughtUpLagMillis must be between 0 and maxReplicationLagMillis.');
-    }
-    this.#minReplicas = o.minReplicasInRotation ?? 0;
-    if (!(Number.isInteger(this.#minReplicas) && this.#minReplicas >= 0)) {
-      throw new DbRouterError('CONFIG_INVALID', 'minReplicasInRotation must be a whole number, 0 or more.');
-    }
-    this.#searchInterval = positive('primarySearchIntervalMillis', o.primarySearchIntervalMillis ?? 50);
-    this.#onPrimaryLost = o.onPrimaryLost;
+    this.#tune(o);
     if (o.nodes.length === 0) throw new DbRouterError('CONFIG_INVALID', 'The health monitor needs at least one node.');
     for (const node of o.nodes) {
       if (this.#nodes.has(node.alias)) {
@@ -246,6 +233,46 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   }
 
   /**
+   * Changes the timing and thresholds of a running monitor (what `watchCluster(cluster, options)`
+   * does to the monitor a cluster already runs). Options left out keep their current value; the
+   * next check uses the new ones. `nodes` and `clock` cannot change; a new `prober` replaces the
+   * monitoring connections.
+   *
+   * @example
+   *   monitor.reconfigure({ checkIntervalMillis: 250, maxReplicationLagMillis: 2000 })
+   */
+  reconfigure(options: Partial<Omit<HealthMonitorOptions, 'nodes' | 'clock'>>): void {
+    this.#tune({ ...this.#tuning, ...definedOnly(options) });
+    if (options.prober !== undefined && options.prober !== this.#prober) {
+      this.#prober = options.prober;
+      for (const s of this.#nodes.values()) {
+        const old = s.probe;
+        s.probe = undefined;
+        old?.close().catch(() => undefined);
+      }
+    }
+    for (const s of this.#nodes.values()) {
+      if (s.timer !== undefined && s.inFlight === undefined) this.#schedule(s, this.#searches > 0 ? this.#searchInterval : this.#interval);
+    }
+  }
+
+  // Validates everything before changing anything, so a bad value leaves the monitor as it was.
+  #tune(o: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'>): void {
+    const t = checkMonitorOptions(o);
+    this.#interval = t.interval;
+    this.#timeout = t.timeout;
+    this.#failuresBeforeDown = t.failuresBeforeDown;
+    this.#checksBeforeUp = t.checksBeforeUp;
+    this.#maxLag = t.maxLag;
+    this.#caughtUpLag = t.caughtUpLag;
+    this.#minReplicas = t.minReplicas;
+    this.#searchInterval = t.searchInterval;
+    this.#onPrimaryLost = o.onPrimaryLost;
+    const { prober: _p, nodes: _n, clock: _c, ...rest } = o as HealthMonitorOptions;
+    this.#tuning = rest;
+  }
+
+  /**
    * Starts checking every node; resolves once each node has had its first check (or its timeout).
    * Idempotent.
    */
@@ -253,7 +280,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#stopped) throw new DbRouterError('POOL_ENDED', 'Cannot start a health monitor after stop().');
     if (this.#started) return;
     this.#started = true;
-    await Promise.all([...this.#nodes.values()].map((s) => this.#check(s)));
+    await holdOpen(Promise.all([...this.#nodes.values()].map((s) => this.#check(s))));
   }
 
   /** Stops every check, closes the monitoring connections, rejects waiting writes. Idempotent. */
@@ -381,7 +408,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   #wait(timeoutMillis: number, fresh: boolean): Promise<string> {
     if (this.#stopped) return Promise.reject(new DbRouterError('PRIMARY_UNAVAILABLE', 'The health monitor is stopped.'));
-    return new Promise<string>((resolve, reject) => {
+    return holdOpen(new Promise<string>((resolve, reject) => {
       const waiter: Waiter = { since: this.#clock.now(), fresh, resolve, reject, timer: undefined };
       waiter.timer = this.#clock.setTimeout(() => {
         this.#settle(waiter, new DbRouterError(
@@ -394,7 +421,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       this.#searches += 1;
       for (const s of this.#nodes.values()) void this.#check(s);
       this.#resolveWaiters();
-    });
+    }));
   }
 
   #settle(w: Waiter, outcome: string | Error): void {
@@ -727,6 +754,54 @@ function newState(node: MonitoredNode): NodeState {
     again: false,
     timer: undefined,
   };
+}
+
+/**
+ * Validates the monitor's timing options and fills in their defaults; `CONFIG_INVALID` names the
+ * option. Exported so a cluster can check its `health` option at construction.
+ */
+export function checkMonitorOptions(o: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'>): {
+  interval: number; timeout: number; failuresBeforeDown: number; checksBeforeUp: number;
+  maxLag: number; caughtUpLag: number; minReplicas: number; searchInterval: number;
+} {
+  const maxLag = positive('maxReplicationLagMillis', o.maxReplicationLagMillis ?? 10_000);
+  const caughtUpLag = o.caughtUpLagMillis ?? maxLag / 2;
+  if (!(caughtUpLag >= 0 && caughtUpLag <= maxLag)) {
+    throw new DbRouterError('CONFIG_INVALID', 'caughtUpLagMillis must be between 0 and maxReplicationLagMillis.');
+  }
+  const minReplicas = o.minReplicasInRotation ?? 0;
+  if (!(Number.isInteger(minReplicas) && minReplicas >= 0)) {
+    throw new DbRouterError('CONFIG_INVALID', 'minReplicasInRotation must be a whole number, 0 or more.');
+  }
+  if (o.onPrimaryLost !== undefined && typeof o.onPrimaryLost !== 'function') {
+    throw new DbRouterError('CONFIG_INVALID', 'onPrimaryLost must be a function.');
+  }
+  return {
+    interval: positive('checkIntervalMillis', o.checkIntervalMillis ?? 1000),
+    timeout: positive('checkTimeoutMillis', o.checkTimeoutMillis ?? 1000),
+    failuresBeforeDown: positive('failuresBeforeDown', o.failuresBeforeDown ?? 2),
+    checksBeforeUp: positive('checksBeforeUp', o.checksBeforeUp ?? 2),
+    maxLag,
+    caughtUpLag,
+    minReplicas,
+    searchInterval: positive('primarySearchIntervalMillis', o.primarySearchIntervalMillis ?? 50),
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Keeps the process alive while `p` is pending. The monitor's own timers and sockets are unref'd
+ * (background checks must not keep a finished script running), so something awaited on them (the
+ * first checks, a write waiting for a primary) needs one ref'd handle, or Node would exit mid-await.
+ */
+export function holdOpen<T>(p: Promise<T>): Promise<T> {
+  const keep = setInterval(() => undefined, 1 << 30);
+  const release = (): void => clearInterval(keep);
+  p.then(release, release);
+  return p;
 }
 
 function positive(name: string, value: number): number {

@@ -4,6 +4,7 @@ import { gtidDistance as distanceOf, holdsMore, reached } from '../../consistenc
 import { DbRouterError } from '../../errors.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
 import type { ProbeConnection } from '../postgres/probe.js';
+import { endWithin } from '../bounds.js';
 
 /**
  * Options of the MariaDB prober.
@@ -204,7 +205,8 @@ export class MariadbProbe implements NodeProbe {
     const conn = this.#conn;
     this.#conn = undefined;
     if (!conn) return Promise.resolve();
-    return new Promise((resolve) => conn.end(() => resolve()));
+    // Politely within the query bound; a server that stopped answering never acknowledges COM_QUIT.
+    return endWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), this.#queryTimeout, () => conn.destroy());
   }
 
   #query<T>(conn: Connection, sql: string): Promise<T[]> {
@@ -217,6 +219,8 @@ export class MariadbProbe implements NodeProbe {
     if (this.#conn) return Promise.resolve(this.#conn);
     this.#connecting ??= new Promise<Connection>((resolve, reject) => {
       const conn = loadMysql().createConnection(this.#config);
+      // A background check never keeps a process alive: a script that is done exits.
+      (conn as unknown as { stream?: { unref?(): void } }).stream?.unref?.();
       // A monitoring connection that breaks is simply opened again at the next check.
       conn.on('error', () => {
         if (this.#conn === conn) this.#conn = undefined;

@@ -1,5 +1,6 @@
 import type { ClientConfig } from 'pg';
 import type { ConnectionOptions } from '../engine.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS } from '../bounds.js';
 
 /** node-postgres settings for one node. The password stays non-enumerable. */
 export function pgClientConfig(c: ConnectionOptions): ClientConfig & Record<string, unknown> {
@@ -11,7 +12,8 @@ export function pgClientConfig(c: ConnectionOptions): ClientConfig & Record<stri
     ...(c.ssl !== undefined ? { ssl: c.ssl } : {}),
     ...(c.pool.max !== undefined ? { max: c.pool.max } : {}),
     ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeoutMillis: c.pool.idleTimeoutMillis } : {}),
-    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectionTimeoutMillis: c.pool.connectionTimeoutMillis } : {}),
+    // node-postgres waits forever for a server that accepts TCP and never answers: bound it.
+    connectionTimeoutMillis: c.pool.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS,
     ...c.driverOptions,
   };
   if (c.password !== undefined) Object.defineProperty(config, 'password', { value: c.password, enumerable: false, writable: true, configurable: true });

@@ -5,6 +5,8 @@ import { pgClientConfig } from './config.js';
 import { RoutedPgPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
 import { PostgresPositions } from './positions.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, withTimeout } from '../bounds.js';
+import { DbRouterError } from '../../errors.js';
 
 /** SQLSTATE classes that mean the connection or the server is gone. */
 const CONNECTION_SQLSTATE = /^(08|57P0[1-3])/;
@@ -54,17 +56,24 @@ export class PostgresEngine implements Engine {
     return new PostgresPositions();
   }
 
-  async discoverRole(connection: ConnectionOptions): Promise<Role> {
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role> {
     const pg = loadDriver<{ Client: new (c: ClientConfig) => Client }>('pg');
-    const client = new pg.Client(pgClientConfig(connection));
+    const config = pgClientConfig(connection);
+    const bound = timeoutMillis ?? (config.connectionTimeoutMillis || DEFAULT_CONNECT_TIMEOUT_MILLIS);
+    config.connectionTimeoutMillis = bound;
+    const client = new pg.Client(config);
     client.on('error', () => {});
-    await client.connect();
-    try {
+    const ask = async (): Promise<Role> => {
+      await client.connect();
       const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       return r.rows[0]?.r === true ? 'replica' : 'primary';
-    } finally {
-      await client.end().catch(() => {});
-    }
+    };
+    // end() waits for a server that may never answer: destroy the socket instead.
+    const drop = (): void => (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    return withTimeout(ask(), bound, () => new DbRouterError('NODE_DOWN', `The server did not say its role within ${bound} ms.`), drop).finally(() => {
+      client.end().catch(() => {});
+      drop();
+    });
   }
 
   async queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]> {

@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
 import { holdsMore, lsnDistance, parseLsn, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
+import { endWithin } from '../bounds.js';
 
 /**
  * Where the monitor connects for one node. A structural subset of the cluster's connection
@@ -102,6 +104,8 @@ export class PostgresProbe implements NodeProbe {
       database: connection.database,
       application_name: 'dbrouter-monitor',
       connectionTimeoutMillis: options.connectTimeoutMillis ?? 1000,
+      // A background check never keeps a process alive: a script that is done exits.
+      stream: unrefSocket,
       ...(connection.ssl !== undefined ? { ssl: connection.ssl } : {}),
     };
     const password = options.monitor ? options.monitor.password : connection.password;
@@ -131,11 +135,13 @@ export class PostgresProbe implements NodeProbe {
     }
   }
 
+  /** Closes the connection politely, within the query bound; past it the socket is destroyed. */
   close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
     this.#connecting = undefined;
-    return client ? client.end().catch(() => undefined) : Promise.resolve();
+    if (!client) return Promise.resolve();
+    return endWithin(() => client.end(), this.#queryTimeout, () => streamOf(client)?.destroy()).catch(() => undefined);
   }
 
   #connect(): Promise<Client> {
@@ -168,11 +174,20 @@ export class PostgresProbe implements NodeProbe {
   #drop(): void {
     for (const client of [this.#client, this.#pending]) {
       if (!client) continue;
-      const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-      stream?.destroy();
+      streamOf(client)?.destroy();
     }
     this.#client = undefined;
   }
+}
+
+function unrefSocket(): Socket {
+  const socket = new Socket();
+  socket.unref();
+  return socket;
+}
+
+function streamOf(client: Client): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
 }
 
 /** @internal What the check's row means (exported for unit tests). */

@@ -9,6 +9,7 @@ import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { pgClientConfig } from './config.js';
+import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
 /** The part of a node-postgres client dbrouter uses. */
 export interface PgClientLike {
@@ -245,12 +246,14 @@ export class RoutedPgPool extends EventEmitter {
     return Promise.resolve(new RoutedPgClient((client) => new Binding(this.#cx, { ...this.#runner, acquire: (i) => this.#acquire(i, client) }, pinned)));
   }
 
-  /** Ends every node's pool. A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. */
+  /**
+   * Ends every node's pool, within 5000 ms (past it the connections left are destroyed). A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. */
   end(): Promise<void> {
     if (this.#ending !== undefined) return this.#ending;
     this.#ended = true;
     this.#cx.untrack(this);
-    this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end()))).then(() => {
+    // Bounded: a server that stopped answering never acknowledges a polite close.
+    this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyPgClients(p))))).then(() => {
       this.emit('end');
     });
     return this.#ending;
@@ -347,6 +350,11 @@ export class RoutedPgClient extends EventEmitter {
   release(err?: Error | boolean): void {
     this.#binding.release(err);
   }
+}
+
+function destroyPgClients(p: PgPoolLike): void {
+  const clients = (p as unknown as { _clients?: { connection?: { stream?: { destroy(): void } } }[] })._clients ?? [];
+  for (const c of clients) c.connection?.stream?.destroy();
 }
 
 function defaultCreate(config: PoolConfig): PgPoolLike {
