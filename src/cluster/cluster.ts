@@ -158,7 +158,7 @@ export class Cluster extends EventEmitter {
   #index(alias: string, what: string): number {
     const i = this.#aliasIndex.get(alias);
     if (i === undefined) {
-      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases).replace('known keys', 'known aliases')}.`);
+      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases, {}, 'aliases')}`);
     }
     return i;
   }
@@ -358,6 +358,7 @@ export class Cluster extends EventEmitter {
    *   worker.process('ship', (job) => cluster.withToken(job.data.token, () => ship(job.data.orderId)));
    */
   withToken<R>(token: string | null | undefined, fn: () => R): R {
+    if (typeof fn !== 'function') throw new DbRouterError('SCOPE_INVALID', 'withToken(token, fn) runs fn: pass a function, such as cluster.withToken(token, () => handle(job)).');
     return this.#consistency.runFrom(this.#consistency.accept(token), fn);
   }
 

@@ -8,6 +8,7 @@ import { DbRouterError } from '../errors.js';
 import type { NodeState } from '../routing/topology.js';
 import { HealthMonitor, type HealthMonitorEvents, type HealthMonitorOptions, type HealthStatus } from './monitor.js';
 import type { MonitoredNode, Prober } from './probe.js';
+import { checkClusterHealthOptions } from './options.js';
 
 /**
  * Options of {@link watchCluster}: the monitor's (see {@link HealthMonitorOptions}) plus failover.
@@ -53,6 +54,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
 
   constructor(cluster: Cluster, options: ClusterHealthOptions = {}) {
     super();
+    checkClusterHealthOptions(options);
     this.#cluster = cluster;
     this.#options = options;
     this.#failoverTimeout = options.failoverTimeoutMillis ?? 10_000;

@@ -3,6 +3,7 @@ import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+import { checkMonitorOptions } from './options.js';
 
 /**
  * Options of a `HealthMonitor`. Every duration is in milliseconds.
@@ -187,6 +188,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   constructor(options: HealthMonitorOptions) {
     super();
+    checkMonitorOptions(options);
     const o = options;
     this.#prober = o.prober;
     this.#clock = o.clock ?? systemClock;

@@ -12,6 +12,7 @@ import { hasState, readState, statePath, writeState, type ClusterState, type Nod
 import { cloneTemplate, fastScratchRoot, perUserName, shortHash } from './templates.js';
 import type { ClusterDatabase, Engine, LocalCluster, NodeStatus, StartClusterOptions } from './types.js';
 import { pollUntil } from './wait.js';
+import { checkStartOptions } from './options.js';
 
 const DEFAULT_REPLICAS = 2;
 const MAX_REPLICAS = 20;
@@ -58,6 +59,7 @@ function liveNodes(state: ClusterState): NodeState[] {
  *   await cluster.down();
  */
 export async function startCluster(options: StartClusterOptions): Promise<LocalCluster> {
+  checkStartOptions(options);
   const driver = driverFor(options.engine, options);
   if (options.sync === true && options.engine !== 'postgres') {
     throw new DbRouterError('SYNC_UNAVAILABLE', 'sync: MariaDB replicas cannot apply before a commit returns (semi-synchronous replication only acknowledges receipt); start without --sync.');

@@ -9,6 +9,7 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
 
 /** What a mysql2 query resolves to: `[rows or OkPacket, fields]`. */
@@ -97,6 +98,7 @@ export class RoutedMysqlPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
+    checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);

@@ -8,6 +8,7 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { pgClientConfig } from './config.js';
 
 /** The part of a node-postgres client dbrouter uses. */
@@ -89,6 +90,7 @@ export class RoutedPgPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
+    checkPoolArguments('createPgPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
