@@ -39,6 +39,8 @@ export function suggest(key: string, known: readonly string[], synonyms: Readonl
     if (d < bestD) [best, bestD] = [k, d];
   }
   if (best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3))) return `did you mean "${best}"?`;
+  const longer = key.length >= 3 ? known.filter((k) => k.toLowerCase().startsWith(key.toLowerCase())) : [];
+  if (longer.length === 1) return `did you mean "${longer[0]}"?`;
   return `known ${noun}: ${known.join(', ')}.`;
 }
 
