@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { DbRouterError } from '../errors.js';
+import { DbRouterError, isDbRouterError } from '../errors.js';
 import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
@@ -134,6 +134,7 @@ export class Cluster extends EventEmitter {
       try {
         this.#roles[i] = this.#discover !== undefined ? await this.#discover(n.alias, n.connection) : await this.#engine.discoverRole(n.connection);
       } catch (cause) {
+        if (isDbRouterError(cause, 'DRIVER_MISSING')) throw cause;
         throw new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${cause instanceof Error ? cause.message : String(cause)}. Start it, or give its role in the configuration.`, { cause });
       }
     }));

@@ -13,6 +13,7 @@ import { cloneTemplate, fastScratchRoot, perUserName, shortHash } from './templa
 import type { ClusterDatabase, Engine, LocalCluster, NodeStatus, StartClusterOptions } from './types.js';
 import { pollUntil } from './wait.js';
 import { checkStartOptions } from './options.js';
+import { requireClientLibrary } from './drivers.js';
 
 const DEFAULT_REPLICAS = 2;
 const MAX_REPLICAS = 20;
@@ -60,6 +61,7 @@ function liveNodes(state: ClusterState): NodeState[] {
  */
 export async function startCluster(options: StartClusterOptions): Promise<LocalCluster> {
   checkStartOptions(options);
+  requireClientLibrary(options.engine);
   const driver = driverFor(options.engine, options);
   if (options.sync === true && options.engine !== 'postgres') {
     throw new DbRouterError('SYNC_UNAVAILABLE', 'sync: MariaDB replicas cannot apply before a commit returns (semi-synchronous replication only acknowledges receipt); start without --sync.');

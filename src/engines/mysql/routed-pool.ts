@@ -103,6 +103,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('mysql2/promise');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {

@@ -95,6 +95,8 @@ export class RoutedPgPool extends EventEmitter {
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('pg');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     this.#pinnedAlias = options.pinned;
