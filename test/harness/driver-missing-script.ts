@@ -1,4 +1,4 @@
-// Run under test/harness/hide-drivers.cjs by test/integration/driver-missing.test.ts: each public
+// Run under scripts/hide-drivers.cjs by test/integration/driver-missing.test.ts: each public
 // entry point that needs a driver, given none, and the error it gives. Prints one JSON line.
 import { createCluster, createMysqlPool, createPgPool, watchCluster } from '../../src/index.js';
 

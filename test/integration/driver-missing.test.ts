@@ -1,6 +1,6 @@
 // Issue 9 item 9: a missing driver is named at once. `dbrouter cluster up` without `pg` waited
 // 30 s and then blamed the server. Each case runs a real process in which the drivers cannot be
-// resolved (test/harness/hide-drivers.cjs makes `require('pg')` fail as for an absent package).
+// resolved (scripts/hide-drivers.cjs makes `require('pg')` fail as for an absent package).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HIDE = path.join(ROOT, 'test/harness/hide-drivers.cjs');
+const HIDE = path.join(ROOT, 'scripts/hide-drivers.cjs');
 
 function run(args: readonly string[], hide: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
