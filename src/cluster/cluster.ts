@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { DbRouterError } from '../errors.js';
+import { DbRouterError, isDbRouterError } from '../errors.js';
 import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
@@ -172,6 +172,7 @@ export class Cluster extends EventEmitter {
           ? await withTimeout(asking, limit, () => new DbRouterError('NODE_DOWN', `discoverRole did not answer within ${limit} ms.`))
           : await asking;
       } catch (cause) {
+        if (isDbRouterError(cause, 'DRIVER_MISSING')) throw cause;
         const auth = authFailure(cause);
         failures.push(auth !== undefined
           ? new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${auth}.`, { cause })
@@ -210,7 +211,7 @@ export class Cluster extends EventEmitter {
   #index(alias: string, what: string): number {
     const i = this.#aliasIndex.get(alias);
     if (i === undefined) {
-      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases).replace('known keys', 'known aliases')}.`);
+      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases, {}, 'aliases')}`);
     }
     return i;
   }
@@ -446,6 +447,7 @@ export class Cluster extends EventEmitter {
    *   worker.process('ship', (job) => cluster.withToken(job.data.token, () => ship(job.data.orderId)));
    */
   withToken<R>(token: string | null | undefined, fn: () => R): R {
+    if (typeof fn !== 'function') throw new DbRouterError('SCOPE_INVALID', 'withToken(token, fn) runs fn: pass a function, such as cluster.withToken(token, () => handle(job)).');
     return this.#consistency.runFrom(this.#consistency.accept(token), fn);
   }
 

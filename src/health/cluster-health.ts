@@ -8,6 +8,7 @@ import { DbRouterError } from '../errors.js';
 import type { NodeState } from '../routing/topology.js';
 import { checkMonitorOptions, HealthMonitor, holdOpen, type HealthMonitorEvents, type HealthMonitorOptions, type HealthStatus } from './monitor.js';
 import type { MonitoredNode, Prober } from './probe.js';
+import { checkClusterHealthOptions } from './options.js';
 
 /**
  * Options of {@link watchCluster}: the monitor's (see {@link HealthMonitorOptions}) plus failover.
@@ -106,9 +107,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
   }
 
   #merge(options: ClusterHealthOptions): void {
-    if (typeof options !== 'object' || options === null) {
-      throw new DbRouterError('CONFIG_INVALID', 'Health options must be an object such as { checkIntervalMillis: 1000 }.');
-    }
+    checkClusterHealthOptions(options);
     const next: ClusterHealthOptions = { ...this.#options };
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
     checkMonitorOptions(next);

@@ -4,6 +4,7 @@ import { sameAddress } from './address.js';
 import { authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+import { checkMonitorOptions as checkMonitorKeys } from './options.js';
 
 /**
  * Options of a `HealthMonitor`. Every duration is in milliseconds.
@@ -213,6 +214,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   constructor(options: HealthMonitorOptions) {
     super();
+    checkMonitorKeys(options);
     const o = options;
     this.#prober = o.prober;
     this.#clock = o.clock ?? systemClock;

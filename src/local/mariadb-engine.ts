@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Connection as MysqlConnection, RowDataPacket } from 'mysql2/promise';
 import { findMariadb, type MariadbBinaries } from './binaries.js';
 import { holdsMore, reached } from '../consistency/position.js';
-import { connectMariadb } from './drivers.js';
+import { connectMariadb, isDriverMissing } from './drivers.js';
 import type { EngineDriver, EngineNodeStatus } from './engine.js';
 import { run } from './processes.js';
 import type { ClusterState, NodeState } from './state.js';
@@ -148,7 +148,8 @@ export class MariadbEngine implements EngineDriver {
         await c.query('SELECT 1');
         return true;
       });
-    } catch {
+    } catch (e) {
+      if (isDriverMissing(e)) throw e;
       return false;
     }
   }

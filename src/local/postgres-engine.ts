@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client as PgClient } from 'pg';
 import { DbRouterError } from '../errors.js';
 import { findPostgres, type PostgresBinaries } from './binaries.js';
-import { connectPostgres } from './drivers.js';
+import { connectPostgres, isDriverMissing } from './drivers.js';
 import type { EngineDriver, EngineNodeStatus } from './engine.js';
 import { giveTo } from './os-user.js';
 import { run } from './processes.js';
@@ -153,7 +153,8 @@ export class PostgresEngine implements EngineDriver {
   async isReady(state: ClusterState, node: NodeState): Promise<boolean> {
     try {
       return await this.#with(state, node, async (c) => (await c.query('SELECT 1')).rowCount === 1);
-    } catch {
+    } catch (e) {
+      if (isDriverMissing(e)) throw e;
       return false;
     }
   }

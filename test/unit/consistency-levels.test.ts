@@ -71,7 +71,7 @@ test('tokens need a secret; middleware refuses to start without one unless devel
   await pool.query('INSERT INTO t VALUES (1)');
   await assert.rejects(cluster.consistencyToken(), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
   assert.throws(() => expressConsistency({ cluster }), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
-  assert.throws(() => expressConsistency({ cluster, secret: 'short' }), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+  assert.throws(() => expressConsistency({ cluster, secret: 'short' }), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
   assert.equal(expressConsistency({ cluster, development: true }).name, 'dbrouterConsistency');
   // A bad token never throws: fn runs, the token is counted.
   const { cluster: signed } = setup({ secret: 'x'.repeat(32) });

@@ -17,7 +17,7 @@ function setup() {
 test('secret: required unless development; too short is refused', () => {
   const { cluster } = fakeCluster('postgres', 1);
   assert.throws(() => new HttpConsistency({ cluster }, 'x'), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
-  assert.throws(() => new HttpConsistency({ cluster, secret: 'short' }, 'x'), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+  assert.throws(() => new HttpConsistency({ cluster, secret: 'short' }, 'x'), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
   assert.ok(new HttpConsistency({ cluster, development: true }, 'x'));
   assert.throws(() => new HttpConsistency({} as never, 'x'), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
 });

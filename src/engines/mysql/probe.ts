@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import type { Connection, ConnectionOptions, QueryError } from 'mysql2';
 import { gtidDistance as distanceOf, holdsMore, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
+import { loadDriver } from '../driver.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
 import type { ProbeConnection } from '../postgres/probe.js';
 import { endWithin } from '../bounds.js';
@@ -66,6 +66,8 @@ export interface SlaveStatus {
  *   const monitor = new HealthMonitor({ nodes, prober: mariadbProber({ connections }) })
  */
 export function mariadbProber(options: MariadbProberOptions): Prober {
+  // A missing driver is DRIVER_MISSING now, not a failed check that marks every node down.
+  loadMysql();
   return {
     positionUnit: 'transactions',
     forNode(node: MonitoredNode): NodeProbe {
@@ -327,12 +329,6 @@ function stoppedReason(status: SlaveStatus): string | undefined {
   return reasons.length > 0 ? reasons.join('; ') : undefined;
 }
 
-const require = createRequire(import.meta.url);
-
 function loadMysql(): { createConnection(config: ConnectionOptions): Connection } {
-  try {
-    return require('mysql2') as { createConnection(config: ConnectionOptions): Connection };
-  } catch (cause) {
-    throw new DbRouterError('CONFIG_INVALID', 'The "mysql2" package is not installed; run: npm install mysql2', { cause });
-  }
+  return loadDriver<{ createConnection(config: ConnectionOptions): Connection }>('mysql2');
 }

@@ -9,6 +9,7 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
@@ -98,10 +99,13 @@ export class RoutedMysqlPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
+    checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('mysql2/promise');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {

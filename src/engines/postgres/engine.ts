@@ -36,6 +36,9 @@ export class PostgresEngine implements Engine {
   isConnectionError(err: unknown): boolean {
     const code = errorCode(err);
     if (typeof code !== 'string') return err instanceof Error && /Connection terminated|connection timeout|not queryable/i.test(err.message);
+    // The server answered with an ERROR (not FATAL), so the session goes on: a NUL byte in a
+    // statement is 08P01 at ERROR level, an ordinary error and no reason to suspect the node.
+    if ((err as { severity?: unknown }).severity === 'ERROR') return false;
     return CONNECTION_SQLSTATE.test(code) || CONNECTION_NODE_CODES.has(code) || REFUSED_SESSION_SQLSTATE.has(code);
   }
 

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
 import { holdsMore, lsnDistance, parseLsn, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
+import { loadDriver } from '../driver.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
 import { endWithin } from '../bounds.js';
 
@@ -72,6 +72,8 @@ export interface CheckRow {
  *   const monitor = new HealthMonitor({ nodes, prober: postgresProber({ connections }) })
  */
 export function postgresProber(options: PostgresProberOptions): Prober {
+  // A missing driver is DRIVER_MISSING now, not a failed check that marks every node down.
+  loadPg();
   return {
     positionUnit: 'bytes',
     forNode(node: MonitoredNode): NodeProbe {
@@ -217,12 +219,6 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
   };
 }
 
-const require = createRequire(import.meta.url);
-
 function loadPg(): { Client: new (config: ClientConfig) => Client } {
-  try {
-    return require('pg') as { Client: new (config: ClientConfig) => Client };
-  } catch (cause) {
-    throw new DbRouterError('CONFIG_INVALID', 'The "pg" package is not installed; run: npm install pg', { cause });
-  }
+  return loadDriver<{ Client: new (config: ClientConfig) => Client }>('pg');
 }

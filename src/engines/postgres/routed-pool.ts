@@ -8,6 +8,7 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { pgClientConfig } from './config.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
@@ -90,10 +91,13 @@ export class RoutedPgPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
+    checkPoolArguments('createPgPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('pg');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     this.#pinnedAlias = options.pinned;
