@@ -72,9 +72,9 @@ test('a checked-out client reads on replicas until it writes, then stays on the 
   await pool.end();
 });
 
-test('transactions run on the primary; SET and temp tables pin the client', async () => {
+test('transactions run on the primary; SET ROLE and temp tables pin the client', async () => {
   const { net, pool } = setup();
-  for (const first of ['BEGIN', 'SET search_path = app', 'CREATE TEMP TABLE x (a int)', 'LISTEN ch']) {
+  for (const first of ['BEGIN', 'SET ROLE app', 'CREATE TEMP TABLE x (a int)', 'LISTEN ch']) {
     const c = await pool.connect();
     await c.query(first);
     await c.query('SELECT 1');
