@@ -214,6 +214,7 @@ export class Binding<A, R, C> {
   readonly #cx: ClusterInternals;
   readonly #runner: NodeRunner<A, R, C>;
   readonly #pinned: NodeInfo | undefined;
+  readonly #holdAfterWrite: boolean;
   #mode = FREE;
   #node: NodeInfo | undefined;
   #conn: C | undefined;
@@ -221,10 +222,17 @@ export class Binding<A, R, C> {
   #txWrote = false;
   #released = false;
 
-  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo) {
+  /**
+   * `holdAfterWrite: false` is for long-lived clients (a driver module's `Client`, kept by an ORM's
+   * own pool): an autocommit write runs one-shot on the primary and a transaction holds its node
+   * only until it ends, so the client's later reads go back to replicas (read-your-writes is the
+   * consistency layer's job). Session state (temp tables, LISTEN, …) still binds it for good.
+   */
+  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo, options?: { readonly holdAfterWrite?: boolean }) {
     this.#cx = cx;
     this.#runner = runner;
     this.#pinned = pinned;
+    this.#holdAfterWrite = options?.holdAfterWrite ?? true;
   }
 
   get released(): boolean {
@@ -269,8 +277,8 @@ export class Binding<A, R, C> {
   #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean): Promise<R> {
     if (d.reason === 'pinned') this.#bind(d.node, STICKY);
     else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
-    else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
-    else if (d.write) this.#bind(d.node, STICKY);
+    else if (c.effect === 'begin') this.#bind(d.node, d.write && this.#holdAfterWrite ? STICKY : READ_ONLY_TX);
+    else if (d.write && (this.#holdAfterWrite || c.effect !== 'none')) this.#bind(d.node, STICKY);
     // A misrouted read wrote on the primary: the client stays there, as after any write.
     else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY));
     return this.#runBound(sql, args, c);

@@ -369,10 +369,14 @@ export class RoutedPgPool extends EventEmitter {
     return Promise.resolve(new RoutedPgClient(this.#host, pinned === undefined ? undefined : () => pinned));
   }
 
-  /** A client for a driver module's `Client` (see `pgDriver`): binds nothing until used. */
+  /**
+   * A client for a driver module's `Client` (see `pgDriver`): binds nothing until used, and after
+   * an autocommit write or a transaction its reads go back to replicas (an ORM keeps such clients
+   * in its own pool for long).
+   */
   client(): RoutedPgClient {
     if (this.#ending) throw ended();
-    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned());
+    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true);
   }
 
   /**
@@ -482,7 +486,8 @@ export class RoutedPgClient extends EventEmitter {
   #released = false;
   #connection: EventEmitter | undefined;
 
-  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined) {
+  /** `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`). */
+  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false) {
     super();
     this.#host = host;
     const shared = host.runner;
@@ -493,7 +498,7 @@ export class RoutedPgClient extends EventEmitter {
       release: (c, err) => host.release(c, err, this.#settings.length > 0),
       rows: (i, sql) => shared.rows(i, sql),
     };
-    this.#binding = new Binding(host.cx, runner, pinned?.());
+    this.#binding = new Binding(host.cx, runner, pinned?.(), { holdAfterWrite: !longLived });
   }
 
   /** The alias this client holds a connection to (after a write or `BEGIN`), if any. */
