@@ -19,7 +19,9 @@
  */
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCluster, createMysqlPool, createPgPool } from '../src/index.js';
+import { createCluster } from '../src/index.js';
+import { createPgPool } from '../src/engines/postgres/index.js';
+import { createMysqlPool } from '../src/engines/mysql/index.js';
 import { watchCluster } from '../src/health/cluster-health.js';
 import { destroyClusterSync, startCluster, type Engine, type LocalCluster } from '../src/local/index.js';
 import { mostAdvancedReplica } from '../test/harness/chaos-positions.js';

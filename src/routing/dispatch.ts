@@ -303,6 +303,7 @@ export class Binding<A, R, C> {
   readonly #cx: ClusterInternals;
   readonly #runner: NodeRunner<A, R, C>;
   readonly #pinned: NodeInfo | undefined;
+  readonly #holdAfterWrite: boolean;
   #mode = FREE;
   #node: NodeInfo | undefined;
   #conn: C | undefined;
@@ -312,14 +313,26 @@ export class Binding<A, R, C> {
   /** Set when the held connection died: every statement until `release()` fails with it. */
   #lost: DbRouterError | undefined;
 
-  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo) {
+  /**
+   * `holdAfterWrite: false` is for long-lived clients (a driver module's `Client`, kept by an ORM's
+   * own pool): an autocommit write runs one-shot on the primary and a transaction holds its node
+   * only until it ends, so the client's later reads go back to replicas (read-your-writes is the
+   * consistency layer's job). Session state (temp tables, LISTEN, …) still binds it for good.
+   */
+  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo, options?: { readonly holdAfterWrite?: boolean }) {
     this.#cx = cx;
     this.#runner = runner;
     this.#pinned = pinned;
+    this.#holdAfterWrite = options?.holdAfterWrite ?? true;
   }
 
   get released(): boolean {
     return this.#released;
+  }
+
+  /** True between a `BEGIN` and its `COMMIT`/`ROLLBACK`. */
+  get inTransaction(): boolean {
+    return this.#inTx;
   }
 
   /** The alias this client holds a connection to, if any. */
@@ -360,8 +373,8 @@ export class Binding<A, R, C> {
   #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean, retried: boolean): Promise<R> {
     if (d.reason === 'pinned') this.#bind(d.node, STICKY);
     else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
-    else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
-    else if (d.write) this.#bind(d.node, STICKY);
+    else if (c.effect === 'begin') this.#bind(d.node, d.write && this.#holdAfterWrite ? STICKY : READ_ONLY_TX);
+    else if (d.write && (this.#holdAfterWrite || c.effect !== 'none')) this.#bind(d.node, STICKY);
     // A misrouted read wrote on the primary: the client stays there, as after any write.
     else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY), retried);
     return this.#runBound(sql, args, c, retried);
@@ -486,6 +499,85 @@ export class Binding<A, R, C> {
     }
     this.#lost = lost;
     return Promise.reject(lost);
+   * Where a streamed statement (a cursor) runs, for as long as it runs. A bound client streams on
+   * its held connection; a write binds it to the primary first. A read on a free client gets a
+   * connection of its own on the node the routers chose (the consistency layer may move it to a
+   * replica that has replayed the unit of work, or to the primary). Call `done` once, when the
+   * stream has ended, failed or been closed: it records the statement and gives back a connection
+   * taken for the stream alone.
+   */
+  async stream(sql: string): Promise<{ readonly conn: C; readonly node: NodeInfo; done(err?: unknown): void }> {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+    const cx = this.#cx;
+    if (!cx.isReady) await cx.ready();
+    const c = cx.classify(sql);
+    if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
+    if (this.#mode === FREE) {
+      let d: RouteDecision = this.#pinned !== undefined ? { node: this.#pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
+      if (d.write || d.reason === 'pinned') {
+        const wait = d.reason === 'pinned' ? undefined : cx.beforeWrite();
+        if (wait !== undefined) {
+          await wait;
+          d = cx.route(sql, c);
+        }
+        this.#bind(d.node, STICKY);
+      } else {
+        const ready = prepare(cx, this.#runner, sql, d);
+        const f = ready instanceof Promise ? await ready : ready;
+        const conn = await this.#runner.acquire(f.node.index);
+        const t0 = started(cx, f);
+        let open = true;
+        return {
+          conn,
+          node: f.node,
+          done: (err?: unknown) => {
+            if (!open) return;
+            open = false;
+            cx.counters.inFlight[f.node.index]!--;
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined);
+            const broken = err !== undefined && cx.engine.isConnectionError(err);
+            if (broken) cx.connectionError(f.node, err, false);
+            this.#runner.release(conn, broken ? err : undefined);
+          },
+        };
+      }
+    }
+    const node = this.#node!;
+    if (this.#conn === undefined) {
+      try {
+        this.#conn = await this.#runner.acquire(node.index);
+      } catch (err) {
+        this.#mode = FREE;
+        this.#node = undefined;
+        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+        throw err;
+      }
+    }
+    const reason = this.#inTx ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    const write = c.target === 'primary';
+    const t0 = cx.timing ? performance.now() : 0;
+    cx.counters.inFlight[node.index]!++;
+    let open = true;
+    return {
+      conn: this.#conn,
+      node,
+      done: (err?: unknown) => {
+        if (!open) return;
+        open = false;
+        cx.counters.inFlight[node.index]!--;
+        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        if (err !== undefined) {
+          if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+          return;
+        }
+        if (!wroteData(c)) return;
+        if (this.#inTx) this.#txWrote = true;
+        else if (cx.hasWriteHooks && node.role === 'primary') {
+          // The stream's consumer has its rows already: the position is captured in the background.
+          cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q))?.catch((e: unknown) => cx.backgroundError(e));
+        }
+      },
+    };
   }
 
   #unbind(): void {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createCluster, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 
 const SECRET = 'hunter2-secret';
 

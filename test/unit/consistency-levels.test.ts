@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkLevel, resolveConsistency, statementLevel } from '../../src/consistency/levels.js';
 import { expressConsistency } from '../../src/http/express.js';
-import { createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 function setup(consistency: unknown) {

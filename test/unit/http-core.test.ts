@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpConsistency } from '../../src/http/core.js';
-import { createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 const SECRET = 'x'.repeat(32);

@@ -13,7 +13,8 @@ export interface Ran {
   via: 'pool' | 'client';
 }
 
-const WRITE = /^\s*(insert|update|delete|create|drop|alter|truncate|set(?!\s+transaction))/i;
+// A real replica takes session settings (`SET search_path`); it refuses writes and DDL.
+const WRITE = /^\s*(insert|update|delete|create|drop|alter|truncate)/i;
 
 export class FakeNet {
   ran: Ran[] = [];
