@@ -499,6 +499,9 @@ export class Binding<A, R, C> {
     }
     this.#lost = lost;
     return Promise.reject(lost);
+  }
+
+  /**
    * Where a streamed statement (a cursor) runs, for as long as it runs. A bound client streams on
    * its held connection; a write binds it to the primary first. A read on a free client gets a
    * connection of its own on the node the routers chose (the consistency layer may move it to a

@@ -2,7 +2,8 @@
  * dbrouter as an application on the app host would configure it for the three database hosts:
  * every alias a host, no role given (each server is asked), a health monitor, bounded connects.
  */
-import { createCluster, createPgPool, watchCluster, type Cluster, type ClusterHealth, type ClusterHealthOptions, type RoutedPgPool } from '../../src/index.js';
+import { createCluster, watchCluster, type Cluster, type ClusterHealth, type ClusterHealthOptions } from '../../src/index.js';
+import { createPgPool, type RoutedPgPool } from '../../src/engines/postgres/index.js';
 import { HOSTS, url, type Host } from './topology.js';
 
 export const SECRET = 'ha-test-secret-0123456789abcdef';

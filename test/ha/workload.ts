@@ -6,7 +6,8 @@
  * Every operation is bounded (`opBoundMillis`): one that outlives it is recorded as `hung` and the
  * user moves on, so one black-holed connection cannot stop the load.
  */
-import type { Cluster, RoutedPgPool } from '../../src/index.js';
+import type { Cluster } from '../../src/index.js';
+import type { RoutedPgPool } from '../../src/engines/postgres/index.js';
 import { isDbRouterError } from '../../src/index.js';
 import { hostOf, tick, type Host } from './topology.js';
 

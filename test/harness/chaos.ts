@@ -38,7 +38,9 @@
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { createCluster, createMysqlPool, createPgPool, watchCluster, type Cluster, type ClusterHealth } from '../../src/index.js';
+import { createCluster, watchCluster, type Cluster, type ClusterHealth } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
 import { describeError, divergeMariadbReplica, mostAdvancedReplica } from './chaos-positions.js';
 import { ownCluster } from './clusters.js';

@@ -1,6 +1,8 @@
 // Run under scripts/hide-drivers.cjs by test/integration/driver-missing.test.ts: each public
 // entry point that needs a driver, given none, and the error it gives. Prints one JSON line.
-import { createCluster, createMysqlPool, createPgPool, watchCluster } from '../../src/index.js';
+import { createCluster, watchCluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 
 async function outcome(fn: () => unknown): Promise<string> {
   const started = performance.now();

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, type Cluster, type RoutedPgClient } from '../../src/index.js';
+import { createCluster, isDbRouterError, type Cluster } from '../../src/index.js';
+import { createPgPool, type RoutedPgClient } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { watchCluster, type ClusterHealth } from '../../src/health/cluster-health.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
@@ -42,7 +44,7 @@ function pgApi(cluster: Cluster): Api {
   };
   return {
     pool: async (sql) => (await pool.query(sql)).rows,
-    poolCallback: (sql) => new Promise((resolve, reject) => pool.query(sql, (e, r) => (e ? reject(e) : resolve(r!.rows as Row[])))),
+    poolCallback: (sql) => new Promise((resolve, reject) => pool.query(sql, (e, r) => (e ? reject(e) : resolve(r.rows as Row[])))),
     checkout: async () => wrap(await pool.connect()),
     checkoutCallback: () => new Promise((resolve, reject) => pool.connect((e, c) => (e || !c ? reject(e ?? new Error('no client')) : resolve(wrap(c))))),
     end: () => pool.end(),

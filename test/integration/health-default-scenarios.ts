@@ -10,7 +10,9 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, watchCluster, type Cluster, type ClusterConfig } from '../../src/index.js';
+import { createCluster, isDbRouterError, watchCluster, type Cluster, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 
 type EngineName = 'postgres' | 'mariadb';
 

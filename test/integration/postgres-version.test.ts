@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createCluster, createPgPool, watchCluster, type Cluster, type ClusterHealth, type RoutedPgPool } from '../../src/index.js';
+import { createCluster, watchCluster, type Cluster, type ClusterHealth } from '../../src/index.js';
+import { createPgPool, type RoutedPgPool } from '../../src/engines/postgres/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

@@ -2,7 +2,9 @@
 // key and what to write instead — not later, not as a TypeError or URIError, never showing a secret.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCluster, createMysqlPool, createPgPool, HealthMonitor, isDbRouterError, primaryReplica, byTable, watchCluster, type ClusterConfig } from '../../src/index.js';
+import { createCluster, HealthMonitor, isDbRouterError, primaryReplica, byTable, watchCluster, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { expressConsistency } from '../../src/http/express.js';
 import { createSessionStore } from '../../src/http/session-store.js';
 import { startCluster } from '../../src/local/index.js';

@@ -6,7 +6,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { QueryResult } from 'pg';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, type Cluster } from '../../src/index.js';
+import { createCluster, isDbRouterError, type Cluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { watchCluster } from '../../src/health/cluster-health.js';
 import { postgresEngine } from '../../src/engines/postgres/engine.js';
 import { mysqlEngine } from '../../src/engines/mysql/engine.js';
@@ -165,7 +167,7 @@ function routed(engine: Engine, cluster: Cluster, net: Net): Routed {
     const alias = (r: QueryResult) => String(r.rows[0]!.alias);
     return {
       query: (sql) => pool.query(sql).then(alias),
-      queryCallback: (sql) => new Promise((resolve, reject) => pool.query(sql, (e, r) => (e ? reject(e) : resolve(alias(r!))))),
+      queryCallback: (sql) => new Promise((resolve, reject) => pool.query(sql, (e, r) => (e ? reject(e) : resolve(alias(r))))),
       client: async () => {
         const c = await pool.connect();
         return { query: (sql: string) => c.query(sql).then(alias), release: () => c.release() };

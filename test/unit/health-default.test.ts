@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { QueryResult } from 'pg';
-import { createCluster, createPgPool, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createCluster, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { watchCluster } from '../../src/health/cluster-health.js';
 import { FakeClock, FakeProber, primary, replica } from './health-fakes.js';
 
