@@ -178,9 +178,8 @@ export function settle<A, R, C>(
  * A one-shot statement whose node failed it with a connection error. The node is reported to the
  * health monitor (it leaves the routing at once). A read runs once more elsewhere: on another
  * replica, else on the primary (which waits for a new primary if it is the one that failed); if
- * that replica fails too, on the primary. A
- * write that provably never reached a server waits for a primary and runs there; one that may
- * have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
+ * that replica fails too, on the primary. A write that provably never reached a server waits for
+ * a primary and runs there; one that may have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
  */
 function afterConnectionError<A, R, C>(
   cx: ClusterInternals,
@@ -241,7 +240,7 @@ function notSent(node: NodeInfo, cause: unknown, monitored: boolean): DbRouterEr
     'PRIMARY_UNAVAILABLE',
     `The primary "${node.alias}" could not be reached; the write was not sent, so it did not run. ` +
       (monitored
-        ? 'It was already sent again once after waiting for a primary; run it again later.'
+        ? 'It already waited once for a primary and found it unreachable again; run it again later.'
         : 'No health monitor watches this cluster, so nothing waited for a new primary: keep health checks on, or run it again once the primary is back.'),
     { cause },
   );

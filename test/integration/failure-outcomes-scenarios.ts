@@ -13,6 +13,7 @@ import { createCluster, isDbRouterError, type Cluster } from '../../src/index.js
 import { createPgPool, type RoutedPgClient } from '../../src/engines/postgres/index.js';
 import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { watchCluster, type ClusterHealth } from '../../src/health/cluster-health.js';
+import { createSessionStore, type SessionStore } from '../../src/http/session-store.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
 import { createMariadbMonitorUser } from './health-scenarios.js';
@@ -107,6 +108,7 @@ function scenarios(engine: EngineName): void {
   let plain: Cluster;
   let plainApi: Api;
   let monitorUser: { user: string; password: string } | undefined;
+  let store: SessionStore;
   const port = (alias: string) => Number(new URL(local.databases[alias]!.url).port);
   const portOf = (rows: Row[]) => Number(rows[0]!.port);
   const errors = (alias: string) => cluster.stats().byAlias[alias]?.errors ?? 0;
@@ -203,10 +205,13 @@ function scenarios(engine: EngineName): void {
     await api.pool(pgEngine
       ? 'CREATE TABLE fo_out (id serial PRIMARY KEY, marker text, s int)'
       : 'CREATE TABLE fo_out (id INT AUTO_INCREMENT PRIMARY KEY, marker VARCHAR(64), s INT)');
+    store = createSessionStore({ cluster });
+    await store.koa().set('before-kill', { n: 0 }, undefined); // creates its table
     await local.waitForAllReplicas();
   });
 
   after(async () => {
+    await store?.close();
     await api?.end();
     await plainApi?.end();
     await health?.stop();
@@ -307,13 +312,19 @@ function scenarios(engine: EngineName): void {
       await c2.query('COMMIT');
       return p;
     })();
+    // The session store: a session saved, then read back, while the primary is being replaced.
+    const session = store.koa().set('after-kill', { n: 1 }, undefined).then(() => store.koa().get('after-kill'));
     await until(() => errors('default') >= refusedBefore + 2, 5000, 'both refused by the dead primary');
     await local.promote('replica1');
     assert.deepEqual(await Promise.all([single, tx]), [port('replica1'), port('replica1')]);
+    assert.equal((await session)?.n, 1);
     c1.release();
     c2.release();
     assert.equal(await countOn('replica1', 'after_kill_single'), 1);
     assert.equal(await countOn('replica1', 'after_kill_tx'), 1);
+    const onNewPrimary = await direct(engine, local.databases.replica1!.url);
+    assert.equal(Number((await onNewPrimary.query("SELECT count(*) AS n FROM dbrouter_sessions WHERE sid = 'after-kill'"))[0]!.n), 1, 'the session is on the new primary');
+    await onNewPrimary.end();
     assert.equal(health.status().primary, 'replica1');
   });
 
