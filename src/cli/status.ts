@@ -90,9 +90,10 @@ export async function checkCluster(
   monitor.on('error', () => undefined);
   let st;
   let undated;
+  let tookMillis;
   try {
     await monitor.start();
-    ({ st, undated } = await settleLag(monitor, options.maxLagMillis));
+    ({ st, undated, tookMillis } = await settleLag(monitor, options.maxLagMillis));
   } finally {
     await monitor.stop();
   }
@@ -102,7 +103,10 @@ export async function checkCluster(
   const degraded: string[] = [];
   const nodes: StatusNode[] = st.nodes.map((n) => {
     // Still lacking after the whole window what the primary had at the first look: at least that late.
-    const lagMillis = undated.has(n.alias) && n.lagMillis !== undefined ? Math.max(n.lagMillis, options.maxLagMillis) : n.lagMillis;
+    // Caught up while watched: it took that long to apply what the primary had at the first look.
+    const took = tookMillis.get(n.alias);
+    const lagMillis = undated.has(n.alias) && n.lagMillis !== undefined ? Math.max(n.lagMillis, options.maxLagMillis)
+      : took !== undefined && n.lagMillis !== undefined ? Math.max(n.lagMillis, took) : n.lagMillis;
     const late = n.role === 'replica' && n.alias !== st.primary && (lagMillis === undefined || lagMillis > options.maxLagMillis || undated.has(n.alias));
     const state = n.state !== 'up' ? 'down' : late ? 'lagging' : 'up';
     if (state === 'down') degraded.push(`${n.alias} is down${n.lastError ? ` (${scrub(n.lastError)})` : ''}`);
@@ -154,14 +158,25 @@ const RECHECK_MILLIS = 100;
  * what the primary had at the first look, keep checking — until it has it (then its lag is dated
  * by the positions seen) or `maxLagMillis` has passed (then it is at least that late).
  */
-async function settleLag(monitor: HealthMonitor, maxLagMillis: number): Promise<{ st: HealthStatus; undated: Set<string> }> {
+async function settleLag(monitor: HealthMonitor, maxLagMillis: number): Promise<{ st: HealthStatus; undated: Set<string>; tookMillis: Map<string, number> }> {
   const started = Date.now();
   const undated = (st: HealthStatus): Set<string> =>
     new Set(st.nodes.filter((n) =>
       n.alias !== st.primary && n.state === 'up' && n.role === 'replica' && n.lagFrom === 'engine' && n.paused !== true &&
       !n.problems.some((p) => p.kind === 'diverged' || p.kind === 'replication-stopped')).map((n) => n.alias));
   let st = monitor.status();
-  while (st.primaryAvailable && undated(st).size > 0 && Date.now() - started < maxLagMillis) {
+  // When the primary's position was first read: a replica that reaches it later was at least that late.
+  const firstLook = st.nodes.find((n) => n.alias === st.primary)?.lastCheckAt ?? started;
+  const tookMillis = new Map<string, number>();
+  // A replica counts as having lacked that position only if a check that began after it was read
+  // (after the first round of checks, which ends here) still did.
+  const lacked = new Set<string>();
+  const note = (waiting: Set<string>) => {
+    for (const n of st.nodes) if (waiting.has(n.alias) && (n.lastCheckAt ?? -Infinity) >= started) lacked.add(n.alias);
+  };
+  let waiting = undated(st);
+  note(waiting);
+  while (st.primaryAvailable && waiting.size > 0 && Date.now() - started < maxLagMillis) {
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -172,8 +187,12 @@ async function settleLag(monitor: HealthMonitor, maxLagMillis: number): Promise<
       monitor.on('check', done);
     });
     st = monitor.status();
+    const still = undated(st);
+    for (const alias of waiting) if (!still.has(alias) && lacked.has(alias)) tookMillis.set(alias, Date.now() - firstLook);
+    waiting = still;
+    note(waiting);
   }
-  return { st, undated: st.primaryAvailable ? undated(st) : new Set() };
+  return { st, undated: st.primaryAvailable ? waiting : new Set(), tookMillis };
 }
 
 function formatMillis(ms: number): string {
