@@ -232,12 +232,10 @@ export function register(program: Command): void {
     .option('--engine <engine>', 'pick the default directory of this engine')
     .option('--json', 'print {engine, dir, databases} as `up --json` does')
     .action(async (opts: DirOptions & { json?: boolean }) => {
-      await withCluster(opts, async (c) => {
-        if (opts.json) {
-          out(JSON.stringify(c));
-          return;
-        }
-        for (const [alias, db] of Object.entries(c.databases)) out(`${envName(alias)}=${db.url}`);
+      await withCluster(opts, (c) => {
+        if (opts.json) out(JSON.stringify(c));
+        else for (const [alias, db] of Object.entries(c.databases)) out(`${envName(alias)}=${db.url}`);
+        return Promise.resolve();
       });
     });
 

@@ -30,7 +30,11 @@ function descendants(pid: number): number[] {
   const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
   const out: number[] = [];
   const walk = (p: number): void => {
-    for (const [child, parent] of rows) if (parent === p && child !== undefined) (out.push(child), walk(child));
+    for (const [child, parent] of rows) {
+      if (parent !== p || child === undefined) continue;
+      out.push(child);
+      walk(child);
+    }
   };
   walk(pid);
   return out;
