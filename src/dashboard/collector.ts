@@ -72,7 +72,8 @@ export class DashboardCollector {
     const node = cx.nodes[0];
     if (node === undefined) return;
     cx.engine.queryOnce(node.connection, 'SELECT VERSION() AS v').then((rows) => {
-      if (/mariadb/i.test(String(rows[0]?.v ?? ''))) this.#engineLabel = 'MariaDB';
+      const version = rows[0]?.v;
+      if (typeof version === 'string' && /mariadb/i.test(version)) this.#engineLabel = 'MariaDB';
     }, () => {
       // unreachable now: keep the generic name
     });
