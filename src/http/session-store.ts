@@ -92,7 +92,7 @@ function mysqlSql(cluster: Cluster, t: string): Sql {
  *   import { createSessionStore } from 'dbrouter/session-store';
  *   app.use(session({ secret, resave: false, saveUninitialized: false, store: createSessionStore({ cluster, Store: session.Store }) }));
  */
-export function createSessionStore(options: SessionStoreOptions): SessionStore {
+export function createSessionStore<S extends EventEmitter = EventEmitter>(options: SessionStoreOptions & { readonly Store?: abstract new () => S }): SessionStore & S {
   checkSessionStoreOptions(options);
   const { cluster } = options;
   const table = options.table ?? 'dbrouter_sessions';
@@ -188,5 +188,6 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       return sql.end();
     }
   }
-  return new DbRouterSessionStore();
+  // The store class extends the `Store` passed in, so the instance is one.
+  return new DbRouterSessionStore() as SessionStore & S;
 }
