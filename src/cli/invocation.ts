@@ -30,5 +30,6 @@ export function commandName(argv1 = process.argv[1], env: NodeJS.ProcessEnv = pr
 /** Rewrites the `dbrouter …` commands quoted in a message to how this user runs dbrouter. */
 export function withCommandName(text: string, name = commandName()): string {
   if (name === 'dbrouter') return text;
-  return text.replace(/(^|[`\s(:])dbrouter (cluster|status|demo|explain)\b/g, `$1${name} $2`);
+  // Only commands quoted as commands: in backticks, after `with: ` / `locally: `, or opening a line.
+  return text.replace(/(^|[`(]|: )dbrouter (cluster|status|demo|explain)\b/gm, `$1${name} $2`);
 }

@@ -401,7 +401,8 @@ export class Binding<A, R, C> {
       }
     }
     const begins = c.effect === 'begin';
-    const reason = this.#inTx || begins ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    // A write keeps its own reason (`insert`, `write-function`…); `sticky` is for reads that stay on the client's node.
+    const reason = this.#inTx || begins ? 'transaction' : this.#pinned !== undefined ? 'pinned' : c.target === 'primary' ? c.reason : 'sticky';
     const write = c.target === 'primary';
     const t0 = cx.timing ? performance.now() : 0;
     const inFlight = cx.counters.inFlight;

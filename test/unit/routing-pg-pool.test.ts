@@ -264,3 +264,15 @@ test('callback-API node pools (the real drivers\' hot path): results, safety net
     await pool.end();
   }
 });
+
+test('issue 12: a write through a checked-out client is recorded with its own reason; the reads after it are sticky', async () => {
+  const { cluster, pool } = setup(1, { debug: true });
+  const c = await pool.connect();
+  try {
+    await c.query('INSERT INTO t VALUES (1)');
+    await c.query('SELECT 1');
+  } finally {
+    c.release();
+  }
+  assert.deepEqual(cluster.queries.slice(-2).map((q) => [q.alias, q.reason]), [['default', 'write'], ['default', 'sticky']]);
+});
