@@ -4,13 +4,13 @@ import { DbRouterError } from '../errors.js';
 import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
-import { decide, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
 import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { CONSISTENCY, HEALTH, INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
+import { CONSISTENCY, HEALTH, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type CountsConnections, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import type { HealthStatus } from '../health/monitor.js';
 import { ClusterHealth, type ClusterHealthOptions } from '../health/cluster-health.js';
@@ -129,9 +129,10 @@ export class Cluster extends EventEmitter {
 
   /**
    * Gets the cluster going: asks the servers whose role was left out whether they are primaries or
-   * replicas, and starts the health monitor. Routed pools call it on first use; call it yourself at
-   * start-up. Bounded: each node is asked in parallel within the check bound (`health.checkTimeoutMillis`,
-   * default 1000 ms; with `health: false` the node's connect bound, default 5000 ms).
+   * replicas, and starts the health monitor with one check of every node. Routed pools call it on
+   * first use; call it yourself at start-up. Bounded: the role question and the first check each
+   * within the check bound (`health.checkTimeoutMillis`, default 1000 ms), nodes in parallel; with
+   * `health: false` the role question within the node's connect bound (default 5000 ms).
    *
    * With health on (the default) a node that does not answer is `down` until it does (the monitor
    * then learns its role and it joins), and `ready()` resolves with the nodes that answered; writes
@@ -154,7 +155,9 @@ export class Cluster extends EventEmitter {
 
   async #prepare(): Promise<void> {
     if (this.#topology === undefined || (!this.#discovered && this.#roles.includes(undefined))) await this.#discoverRoles();
-    if (this.#healthAuto && !this.#ended) this.#health?.attach();
+    // The first checks (one round trip per node, in parallel, each within the check bound) before
+    // the first statement: routing and read-your-writes then start from what the servers say.
+    if (this.#healthAuto && !this.#ended) await this.#health?.attach()?.catch(() => undefined);
   }
 
   async #discoverRoles(): Promise<void> {
@@ -244,6 +247,20 @@ export class Cluster extends EventEmitter {
   using<R>(alias: string, fn: () => R): R {
     this.#index(alias, 'using()');
     return runInScope(this.#frame('alias', alias), fn);
+  }
+
+  /**
+   * Runs `fn` in a strict read-only scope (Rails' `while_preventing_writes`): a statement that
+   * changes data or schema is refused with `READ_ONLY` before it reaches any server, on every pool
+   * and checked-out client, whatever scope is nested inside. Reads, transactions, locks and session
+   * settings run as usual.
+   *
+   * @example
+   *   await cluster.readOnly(() => renderReport());   // an INSERT inside rejects with code READ_ONLY
+   */
+  readOnly<R>(fn: () => R): R {
+    const outer = currentScope();
+    return runInScope({ ...(outer ?? { mode: 'auto' }), readOnly: true }, fn);
   }
 
   /** Runs `fn` with hints that routers see in `ctx.hints`. */
@@ -470,6 +487,26 @@ export class Cluster extends EventEmitter {
     return this.#stats.queries();
   }
 
+  /**
+   * Connections per node over every routed pool of this cluster: open (`total`), `idle`, and
+   * callers `waiting` for one. For metrics (`dbrouter/prometheus`) and dashboards.
+   *
+   * @example cluster.poolStats() // [{ alias: 'default', total: 3, idle: 1, waiting: 0 }, …]
+   */
+  poolStats(): readonly { readonly alias: string; readonly total: number; readonly idle: number; readonly waiting: number }[] {
+    const sums = this.#nodes.map((n) => ({ alias: n.alias, total: 0, idle: 0, waiting: 0 }));
+    for (const pool of this.#pools) {
+      const counts = (pool as Partial<CountsConnections>)[NODE_POOL_COUNTS]?.();
+      counts?.forEach((c, i) => {
+        if (c === undefined) return;
+        sums[i]!.total += c.total;
+        sums[i]!.idle += c.idle;
+        sums[i]!.waiting += c.waiting;
+      });
+    }
+    return sums;
+  }
+
   resetStats(): void {
     this.#stats.reset();
     this.#consistency.resetStats();
@@ -546,7 +583,12 @@ export class Cluster extends EventEmitter {
         return isReady();
       },
       ready: () => this.ready(),
-      classify: (sql) => this.#classifier.classify(sql),
+      classify: (sql) => {
+        const c = this.#classifier.classify(sql);
+        // Checked-out clients classify here, also once bound (where no routing decision is made).
+        if (changesData(c) && currentScope()?.readOnly === true) throw readOnlyRefusal(c);
+        return c;
+      },
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c ?? this.#classifier.classify(sql), currentScope(), this.#pin),
       node: (alias) => this.#requireTopology().node(alias) ?? this.#requireTopology().nodes[this.#index(alias, 'node()')]!,
       primary: () => this.#requireTopology().primary,
