@@ -122,7 +122,10 @@ export class Cluster extends EventEmitter {
     return this.#nodes.map((n) => n.alias);
   }
 
-  /** True once every node's role is known (at construction when the configuration names them all). */
+  /**
+   * True once the cluster can route: at construction when the configuration names every role, else
+   * after `ready()` (a node that did not say its role is then left to the health monitor, `down`).
+   */
   get isReady(): boolean {
     return this.#topology !== undefined;
   }
