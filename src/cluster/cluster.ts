@@ -123,16 +123,20 @@ export class Cluster extends EventEmitter {
     return this.#nodes.map((n) => n.alias);
   }
 
-  /** True once every node's role is known (at construction when the configuration names them all). */
+  /**
+   * True once the cluster can route: at construction when the configuration names every role, else
+   * after `ready()` (a node that did not say its role is then left to the health monitor, `down`).
+   */
   get isReady(): boolean {
     return this.#topology !== undefined;
   }
 
   /**
    * Gets the cluster going: asks the servers whose role was left out whether they are primaries or
-   * replicas, and starts the health monitor. Routed pools call it on first use; call it yourself at
-   * start-up. Bounded: each node is asked in parallel within the check bound (`health.checkTimeoutMillis`,
-   * default 1000 ms; with `health: false` the node's connect bound, default 5000 ms).
+   * replicas, and starts the health monitor with one check of every node. Routed pools call it on
+   * first use; call it yourself at start-up. Bounded: the role question and the first check each
+   * within the check bound (`health.checkTimeoutMillis`, default 1000 ms), nodes in parallel; with
+   * `health: false` the role question within the node's connect bound (default 5000 ms).
    *
    * With health on (the default) a node that does not answer is `down` until it does (the monitor
    * then learns its role and it joins), and `ready()` resolves with the nodes that answered; writes
@@ -155,7 +159,9 @@ export class Cluster extends EventEmitter {
 
   async #prepare(): Promise<void> {
     if (this.#topology === undefined || (!this.#discovered && this.#roles.includes(undefined))) await this.#discoverRoles();
-    if (this.#healthAuto && !this.#ended) this.#health?.attach();
+    // The first checks (one round trip per node, in parallel, each within the check bound) before
+    // the first statement: routing and read-your-writes then start from what the servers say.
+    if (this.#healthAuto && !this.#ended) await this.#health?.attach()?.catch(() => undefined);
   }
 
   async #discoverRoles(): Promise<void> {

@@ -125,18 +125,19 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
   start(): Promise<void> {
     if (this.#stopped) return Promise.reject(new DbRouterError('POOL_ENDED', 'Cannot start cluster health after stop() or cluster.end().'));
     return holdOpen(this.#cluster.ready().then(() => {
-      this.attach();
+      const first = this.attach();
       if (this.#attachError !== undefined) throw this.#attachError;
-      return this.#firstChecks;
+      return first;
     }));
   }
 
   /**
-   * @internal Builds the monitor, installs the failover hooks and begins the first checks without
-   * waiting for them: what the cluster does at its first use. Idempotent; nothing after `stop()`.
+   * @internal Builds the monitor, installs the failover hooks and begins the first checks; returns
+   * them (each bounded by `checkTimeoutMillis`): what the cluster awaits at its first use.
+   * Idempotent; nothing after `stop()`.
    */
-  attach(): void {
-    if (this.#monitor !== undefined || this.#attachError !== undefined || this.#stopped) return;
+  attach(): Promise<void> | undefined {
+    if (this.#monitor !== undefined || this.#attachError !== undefined || this.#stopped) return this.#firstChecks;
     const cx = this.#cluster[INTERNALS];
     const roles = new Map(this.#cluster.describe().map((d) => [d.alias, d.role]));
     const nodes: MonitoredNode[] = cx.nodes.map((n) => ({
@@ -152,7 +153,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
       // Several primaries (byTable/multiPrimary over separate databases): one monitor follows one
       // primary, so such a cluster runs without one; start() reports why.
       this.#attachError = e instanceof Error ? e : new Error(String(e));
-      return;
+      return undefined;
     }
     this.#monitor = monitor;
     for (const name of EVENTS) monitor.on(name, (...args: unknown[]) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
@@ -178,6 +179,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
     });
     this.#firstChecks = monitor.start().then(() => this.#sync());
     this.#firstChecks.catch(() => undefined);
+    return this.#firstChecks;
   }
 
   #prober(): Prober {
