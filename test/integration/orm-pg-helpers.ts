@@ -19,7 +19,7 @@ export async function pgOrmSetup(extra: Partial<ClusterConfig> = {}, poolMax?: n
   const local = await sharedCluster('postgres');
   const portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
   const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, ...(poolMax !== undefined ? { pool: { max: poolMax } } : {}) }]));
-  const cluster = createCluster({ databases, debug: true, ...extra } as ClusterConfig);
+  const cluster = createCluster({ databases, debug: true, ...extra });
   const primaryUrl = Object.values(local.databases).find((d) => d.role === 'primary')!.url;
   return { local, cluster, aliasOf: (port) => portOf.get(Number(port)), primaryUrl };
 }
