@@ -58,7 +58,7 @@ test('pg-only and mysql2-only projects type-check with skipLibCheck: false', { t
     writeFileSync(path.join(root, 'package.json'), '{ "type": "module" }');
     writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify(TSCONFIG));
     writeFileSync(path.join(root, 'app.ts'), p.app);
-    const result = await run(process.execPath, [tsc, '-p', root], { cwd: root }).then(() => '', (e: { stdout?: string }) => e.stdout ?? String(e));
+    const result = await run(process.execPath, [tsc, '-p', root], { cwd: root }).then(() => '', (e: { stdout?: string; message?: string }) => e.stdout ?? e.message ?? 'tsc failed');
     assert.equal(result, '', `${name}-only project:\n${result}`);
   }
 });
