@@ -22,7 +22,7 @@ export interface NodeRunner<A, R, C> {
 const NO_DATA_CHANGE = new Set(['savepoint', 'session-function', 'cursor', 'primary-status', 'row-lock', 'lock-function']);
 
 /** A statement that changed data (not only session state): worth a consistency token. */
-function wroteData(c: Classification): boolean {
+export function wroteData(c: Classification): boolean {
   return c.target === 'primary' && c.effect === 'none' && !NO_DATA_CHANGE.has(c.reason);
 }
 
@@ -329,6 +329,71 @@ export class Binding<A, R, C> {
     return result;
   }
 
+  /**
+   * For a statement whose rows stream (a cursor, mysql2's `query().stream()`): the node and
+   * connection to run it on, as `query` would choose them. A bound client lends its own
+   * connection; a free client's read takes one from the chosen node (a replica that has replayed
+   * the unit of work's position, else the primary) for the statement alone. `done` records the
+   * statement, gives back a connection taken only for it (destroyed after an error or an early
+   * stop, when rows may still be on the wire) and runs the write hooks; its promise, if any,
+   * settles once a write's position is captured. No safety net: rows already streamed cannot be
+   * taken back.
+   */
+  async lease(sql: string): Promise<Lease<C>> {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+    const cx = this.#cx;
+    if (!cx.isReady) await cx.ready();
+    const c = cx.classify(sql);
+    if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
+    if (this.#mode === FREE) {
+      let d: RouteDecision = this.#pinned !== undefined ? { node: this.#pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
+      if (d.reason !== 'pinned' && (d.write || c.effect !== 'none')) {
+        if (d.write) {
+          const wait = cx.beforeWrite();
+          if (wait !== undefined) {
+            await wait;
+            d = cx.route(sql, c);
+          }
+        }
+        this.#bind(d.node, c.effect === 'begin' && !d.write ? READ_ONLY_TX : STICKY);
+      } else if (d.reason !== 'pinned') {
+        const moved = cx.beforeRead(sql, d, this.#runner);
+        if (moved !== undefined) d = await moved;
+        return oneShot(cx, this.#runner, sql, d, await acquireOn(cx, this.#runner, d.node));
+      } else {
+        this.#bind(d.node, STICKY);
+      }
+    }
+    const node = this.#node!;
+    if (this.#conn === undefined) {
+      try {
+        this.#conn = await this.#runner.acquire(node.index);
+      } catch (err) {
+        this.#mode = FREE;
+        this.#node = undefined;
+        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+        throw err;
+      }
+    }
+    const conn = this.#conn;
+    const t0 = started(cx, { node } as RouteDecision);
+    const reason = this.#inTx ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    return {
+      node,
+      conn,
+      done: (err) => {
+        cx.counters.inFlight[node.index]!--;
+        cx.record(node, sql, reason, c.target === 'primary', t0, false, err !== undefined);
+        if (err !== undefined || !wroteData(c)) return undefined;
+        if (this.#inTx) {
+          this.#txWrote = true;
+          return undefined;
+        }
+        return cx.hasWriteHooks && node.role === 'primary' ? cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q)) : undefined;
+      },
+    };
+  }
+
   #unbind(): void {
     const conn = this.#conn;
     this.#conn = undefined;
@@ -346,4 +411,56 @@ export class Binding<A, R, C> {
     this.#mode = FREE;
     if (conn !== undefined) this.#runner.release(conn, err);
   }
+}
+
+/** A connection lent for one streamed statement (see {@link Binding.lease}). */
+export interface Lease<C> {
+  readonly node: NodeInfo;
+  readonly conn: C;
+  /** Records the statement and gives back a connection taken for it alone; a promise settles once a write's position is captured. */
+  done(err?: unknown, stoppedEarly?: boolean): Promise<void> | undefined;
+}
+
+async function acquireOn<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, node: NodeInfo): Promise<C> {
+  try {
+    return await runner.acquire(node.index);
+  } catch (err) {
+    if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, false);
+    throw err;
+  }
+}
+
+function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, conn: C): Lease<C> {
+  const t0 = started(cx, d);
+  const node = d.node;
+  let given = false;
+  return {
+    node,
+    conn,
+    done: (err, stoppedEarly) => {
+      if (given) return undefined;
+      given = true;
+      cx.counters.inFlight[node.index]!--;
+      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined);
+      if (err !== undefined && cx.engine.isConnectionError(err)) cx.connectionError(node, err, d.write);
+      runner.release(conn, err ?? (stoppedEarly === true ? new Error('stream stopped early') : undefined));
+      if (err === undefined && d.write && cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
+        return cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * A routed pool's streamed statement (no checked-out client): routed as `dispatch` would (a read
+ * to a replica that has replayed the unit of work's position, a write to the primary), on a
+ * connection taken from that node for the statement alone.
+ */
+export async function leaseFor<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, pinned?: NodeInfo): Promise<Lease<C>> {
+  if (!cx.isReady) await cx.ready();
+  const c = cx.classify(sql);
+  const d0: RouteDecision = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
+  const d = await prepare(cx, runner, sql, d0);
+  return oneShot(cx, runner, sql, d, await acquireOn(cx, runner, d.node));
 }

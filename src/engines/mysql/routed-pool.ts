@@ -4,15 +4,16 @@ import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
-import { Binding, dispatch, finish, prepare, runPrepared, settle as settleRun, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { mysqlPoolConfig } from './config.js';
+import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 
-/** What a mysql2 query resolves to: `[rows or OkPacket, fields]`. */
-export type MysqlResult = [unknown, unknown];
+export type { MysqlResult } from './query.js';
+export { RoutedQuery, type MysqlQuery } from './query.js';
 
 /** The part of a `mysql2/promise` pool connection dbrouter uses. */
 export interface MysqlConnectionLike {
@@ -46,12 +47,16 @@ export type MysqlQueryInput = string | { readonly sql: string; readonly values?:
 type Method = 'query' | 'execute';
 type Args = readonly [Method, unknown, unknown];
 type Callback = (err: Error | null, rows?: unknown, fields?: unknown) => void;
+type Done = (err: Error | null) => void;
 
 /** mysql2's core (callback) pool, under its promise pool's `.pool`. */
 interface CorePool {
   query(sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void): void;
   execute(sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void): void;
 }
+
+const QUERY = Symbol('dbrouter.mysql.query');
+const CONNECTION = Symbol('dbrouter.mysql.connection');
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -69,10 +74,31 @@ function split(values: unknown, cb: unknown): [unknown, Callback | undefined] {
   return [values, typeof cb === 'function' ? (cb as Callback) : undefined];
 }
 
-function settleCb(p: Promise<MysqlResult>, cb: Callback | undefined): Promise<MysqlResult> | undefined {
-  if (cb === undefined) return p;
-  p.then(([rows, fields]) => cb(null, rows, fields), (e: Error) => cb(e));
+/** A promise, or mysql2's `(err) => void` callback form of the same call. */
+function callbackOr<T>(p: Promise<T>, cb: unknown): Promise<T> | undefined {
+  if (typeof cb !== 'function') return p;
+  p.then(() => (cb as Done)(null), (e: Error) => (cb as Done)(e));
   return undefined;
+}
+
+function mysqlModule(): MysqlModule {
+  return loadDriver<MysqlModule>('mysql2');
+}
+
+interface MysqlModule {
+  escape(v: unknown): string;
+  escapeId(v: unknown, forbidQualified?: boolean): string;
+  format(s: string, v?: unknown): string;
+}
+
+/** The lease of the routing core, as a {@link RoutedQuery} runs on it. */
+function asMysqlLease(lease: Lease<MysqlConnectionLike>, runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>, args: Args): MysqlLease {
+  const core = lease.conn.connection as Partial<CoreConnectionLike> | undefined;
+  return {
+    core: typeof core?.query === 'function' ? (core as CoreConnectionLike) : undefined,
+    run: () => runner.queryOn(lease.conn, args),
+    done: (err, early) => lease.done(err, early),
+  };
 }
 
 /**
@@ -94,6 +120,7 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #pinnedAlias: string | undefined;
   #ended = false;
   #ending: Promise<void> | undefined;
+  #callbackPool: RoutedMysqlCallbackPool | undefined;
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
@@ -155,11 +182,15 @@ export class RoutedMysqlPool extends EventEmitter {
     return this.#pinnedAlias === undefined ? undefined : this.#cx.node(this.#pinnedAlias);
   }
 
-  /** `pool.query(sql, values?)` as mysql2/promise; with a callback as mysql2's callback API. */
-  query(sql: MysqlQueryInput, callback: Callback): void;
-  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  /**
+   * `pool.query(sql, values?)` as mysql2/promise; with a callback as mysql2's callback API, which
+   * returns mysql2's `Query` (a {@link RoutedQuery}: events, `.stream()`). The callback-first
+   * pool that mysql2's `createPool` returns is {@link RoutedMysqlPool.pool}.
+   */
+  query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
+  query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
       // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
@@ -176,13 +207,14 @@ export class RoutedMysqlPool extends EventEmitter {
       }
     }
     const [v, cb] = split(values, callback);
-    return settleCb(this.#run('query', sql, v), cb);
+    return cb === undefined ? this.#run('query', sql, v) : this[QUERY]('query', sql, v, cb);
   }
 
-  /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise. */
-  execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
+  /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise (with a callback: a {@link RoutedQuery}). */
+  execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
+  execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
       if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined) {
@@ -197,7 +229,28 @@ export class RoutedMysqlPool extends EventEmitter {
       }
     }
     const [v, cb] = split(values, callback);
-    return settleCb(this.#run('execute', sql, v), cb);
+    return cb === undefined ? this.#run('execute', sql, v) : this[QUERY]('execute', sql, v, cb);
+  }
+
+  /** mysql2's callback-API query: a {@link RoutedQuery} over this pool's routing. */
+  [QUERY](method: Method, input: MysqlQueryInput, values: unknown, cb: Callback | undefined): RoutedQuery {
+    let sql: string;
+    try {
+      sql = textOf(input);
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
+    }
+    const args: Args = [method, input, values];
+    const source: QuerySource = {
+      method,
+      run: () => this.#run(method, input, values),
+      lease: () => {
+        if (this.#ended) return Promise.reject(ended());
+        return leaseFor(this.#cx, this.#runner, sql, this.#pinnedAlias === undefined ? undefined : this.#pinned()).then((l) => asMysqlLease(l, this.#runner, args));
+      },
+    };
+    return new RoutedQuery(sql, input, values, source, cb);
   }
 
   #fast(method: Method, sql: string, values: unknown, d: RouteDecision): Promise<MysqlResult> {
@@ -234,11 +287,11 @@ export class RoutedMysqlPool extends EventEmitter {
    * a primary connection until `release()`.
    */
   getConnection(): Promise<RoutedMysqlConnection>;
-  getConnection(callback: (err: Error | null, connection?: RoutedMysqlConnection) => void): void;
-  getConnection(callback?: (err: Error | null, connection?: RoutedMysqlConnection) => void): Promise<RoutedMysqlConnection> | undefined {
+  getConnection(callback: (err: Error | null, connection: RoutedMysqlConnection) => void): void;
+  getConnection(callback?: (err: Error | null, connection: RoutedMysqlConnection) => void): Promise<RoutedMysqlConnection> | undefined {
     const p = this.#getConnection();
     if (callback === undefined) return p;
-    p.then((c) => callback(null, c), (e: Error) => callback(e));
+    p.then((c) => callback(null, c), (e: Error) => callback(e, undefined as unknown as RoutedMysqlConnection));
     return undefined;
   }
 
@@ -246,10 +299,46 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#ended) return Promise.reject(ended());
     if (!this.#cx.isReady) return this.#cx.ready().then(() => this.#getConnection());
     try {
-      return Promise.resolve(new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned())));
+      return Promise.resolve(this[CONNECTION]());
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  /** A lazily binding connection over this pool's routing (what `getConnection` hands out). */
+  [CONNECTION](): RoutedMysqlConnection {
+    const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) => binding.lease(sql).then((l) => asMysqlLease(l, this.#runner, args));
+    return new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned()), this, lease);
+  }
+
+  /** mysql2's `releaseConnection(conn)`: the same as `conn.release()`. */
+  releaseConnection(connection: { release(): void }): void {
+    connection.release();
+  }
+
+  /** This pool: it already answers `mysql2/promise`'s API (mysql2's `pool.promise()`). */
+  promise(): this {
+    return this;
+  }
+
+  /**
+   * The callback-first face of this pool, as mysql2's core `Pool` (what `mysql2/promise`'s
+   * `pool.pool` is): `query()` without a callback returns a {@link RoutedQuery}. Same nodes,
+   * same routing, same lifecycle.
+   */
+  get pool(): RoutedMysqlCallbackPool {
+    this.#callbackPool ??= new RoutedMysqlCallbackPool(this);
+    return this.#callbackPool;
+  }
+
+  /**
+   * mysql2's `pool.config`: the limits and, as `connectionConfig`, the primary's connection
+   * settings (the password not enumerable).
+   */
+  get config(): Record<string, unknown> & { connectionConfig: Record<string, unknown> } {
+    const primary = this.#cx.nodes.find((n) => n.role === 'primary') ?? this.#cx.nodes[0]!;
+    const connectionConfig = mysqlPoolConfig(primary.connection);
+    return { connectionLimit: connectionConfig.connectionLimit ?? 10, waitForConnections: true, queueLimit: 0, connectionConfig };
   }
 
   /** Ends every node's pool; idempotent. Afterwards every call rejects with `POOL_ENDED`. */
@@ -280,11 +369,21 @@ export class RoutedMysqlPool extends EventEmitter {
 
   /** mysql2's `escape`, for code that builds SQL text itself. */
   escape(value: unknown): string {
-    return loadDriver<{ escape(v: unknown): string }>('mysql2').escape(value);
+    return mysqlModule().escape(value);
   }
 
+  /** mysql2's `escapeId`: a quoted identifier. */
+  escapeId(value: string | readonly string[], forbidQualified?: boolean): string {
+    return mysqlModule().escapeId(value, forbidQualified);
+  }
+
+  /** mysql2's `format`: `?` and `??` placeholders filled in. */
   format(sql: string, values?: unknown): string {
-    return loadDriver<{ format(s: string, v?: unknown): string }>('mysql2').format(sql, values);
+    return mysqlModule().format(sql, values);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.end();
   }
 
   [inspect.custom](): string {
@@ -292,18 +391,102 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 }
 
+/**
+ * The callback-first face of a {@link RoutedMysqlPool}, as mysql2's core `Pool`: `query()` and
+ * `execute()` return a {@link RoutedQuery} with or without a callback (events, `.stream()`; it
+ * is also thenable), `getConnection(cb)`, `end(cb)`. `promise()` gives the promise-first pool.
+ *
+ * @example
+ *   const stream = createMysqlPool(cluster).pool.query('SELECT * FROM big').stream();
+ */
+export class RoutedMysqlCallbackPool extends EventEmitter {
+  readonly #pool: RoutedMysqlPool;
+
+  constructor(pool: RoutedMysqlPool) {
+    super();
+    this.#pool = pool;
+  }
+
+  query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
+  query(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  query(sql: MysqlQueryInput, values?: unknown, callback?: Callback): RoutedQuery {
+    const [v, cb] = split(values, callback);
+    return this.#pool[QUERY]('query', sql, v, cb);
+  }
+
+  execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
+  execute(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  execute(sql: MysqlQueryInput, values?: unknown, callback?: Callback): RoutedQuery {
+    const [v, cb] = split(values, callback);
+    return this.#pool[QUERY]('execute', sql, v, cb);
+  }
+
+  getConnection(callback: (err: Error | null, connection: RoutedMysqlConnection) => void): void {
+    this.#pool.getConnection(callback);
+  }
+
+  releaseConnection(connection: { release(): void }): void {
+    connection.release();
+  }
+
+  end(callback?: (err: Error | null) => void): void {
+    if (callback === undefined) this.#pool.end().catch((e: unknown) => this.#pool.emit('error', e));
+    else this.#pool.end(callback);
+  }
+
+  /** The promise-first pool (mysql2's `pool.promise()`). */
+  promise(): RoutedMysqlPool {
+    return this.#pool;
+  }
+
+  get config(): RoutedMysqlPool['config'] {
+    return this.#pool.config;
+  }
+
+  escape(value: unknown): string {
+    return this.#pool.escape(value);
+  }
+
+  escapeId(value: string | readonly string[], forbidQualified?: boolean): string {
+    return this.#pool.escapeId(value, forbidQualified);
+  }
+
+  format(sql: string, values?: unknown): string {
+    return this.#pool.format(sql, values);
+  }
+
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
+
 const ON_ERROR = Symbol('dbrouter.onError');
 
+type LeaseFn = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) => Promise<MysqlLease>;
+
 /**
- * A checked-out connection of a {@link RoutedMysqlPool}, as a mysql2/promise `PoolConnection`
- * (and mysql2's callback form of `query`/`execute`).
+ * A checked-out connection of a {@link RoutedMysqlPool}. It answers both of mysql2's APIs at
+ * once: `query()`/`execute()` return a {@link RoutedQuery}, which is mysql2's callback-API
+ * `Query` (events, `.stream()`, `setMaxListeners`) and also a thenable of `[rows, fields]`, so
+ * `await conn.query(sql)` works as with `mysql2/promise`. `conn.connection` and `conn.promise()`
+ * are the connection itself. `beginTransaction`/`commit`/`rollback`/`ping`/`end` take a callback
+ * or return a promise.
+ *
+ * It binds lazily: reads run on replicas until it writes, opens a transaction or changes session
+ * state; from then on it holds a primary connection until `release()`.
  */
 export class RoutedMysqlConnection extends EventEmitter {
   readonly #binding: Binding<Args, MysqlResult, MysqlConnectionLike>;
+  readonly #pool: RoutedMysqlPool;
+  readonly #lease: LeaseFn;
 
-  constructor(binding: Binding<Args, MysqlResult, MysqlConnectionLike>) {
+  constructor(binding: Binding<Args, MysqlResult, MysqlConnectionLike>, pool: RoutedMysqlPool, lease: LeaseFn) {
     super();
     this.#binding = binding;
+    this.#pool = pool;
+    this.#lease = lease;
   }
 
   /** The alias this connection holds (after a write or a transaction began), if any. */
@@ -311,46 +494,105 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this.#binding.boundAlias;
   }
 
-  query(sql: MysqlQueryInput, callback: Callback): void;
-  query(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
-  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
-    const [v, cb] = split(values, callback);
-    return settleCb(this.#run('query', sql, v), cb);
+  /** mysql2's `PoolConnection.connection` (the core connection): this object, which answers both APIs. */
+  get connection(): this {
+    return this;
   }
 
-  execute(sql: MysqlQueryInput, values: unknown, callback: Callback): void;
-  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
-  execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | undefined {
-    const [v, cb] = split(values, callback);
-    return settleCb(this.#run('execute', sql, v), cb);
+  /** mysql2's `connection.promise()`: this object, which answers both APIs. */
+  promise(): this {
+    return this;
   }
 
-  #run(method: Method, input: unknown, values: unknown): Promise<MysqlResult> {
+  /** The primary's connection settings, as mysql2's `connection.config` (the password not enumerable). */
+  get config(): Record<string, unknown> {
+    return this.#pool.config.connectionConfig;
+  }
+
+  /** mysql2's server thread id: `null`, since the physical connection changes as the statements are routed. */
+  get threadId(): null {
+    return null;
+  }
+
+  query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
+  query(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
+    const [v, cb] = split(values, callback);
+    return this.#query('query', sql, v, cb);
+  }
+
+  execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
+  execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
+  execute(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
+    const [v, cb] = split(values, callback);
+    return this.#query('execute', sql, v, cb);
+  }
+
+  #query(method: Method, input: MysqlQueryInput, values: unknown, cb: Callback | undefined): RoutedQuery {
     let sql: string;
     try {
       sql = textOf(input);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      const err = e instanceof Error ? e : new Error(String(e));
+      return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
-    return this.#binding.query(sql, [method, input, values] as const);
+    const args: Args = [method, input, values];
+    const binding = this.#binding;
+    return new RoutedQuery(sql, input, values, { method, run: () => binding.query(sql, args), lease: () => this.#lease(sql, binding, args) }, cb);
   }
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */
-  async beginTransaction(): Promise<void> {
-    await this.query('START TRANSACTION');
+  beginTransaction(callback?: Done): Promise<void> | undefined {
+    return callbackOr(this.#statement('START TRANSACTION'), callback);
   }
 
-  async commit(): Promise<void> {
-    await this.query('COMMIT');
+  commit(callback?: Done): Promise<void> | undefined {
+    return callbackOr(this.#statement('COMMIT'), callback);
   }
 
-  async rollback(): Promise<void> {
-    await this.query('ROLLBACK');
+  rollback(callback?: Done): Promise<void> | undefined {
+    return callbackOr(this.#statement('ROLLBACK'), callback);
   }
 
-  async ping(): Promise<void> {
-    await this.query('SELECT 1');
+  /** A round trip where the next statement would go (a replica while unbound). */
+  ping(callback?: Done): Promise<void> | undefined {
+    return callbackOr(this.#statement('SELECT 1'), callback);
+  }
+
+  async #statement(sql: string): Promise<void> {
+    await this.#binding.query(sql, ['query', sql, undefined]);
+  }
+
+  /** Nothing to do: the connection binds on its first statement (mysql2's `connect(cb)`). */
+  connect(callback?: Done): Promise<void> | undefined {
+    return callbackOr(Promise.resolve(), callback);
+  }
+
+  /**
+   * mysql2's `unprepare(sql)`: a no-op. Prepared statements live on the physical connections of
+   * each node, which mysql2 caches and closes itself.
+   */
+  unprepare(sql: string): void {
+    void sql;
+  }
+
+  /** Only meaningful on one physical connection; a routed connection has none to pause. */
+  pause(): void {}
+
+  resume(): void {}
+
+  escape(value: unknown): string {
+    return this.#pool.escape(value);
+  }
+
+  escapeId(value: string | readonly string[], forbidQualified?: boolean): string {
+    return this.#pool.escapeId(value, forbidQualified);
+  }
+
+  format(sql: string, values?: unknown): string {
+    return this.#pool.format(sql, values);
   }
 
   /** Gives the connection back. A second call throws `CLIENT_RELEASED`. */
@@ -358,9 +600,29 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#binding.release();
   }
 
+  /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. */
+  end(callback?: Done): Promise<void> | undefined {
+    if (!this.#binding.released) this.#binding.release();
+    return callbackOr(Promise.resolve(), callback);
+  }
+
+  /** As `end()`. */
+  close(callback?: Done): Promise<void> | undefined {
+    return this.end(callback);
+  }
+
   /** Closes the held physical connection instead of returning it to the pool. */
   destroy(): void {
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#binding.released) this.#binding.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this[Symbol.dispose]();
+    return Promise.resolve();
   }
 }
 
