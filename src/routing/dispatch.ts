@@ -231,6 +231,11 @@ export class Binding<A, R, C> {
     return this.#released;
   }
 
+  /** True between a `BEGIN` and its `COMMIT`/`ROLLBACK`. */
+  get inTransaction(): boolean {
+    return this.#inTx;
+  }
+
   /** The alias this client holds a connection to, if any. */
   get boundAlias(): string | undefined {
     return this.#mode === FREE ? undefined : this.#node?.alias;
@@ -330,16 +335,14 @@ export class Binding<A, R, C> {
   }
 
   /**
-   * For a statement whose rows stream (a cursor, mysql2's `query().stream()`): the node and
-   * connection to run it on, as `query` would choose them. A bound client lends its own
-   * connection; a free client's read takes one from the chosen node (a replica that has replayed
-   * the unit of work's position, else the primary) for the statement alone. `done` records the
-   * statement, gives back a connection taken only for it (destroyed after an error or an early
-   * stop, when rows may still be on the wire) and runs the write hooks; its promise, if any,
-   * settles once a write's position is captured. No safety net: rows already streamed cannot be
-   * taken back.
+   * Where a streamed statement (a cursor) runs, for as long as it runs. A bound client streams on
+   * its held connection; a write binds it to the primary first. A read on a free client gets a
+   * connection of its own on the node the routers chose (the consistency layer may move it to a
+   * replica that has replayed the unit of work, or to the primary). Call `done` once, when the
+   * stream has ended, failed or been closed: it records the statement and gives back a connection
+   * taken for the stream alone.
    */
-  async lease(sql: string): Promise<Lease<C>> {
+  async stream(sql: string): Promise<{ readonly conn: C; readonly node: NodeInfo; done(err?: unknown): void }> {
     if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
     const cx = this.#cx;
     if (!cx.isReady) await cx.ready();
@@ -347,21 +350,32 @@ export class Binding<A, R, C> {
     if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
     if (this.#mode === FREE) {
       let d: RouteDecision = this.#pinned !== undefined ? { node: this.#pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
-      if (d.reason !== 'pinned' && (d.write || c.effect !== 'none')) {
-        if (d.write) {
-          const wait = cx.beforeWrite();
-          if (wait !== undefined) {
-            await wait;
-            d = cx.route(sql, c);
-          }
+      if (d.write || d.reason === 'pinned') {
+        const wait = d.reason === 'pinned' ? undefined : cx.beforeWrite();
+        if (wait !== undefined) {
+          await wait;
+          d = cx.route(sql, c);
         }
-        this.#bind(d.node, c.effect === 'begin' && !d.write ? READ_ONLY_TX : STICKY);
-      } else if (d.reason !== 'pinned') {
-        const moved = cx.beforeRead(sql, d, this.#runner);
-        if (moved !== undefined) d = await moved;
-        return oneShot(cx, this.#runner, sql, d, await acquireOn(cx, this.#runner, d.node));
-      } else {
         this.#bind(d.node, STICKY);
+      } else {
+        const ready = prepare(cx, this.#runner, sql, d);
+        const f = ready instanceof Promise ? await ready : ready;
+        const conn = await this.#runner.acquire(f.node.index);
+        const t0 = started(cx, f);
+        let open = true;
+        return {
+          conn,
+          node: f.node,
+          done: (err?: unknown) => {
+            if (!open) return;
+            open = false;
+            cx.counters.inFlight[f.node.index]!--;
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined);
+            const broken = err !== undefined && cx.engine.isConnectionError(err);
+            if (broken) cx.connectionError(f.node, err, false);
+            this.#runner.release(conn, broken ? err : undefined);
+          },
+        };
       }
     }
     const node = this.#node!;
@@ -375,21 +389,29 @@ export class Binding<A, R, C> {
         throw err;
       }
     }
-    const conn = this.#conn;
-    const t0 = started(cx, { node } as RouteDecision);
     const reason = this.#inTx ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    const write = c.target === 'primary';
+    const t0 = cx.timing ? performance.now() : 0;
+    cx.counters.inFlight[node.index]!++;
+    let open = true;
     return {
+      conn: this.#conn,
       node,
-      conn,
-      done: (err) => {
+      done: (err?: unknown) => {
+        if (!open) return;
+        open = false;
         cx.counters.inFlight[node.index]!--;
-        cx.record(node, sql, reason, c.target === 'primary', t0, false, err !== undefined);
-        if (err !== undefined || !wroteData(c)) return undefined;
-        if (this.#inTx) {
-          this.#txWrote = true;
-          return undefined;
+        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        if (err !== undefined) {
+          if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+          return;
         }
-        return cx.hasWriteHooks && node.role === 'primary' ? cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q)) : undefined;
+        if (!wroteData(c)) return;
+        if (this.#inTx) this.#txWrote = true;
+        else if (cx.hasWriteHooks && node.role === 'primary') {
+          // The stream's consumer has its rows already: the position is captured in the background.
+          cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q))?.catch((e: unknown) => cx.backgroundError(e));
+        }
       },
     };
   }
@@ -412,12 +434,15 @@ export class Binding<A, R, C> {
     if (conn !== undefined) this.#runner.release(conn, err);
   }
 }
-
-/** A connection lent for one streamed statement (see {@link Binding.lease}). */
+/** A connection lent by a routed pool for one streamed statement (see {@link leaseFor}). */
 export interface Lease<C> {
   readonly node: NodeInfo;
   readonly conn: C;
-  /** Records the statement and gives back a connection taken for it alone; a promise settles once a write's position is captured. */
+  /**
+   * Records the statement and gives back the connection: destroyed after a connection error or
+   * an early stop (rows may still be on the wire). A promise settles once a write's position is
+   * captured, so a read after the stream's end sees the write.
+   */
   done(err?: unknown, stoppedEarly?: boolean): Promise<void> | undefined;
 }
 
@@ -442,8 +467,9 @@ function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql
       given = true;
       cx.counters.inFlight[node.index]!--;
       cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined);
-      if (err !== undefined && cx.engine.isConnectionError(err)) cx.connectionError(node, err, d.write);
-      runner.release(conn, err ?? (stoppedEarly === true ? new Error('stream stopped early') : undefined));
+      const broken = err !== undefined && cx.engine.isConnectionError(err);
+      if (broken) cx.connectionError(node, err, d.write);
+      runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);
       if (err === undefined && d.write && cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
         return cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
       }

@@ -56,6 +56,8 @@ interface CorePool {
 }
 
 const QUERY = Symbol('dbrouter.mysql.query');
+/** Marks a physical connection to destroy instead of giving back (a stream stopped early). */
+const DESTROY = Symbol('dbrouter.mysql.destroy');
 const CONNECTION = Symbol('dbrouter.mysql.connection');
 
 function textOf(input: unknown): string {
@@ -92,7 +94,7 @@ interface MysqlModule {
 }
 
 /** The lease of the routing core, as a {@link RoutedQuery} runs on it. */
-function asMysqlLease(lease: Lease<MysqlConnectionLike>, runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>, args: Args): MysqlLease {
+function asMysqlLease(lease: Pick<Lease<MysqlConnectionLike>, 'conn' | 'done'>, runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>, args: Args): MysqlLease {
   const core = lease.conn.connection as Partial<CoreConnectionLike> | undefined;
   return {
     core: typeof core?.query === 'function' ? (core as CoreConnectionLike) : undefined,
@@ -174,7 +176,7 @@ export class RoutedMysqlPool extends EventEmitter {
   #releaseInner(c: MysqlConnectionLike, err?: unknown): void {
     const onError = (c as { [ON_ERROR]?: (err: unknown) => void })[ON_ERROR];
     if (onError !== undefined) c.connection?.removeListener('error', onError);
-    if (err !== undefined && err !== false && c.destroy !== undefined) c.destroy();
+    if (((err !== undefined && err !== false) || (c as { [DESTROY]?: boolean })[DESTROY] === true) && c.destroy !== undefined) c.destroy();
     else c.release();
   }
 
@@ -307,7 +309,20 @@ export class RoutedMysqlPool extends EventEmitter {
 
   /** A lazily binding connection over this pool's routing (what `getConnection` hands out). */
   [CONNECTION](): RoutedMysqlConnection {
-    const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) => binding.lease(sql).then((l) => asMysqlLease(l, this.#runner, args));
+    const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) =>
+      binding.stream(sql).then((s) => {
+        // A free connection's read streams on a connection of its own: after an early stop it is
+        // destroyed (rows may still be on the wire). A bound one's drains in the background.
+        const own = binding.boundAlias === undefined;
+        return asMysqlLease({
+          conn: s.conn,
+          done: (err, early) => {
+            if (early === true && own) (s.conn as { [DESTROY]?: boolean })[DESTROY] = true;
+            s.done(err);
+            return undefined;
+          },
+        }, this.#runner, args);
+      });
     return new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned()), this, lease);
   }
 
