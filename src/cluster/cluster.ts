@@ -68,10 +68,12 @@ export class Cluster extends EventEmitter {
   #pinAlias: string | undefined;
   #failover: FailoverHooks | undefined;
   readonly #consistency: ConsistencyLayer;
+  readonly #onConnect: readonly string[] | undefined;
 
   constructor(config: ClusterConfig) {
     super();
     const resolved = resolveConfig(config);
+    this.#onConnect = config.onConnect === undefined ? undefined : Object.freeze([...config.onConnect]);
     this.#engine = resolved.engine;
     this.#nodes = resolved.nodes;
     this.#aliasIndex = new Map(this.#nodes.map((n, i) => [n.alias, i]));
@@ -508,6 +510,7 @@ export class Cluster extends EventEmitter {
       beforeRead: (sql, d, nodes) => this.#consistency.beforeRead(sql, d, nodes),
       beforeWrite: () => this.#failover?.beforeWrite(),
       connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
+      onConnect: this.#onConnect,
       track: (p) => this.#pools.add(p),
       untrack: (p) => this.#pools.delete(p),
     };

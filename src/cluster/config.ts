@@ -52,6 +52,14 @@ export interface ClusterConfig {
   readonly discoverRole?: (alias: string, connection: ConnectionOptions) => Promise<Role>;
   /** The default consistency level (`session`: read-your-writes) and its settings; see README "Consistency". */
   readonly consistency?: ConsistencyLevel | ConsistencyOptions;
+  /**
+   * Statements run on every new physical connection of every node, before anything else runs on
+   * it: per-connection set-up that is not session state (it binds no connection to the primary).
+   *
+   * @example
+   *   createCluster({ databases, onConnect: ["SET time_zone = '+00:00'"] })
+   */
+  readonly onConnect?: readonly string[];
 }
 
 /** One node after validation. */
@@ -69,7 +77,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -239,6 +247,9 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
     throw invalid('databases must name at least one database, such as { databases: { default: "postgres://user:password@host:5432/db" } }.');
   }
   if (config.routers !== undefined && !Array.isArray(config.routers)) throw invalid('routers must be an array of router objects, such as [primaryReplica()].');
+  if (config.onConnect !== undefined && !(Array.isArray(config.onConnect) && config.onConnect.every((s) => typeof s === 'string' && s.trim() !== ''))) {
+    throw invalid('onConnect must be an array of SQL statements, such as ["SET time_zone = \'+00:00\'"].');
+  }
   if (config.engine !== undefined && config.engine !== 'postgres' && config.engine !== 'mysql') {
     throw invalid(`engine must be 'postgres' or 'mysql'${String(config.engine).startsWith('maria') ? " (MariaDB is 'mysql')" : ''}.`);
   }

@@ -220,6 +220,10 @@ export class Binding<A, R, C> {
   #inTx = false;
   #txWrote = false;
   #released = false;
+  /** Session state was set on the held connection (SET, temporary table, lock...): it must stay. */
+  #session = false;
+  /** Statements running on the held connection now (`loosen` waits for none). */
+  #busy = 0;
 
   constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo) {
     this.#cx = cx;
@@ -301,17 +305,21 @@ export class Binding<A, R, C> {
     const inFlight = cx.counters.inFlight;
     inFlight[node.index]!++;
     let result: R;
+    this.#busy++;
     try {
       result = await this.#runner.queryOn(this.#conn, args);
     } catch (err) {
+      this.#busy--;
       inFlight[node.index]!--;
       cx.record(node, sql, reason, write, t0, false, true);
       if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
     }
+    this.#busy--;
     inFlight[node.index]!--;
     cx.record(node, sql, reason, write, t0, false, false);
+    if (c.effect === 'session') this.#session = true;
     if (begins) {
       this.#inTx = true;
       this.#txWrote = false;
@@ -416,9 +424,23 @@ export class Binding<A, R, C> {
     };
   }
 
+  /**
+   * For a connection that lives as long as a library's own pool keeps it (a driver module's
+   * `createConnection`): before `sql`, let go of a primary connection held only because of
+   * earlier autocommit writes (no transaction open, no session state set on it) when `sql` is a
+   * plain read, so that read is routed afresh (read-your-writes keeps it consistent). A read of
+   * session state (`LAST_INSERT_ID()`) is not plain: it keeps the connection.
+   */
+  loosen(sql: string): void {
+    if (this.#mode !== STICKY || this.#inTx || this.#session || this.#busy > 0 || this.#pinned !== undefined || this.#released || !this.#cx.isReady) return;
+    const c = this.#cx.classify(sql);
+    if (c.target === 'replica' && c.effect === 'none') this.#unbind();
+  }
+
   #unbind(): void {
     const conn = this.#conn;
     this.#conn = undefined;
+    this.#session = false;
     this.#mode = FREE;
     this.#node = undefined;
     if (conn !== undefined) this.#runner.release(conn);

@@ -40,7 +40,37 @@ export interface RoutedMysqlPoolOptions {
   readonly createPool?: (config: PoolOptions, alias: string) => MysqlPoolLike;
   /** Send every statement to this alias (what `cluster.migrate()` uses). */
   readonly pinned?: string;
+  /**
+   * Statements run on every new physical connection of every node before anything else runs on
+   * it (mysql2 queues them first), e.g. `["SET time_zone = '+00:00'"]`. Set-up here is not session
+   * state: it does not bind a connection to the primary. Added to the cluster's own `onConnect`.
+   */
+  readonly onConnect?: readonly string[];
+  /**
+   * mysql2 options applied to every statement (mysql2 takes them per query): `typeCast`,
+   * `timezone`, `dateStrings`, `supportBigNumbers`, `bigNumberStrings`, `nestTables`,
+   * `rowsAsArray`. What a driver module's `createPool(config)` keeps of the config an ORM hands it.
+   */
+  readonly queryOptions?: Readonly<Record<string, unknown>>;
 }
+
+/** The mysql2 settings that are also per-query options, kept from an ORM's config by the driver module. */
+export const QUERY_OPTION_KEYS = ['typeCast', 'timezone', 'dateStrings', 'supportBigNumbers', 'bigNumberStrings', 'nestTables', 'rowsAsArray', 'decimalNumbers', 'jsonStrings'] as const;
+
+/**
+ * Session settings that only shape how a connection reads and writes values, which replicas
+ * accept: ORMs send them on connect (Sequelize's `SET time_zone`). One or more `name = literal`
+ * assignments (or `NAMES cs [COLLATE c]`), nothing computed, no user variables.
+ */
+const PORTABLE_SET = /^\s*SET\s+(?:(?:SESSION\s+|@@SESSION\.|@@)?(?:time_zone|sql_mode|character_set_(?:client|connection|results)|collation_connection|lc_time_names|group_concat_max_len|div_precision_increment|max_statement_time|max_execution_time)\s*=\s*(?:'[^'\\]*'|"[^"\\]*"|[\w+.:-]+)|NAMES\s+(?:'\w+'|\w+)(?:\s+COLLATE\s+(?:'\w+'|\w+))?)(?:\s*,\s*(?:(?:SESSION\s+|@@SESSION\.|@@)?(?:time_zone|sql_mode|character_set_(?:client|connection|results)|collation_connection|lc_time_names|group_concat_max_len|div_precision_increment|max_statement_time|max_execution_time)\s*=\s*(?:'[^'\\]*'|"[^"\\]*"|[\w+.:-]+)))*\s*;?\s*$/i;
+
+/** Whether `sql` is a session setting that may apply on every node (see {@link PORTABLE_SET}). */
+export function isPortableSet(sql: string): boolean {
+  return PORTABLE_SET.test(sql);
+}
+
+/** How many distinct session set-ups one pool keeps node pools for before binding to the primary as before. */
+const MAX_SESSION_FLAVOURS = 8;
 
 /** A statement as mysql2 takes it: text, or an options object with `sql`. */
 export type MysqlQueryInput = string | { readonly sql: string; readonly values?: unknown; readonly [k: string]: unknown };
@@ -56,6 +86,11 @@ interface CorePool {
 }
 
 const QUERY = Symbol('dbrouter.mysql.query');
+const WITH_OPTIONS = Symbol('dbrouter.mysql.withOptions');
+const FLAVOUR = Symbol('dbrouter.mysql.flavour');
+const ON_NODE = Symbol('dbrouter.mysql.onNode');
+const PARTS = Symbol('dbrouter.mysql.parts');
+const APPLY_SET = Symbol('dbrouter.mysql.applySet');
 /** Marks a physical connection to destroy instead of giving back (a stream stopped early). */
 const DESTROY = Symbol('dbrouter.mysql.destroy');
 const CONNECTION = Symbol('dbrouter.mysql.connection');
@@ -123,9 +158,18 @@ export class RoutedMysqlPool extends EventEmitter {
   #ended = false;
   #ending: Promise<void> | undefined;
   #callbackPool: RoutedMysqlCallbackPool | undefined;
+  readonly #cluster: HasInternals;
+  readonly #options: RoutedMysqlPoolOptions;
+  readonly #onConnect: readonly string[];
+  readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
+  readonly #flavours = new Map<string, RoutedMysqlPool>();
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
+    this.#cluster = cluster;
+    this.#options = options;
+    this.#onConnect = options.onConnect ?? [];
+    this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? options.queryOptions : undefined;
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
@@ -151,6 +195,20 @@ export class RoutedMysqlPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mysqlPoolConfig(node.connection), node.alias);
+    const setup = [...(this.#cx.onConnect ?? []), ...this.#onConnect];
+    if (setup.length > 0) {
+      // mysql2 runs a connection's commands in order: these go before the statement that asked
+      // for the connection. A connection whose set-up failed is not handed on half set up.
+      p.pool?.on('connection', (conn: CoreConnectionLike & { destroy?(): void }) => {
+        for (const sql of setup) {
+          conn.query(sql, (err: Error | null) => {
+            if (err === null) return;
+            conn.destroy?.();
+            this.#background(new DbRouterError('CONFIG_INVALID', `onConnect statement failed on "${node.alias}" (${err.message}); the connection was closed. Fix the statement in onConnect.`, { cause: err }));
+          });
+        }
+      });
+    }
     // A mysql2 promise pool is driven through its core callback pool on the hot path: mysql2's
     // promise API captures a stack trace per query, a quarter of a loopback round trip.
     const core = p.pool as Partial<CorePool> | undefined;
@@ -197,7 +255,7 @@ export class RoutedMysqlPool extends EventEmitter {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
       // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -219,7 +277,7 @@ export class RoutedMysqlPool extends EventEmitter {
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -243,7 +301,7 @@ export class RoutedMysqlPool extends EventEmitter {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
-    const args: Args = [method, input, values];
+    const args: Args = [method, this[WITH_OPTIONS](input), values];
     const source: QuerySource = {
       method,
       run: () => this.#run(method, input, values),
@@ -252,7 +310,36 @@ export class RoutedMysqlPool extends EventEmitter {
         return leaseFor(this.#cx, this.#runner, sql, this.#pinnedAlias === undefined ? undefined : this.#pinned()).then((l) => asMysqlLease(l, this.#runner, args));
       },
     };
-    return new RoutedQuery(sql, input, values, source, cb);
+    return new RoutedQuery(sql, args[1], values, source, cb);
+  }
+
+  /** The statement with this pool's per-query mysql2 options (the statement's own win). */
+  [WITH_OPTIONS](input: unknown): unknown {
+    const o = this.#queryOptions;
+    if (o === undefined) return input;
+    return typeof input === 'string' ? { ...o, sql: input } : { ...o, ...(input as object) };
+  }
+
+  /**
+   * A pool of the same nodes whose every physical connection also runs `statements` on connect:
+   * where a connection goes once it set a portable session setting, so that setting applies on
+   * replicas too and the connection is not pinned to the primary. `undefined` past
+   * {@link MAX_SESSION_FLAVOURS} distinct set-ups.
+   */
+  [FLAVOUR](statements: readonly string[]): RoutedMysqlPool | undefined {
+    const key = statements.join('\n');
+    let p = this.#flavours.get(key);
+    if (p === undefined) {
+      if (this.#flavours.size >= MAX_SESSION_FLAVOURS || this.#ended) return undefined;
+      p = new RoutedMysqlPool(this.#cluster, { ...this.#options, onConnect: [...this.#onConnect, ...statements] });
+      this.#flavours.set(key, p);
+    }
+    return p;
+  }
+
+  /** Runs one statement on a node of this pool, outside any routing (a session setting's check). */
+  [ON_NODE](index: number, sql: string): Promise<MysqlResult> {
+    return this.#pool(index).query(sql);
   }
 
   #fast(method: Method, sql: string, values: unknown, d: RouteDecision): Promise<MysqlResult> {
@@ -275,6 +362,7 @@ export class RoutedMysqlPool extends EventEmitter {
     if (!cx.isReady) return cx.ready().then(() => this.#run(method, input, values));
     try {
       const sql = textOf(input);
+      input = this[WITH_OPTIONS](input);
       const pinned = this.#pinnedAlias === undefined ? undefined : this.#pinned();
       const d = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: cx.classify(sql), write: true } : cx.route(sql);
       return dispatch(cx, this.#runner, sql, [method, input, values] as const, d);
@@ -309,6 +397,11 @@ export class RoutedMysqlPool extends EventEmitter {
 
   /** A lazily binding connection over this pool's routing (what `getConnection` hands out). */
   [CONNECTION](): RoutedMysqlConnection {
+    return new RoutedMysqlConnection(this);
+  }
+
+  /** A fresh binding over this pool's nodes, and how a streamed statement borrows its connection. */
+  [PARTS](): { binding: Binding<Args, MysqlResult, MysqlConnectionLike>; lease: LeaseFn } {
     const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) =>
       binding.stream(sql).then((s) => {
         // A free connection's read streams on a connection of its own: after an early stop it is
@@ -323,7 +416,28 @@ export class RoutedMysqlPool extends EventEmitter {
           },
         }, this.#runner, args);
       });
-    return new RoutedMysqlConnection(new Binding(this.#cx, this.#runner, this.#pinned()), this, lease);
+    return { binding: new Binding(this.#cx, this.#runner, this.#pinned()), lease };
+  }
+
+  /**
+   * A portable session setting sent by a free connection (see {@link isPortableSet}): runs it on
+   * the primary of the pool whose connections all run `settings` on connect, and returns that
+   * pool; `undefined` when this pool keeps no more set-ups (the caller binds as before).
+   */
+  async [APPLY_SET](settings: readonly string[], sql: string): Promise<{ pool: RoutedMysqlPool; result: MysqlResult } | undefined> {
+    if (this.#ended) throw ended();
+    if (!this.#cx.isReady) await this.#cx.ready();
+    const key = settings.join('\n');
+    const flavour = this[FLAVOUR](settings);
+    if (flavour === undefined) return undefined;
+    try {
+      return { pool: flavour, result: await flavour[ON_NODE](this.#cx.primary().index, sql) };
+    } catch (err) {
+      // A setting the server refuses leaves no pool behind that would fail every connection.
+      this.#flavours.delete(key);
+      await flavour.end().catch(() => {});
+      throw err;
+    }
   }
 
   /** mysql2's `releaseConnection(conn)`: the same as `conn.release()`. */
@@ -363,7 +477,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#ending === undefined) {
       this.#ended = true;
       this.#cx.untrack(this);
-      this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end()))).then(() => undefined);
+      const all = [...this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end())), ...[...this.#flavours.values()].map((p) => p.end())];
+      this.#ending = Promise.all(all).then(() => undefined);
     }
     if (callback === undefined) return this.#ending;
     this.#ending.then(() => callback(null), (e: Error) => callback(e));
@@ -493,15 +608,35 @@ type LeaseFn = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnection
  * state; from then on it holds a primary connection until `release()`.
  */
 export class RoutedMysqlConnection extends EventEmitter {
-  readonly #binding: Binding<Args, MysqlResult, MysqlConnectionLike>;
+  #binding: Binding<Args, MysqlResult, MysqlConnectionLike>;
   readonly #pool: RoutedMysqlPool;
-  readonly #lease: LeaseFn;
+  #lease: LeaseFn;
+  /** Portable session settings this connection sent while free, in order (see {@link isPortableSet}). */
+  #settings: readonly string[] = [];
+  /** The pool whose connections run `#settings` on connect (the routed pool itself while there are none). */
+  #flavour: RoutedMysqlPool;
 
-  constructor(binding: Binding<Args, MysqlResult, MysqlConnectionLike>, pool: RoutedMysqlPool, lease: LeaseFn) {
+  readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
+
+  /** `queryOptions`: mysql2 per-query options for this connection's statements (a driver module's `createConnection(config)`). */
+  readonly #loosen: boolean;
+
+  /**
+   * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
+   * connection held only for earlier autocommit writes before a plain read (see `Binding.loosen`).
+   */
+  constructor(pool: RoutedMysqlPool, queryOptions?: Readonly<Record<string, unknown>>, loosen = false) {
     super();
-    this.#binding = binding;
+    this.#loosen = loosen;
     this.#pool = pool;
-    this.#lease = lease;
+    this.#flavour = pool;
+    this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? queryOptions : undefined;
+    ({ binding: this.#binding, lease: this.#lease } = pool[PARTS]());
+  }
+
+  /** The portable session settings (Sequelize's `SET time_zone`, ...) this connection applies on every node. */
+  get sessionSettings(): readonly string[] {
+    return this.#settings;
   }
 
   /** The alias this connection holds (after a write or a transaction began), if any. */
@@ -553,9 +688,34 @@ export class RoutedMysqlConnection extends EventEmitter {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
+    input = this.#flavour[WITH_OPTIONS](input) as MysqlQueryInput;
+    if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
     const args: Args = [method, input, values];
+    if (this.#loosen) this.#binding.loosen(sql);
+    if (this.#binding.boundAlias === undefined && !this.#binding.released && isPortableSet(sql)) {
+      return new RoutedQuery(sql, input, values, { method, run: () => this.#applySet(sql, args), lease: () => Promise.reject(new TypeError('A SET statement has no rows to stream.')) }, cb);
+    }
     const binding = this.#binding;
     return new RoutedQuery(sql, input, values, { method, run: () => binding.query(sql, args), lease: () => this.#lease(sql, binding, args) }, cb);
+  }
+
+  /**
+   * A session setting sent while free: this connection moves to node pools whose every physical
+   * connection runs its settings on connect, so it keeps reading from replicas with the setting
+   * in force there. Past the pool's limit of distinct set-ups it binds to the primary as before.
+   */
+  async #applySet(sql: string, args: Args): Promise<MysqlResult> {
+    const settings = [...this.#settings.filter((s) => s !== sql), sql];
+    const applied = await this.#pool[APPLY_SET](settings, sql);
+    if (applied === undefined) return this.#binding.query(sql, args);
+    if (this.#binding.boundAlias !== undefined || this.#binding.released) {
+      // Something bound or released it meanwhile: the statement goes where the connection is.
+      return this.#binding.query(sql, args);
+    }
+    this.#settings = settings;
+    this.#flavour = applied.pool;
+    ({ binding: this.#binding, lease: this.#lease } = applied.pool[PARTS]());
+    return applied.result;
   }
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */
