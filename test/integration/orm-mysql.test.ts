@@ -95,7 +95,7 @@ describe('Knex (mysql2, connectionPool) over the routed pool', { skip }, () => {
     onlyPrimary(ctx.cluster, 'schema');
     await db('rt_knex_items').insert(Array.from({ length: 50 }, (_, i) => ({ v: `k${i}` })));
     await ctx.local.waitForAllReplicas();
-    const [r] = (await db.select(db.raw('@@port AS port'))) as { port: number }[];
+    const [r] = await db.select<{ port: number }[]>(db.raw('@@port AS port'));
     assert.match(aliasOf(ctx, r!.port), /^replica/);
     await paused(ctx.local, async () => {
       const [id] = await db('rt_knex_items').insert({ v: 'knex-paused' });
@@ -105,7 +105,7 @@ describe('Knex (mysql2, connectionPool) over the routed pool', { skip }, () => {
     ctx.cluster.resetStats();
     await db.transaction(async (trx) => {
       await trx('rt_knex_items').insert({ v: 'knex-tx' });
-      const [p] = (await trx.select(trx.raw('@@port AS port'))) as { port: number }[];
+      const [p] = await trx.select<{ port: number }[]>(trx.raw('@@port AS port'));
       assert.equal(aliasOf(ctx, p!.port), 'default');
     });
     onlyPrimary(ctx.cluster, 'transaction');
@@ -149,7 +149,7 @@ describe('TypeORM (mysql, driver: mysqlDriver(cluster))', { skip }, () => {
 
   test('reads on replicas; create + read with replicas paused; transaction on the primary; stream stopped early', async () => {
     await ctx.local.waitForAllReplicas();
-    const [r] = (await ds.query('SELECT @@port AS port')) as { port: number }[];
+    const [r] = await ds.query<{ port: number }[]>('SELECT @@port AS port');
     assert.match(aliasOf(ctx, r!.port), /^replica/);
     const repo = ds.getRepository(Item);
     await paused(ctx.local, async () => {
@@ -162,7 +162,7 @@ describe('TypeORM (mysql, driver: mysqlDriver(cluster))', { skip }, () => {
     ctx.cluster.resetStats();
     await ds.transaction(async (m) => {
       await m.save(Item, { v: 'typeorm-tx' });
-      const [p] = (await m.query('SELECT @@port AS port')) as { port: number }[];
+      const [p] = await m.query<{ port: number }[]>('SELECT @@port AS port');
       assert.equal(aliasOf(ctx, p!.port), 'default');
     });
     onlyPrimary(ctx.cluster, 'transaction');

@@ -74,6 +74,7 @@ export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
   #abort: (() => void) | undefined;
   #stopped = false;
   #finished = false;
+  readonly #readables = new Set<Readable>();
 
   constructor(sql: string, input: unknown, values: unknown, source: QuerySource, callback?: MysqlCallback) {
     super();
@@ -204,6 +205,24 @@ export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
    */
   stream(options: ReadableOptions = {}): Readable {
     this.#streams++;
+    const readable = this.#readable(options);
+    this.#readables.add(readable);
+    readable.once('close', () => this.#readables.delete(readable));
+    return readable;
+  }
+
+  /**
+   * Stops the statement: its streams are destroyed and a connection held for it goes back. What
+   * a routed connection does to its open statements when it is released or ended (Drizzle's
+   * iterator ends the connection without closing the stream it stopped reading).
+   */
+  close(): void {
+    if (this.#finished) return;
+    for (const r of this.#readables) r.destroy();
+    if (!this.#finished) this.#stop();
+  }
+
+  #readable(options: ReadableOptions): Readable {
     const stream = new Readable({
       ...options,
       objectMode: true,
@@ -275,3 +294,4 @@ export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
  * typed without `then` so a callback call is not taken for a floating promise.
  */
 export type MysqlQuery = Omit<RoutedQuery, 'then' | 'catch' | 'finally' | typeof Symbol.toStringTag>;
+

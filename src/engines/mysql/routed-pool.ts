@@ -620,6 +620,7 @@ export class RoutedMysqlConnection extends EventEmitter {
 
   /** `queryOptions`: mysql2 per-query options for this connection's statements (a driver module's `createConnection(config)`). */
   readonly #loosen: boolean;
+  readonly #open = new Set<RoutedQuery>();
 
   /**
    * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
@@ -696,7 +697,16 @@ export class RoutedMysqlConnection extends EventEmitter {
       return new RoutedQuery(sql, input, values, { method, run: () => this.#applySet(sql, args), lease: () => Promise.reject(new TypeError('A SET statement has no rows to stream.')) }, cb);
     }
     const binding = this.#binding;
-    return new RoutedQuery(sql, input, values, { method, run: () => binding.query(sql, args), lease: () => this.#lease(sql, binding, args) }, cb);
+    const q = new RoutedQuery(sql, input, values, { method, run: () => binding.query(sql, args), lease: () => this.#lease(sql, binding, args) }, cb);
+    this.#open.add(q);
+    q.once('end', () => this.#open.delete(q));
+    return q;
+  }
+
+  /** Released or ended: statements still streaming stop, and the connections they hold go back. */
+  #closeOpen(): void {
+    for (const q of this.#open) q.close();
+    this.#open.clear();
   }
 
   /**
@@ -773,11 +783,13 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** Gives the connection back. A second call throws `CLIENT_RELEASED`. */
   release(): void {
     this.#binding.release();
+    this.#closeOpen();
   }
 
   /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. */
   end(callback?: Done): Promise<void> | undefined {
     if (!this.#binding.released) this.#binding.release();
+    this.#closeOpen();
     return callbackOr(Promise.resolve(), callback);
   }
 
@@ -789,6 +801,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** Closes the held physical connection instead of returning it to the pool. */
   destroy(): void {
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
+    this.#closeOpen();
   }
 
   [Symbol.dispose](): void {
