@@ -16,6 +16,7 @@ const BENCHES: Readonly<Record<string, string>> = {
   failover: './failover.js',
   overhead: './overhead.js',
   ryw: './ryw.js',
+  multiprocess: './multiprocess.js',
 };
 
 interface BenchModule {

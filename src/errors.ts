@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'DRIVER_MISSING'
   | 'ENGINE_MISMATCH'
   | 'UNSUPPORTED'
+  | 'READ_ONLY'
   // consistency
   | 'TOKEN_INVALID'
   | 'SECRET_MISSING'

@@ -4,13 +4,13 @@ import { DbRouterError } from '../errors.js';
 import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
-import { decide, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
 import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { CONSISTENCY, INTERNALS, type ClusterInternals, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
+import { CONSISTENCY, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type CountsConnections, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import type { HealthStatus } from '../health/monitor.js';
 import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
@@ -198,6 +198,20 @@ export class Cluster extends EventEmitter {
   using<R>(alias: string, fn: () => R): R {
     this.#index(alias, 'using()');
     return runInScope(this.#frame('alias', alias), fn);
+  }
+
+  /**
+   * Runs `fn` in a strict read-only scope (Rails' `while_preventing_writes`): a statement that
+   * changes data or schema is refused with `READ_ONLY` before it reaches any server, on every pool
+   * and checked-out client, whatever scope is nested inside. Reads, transactions, locks and session
+   * settings run as usual.
+   *
+   * @example
+   *   await cluster.readOnly(() => renderReport());   // an INSERT inside rejects with code READ_ONLY
+   */
+  readOnly<R>(fn: () => R): R {
+    const outer = currentScope();
+    return runInScope({ ...(outer ?? { mode: 'auto' }), readOnly: true }, fn);
   }
 
   /** Runs `fn` with hints that routers see in `ctx.hints`. */
@@ -402,6 +416,26 @@ export class Cluster extends EventEmitter {
     return this.#stats.queries();
   }
 
+  /**
+   * Connections per node over every routed pool of this cluster: open (`total`), `idle`, and
+   * callers `waiting` for one. For metrics (`dbrouter/prometheus`) and dashboards.
+   *
+   * @example cluster.poolStats() // [{ alias: 'default', total: 3, idle: 1, waiting: 0 }, …]
+   */
+  poolStats(): readonly { readonly alias: string; readonly total: number; readonly idle: number; readonly waiting: number }[] {
+    const sums = this.#nodes.map((n) => ({ alias: n.alias, total: 0, idle: 0, waiting: 0 }));
+    for (const pool of this.#pools) {
+      const counts = (pool as Partial<CountsConnections>)[NODE_POOL_COUNTS]?.();
+      counts?.forEach((c, i) => {
+        if (c === undefined) return;
+        sums[i]!.total += c.total;
+        sums[i]!.idle += c.idle;
+        sums[i]!.waiting += c.waiting;
+      });
+    }
+    return sums;
+  }
+
   resetStats(): void {
     this.#stats.reset();
     this.#consistency.resetStats();
@@ -474,7 +508,12 @@ export class Cluster extends EventEmitter {
         return isReady();
       },
       ready: () => this.ready(),
-      classify: (sql) => this.#classifier.classify(sql),
+      classify: (sql) => {
+        const c = this.#classifier.classify(sql);
+        // Checked-out clients classify here, also once bound (where no routing decision is made).
+        if (changesData(c) && currentScope()?.readOnly === true) throw readOnlyRefusal(c);
+        return c;
+      },
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c ?? this.#classifier.classify(sql), currentScope(), this.#pin),
       node: (alias) => this.#requireTopology().node(alias) ?? this.#requireTopology().nodes[this.#index(alias, 'node()')]!,
       primary: () => this.#requireTopology().primary,

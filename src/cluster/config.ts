@@ -62,6 +62,13 @@ export interface ClusterConfig {
   readonly onConnect?: readonly string[];
 }
 
+/**
+ * Marks a database setting that deliberately names the same server as another alias: the read-only
+ * "replicas" of `dbrouter/testing` over one test database. A symbol, so no configuration written by
+ * hand sets it by mistake.
+ */
+export const SAME_SERVER: unique symbol = Symbol.for('dbrouter.sameServer');
+
 /** One node after validation. */
 export interface ResolvedNode {
   readonly alias: string;
@@ -288,7 +295,9 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
     const port = d.port ?? engine.defaultPort;
     const key = `${d.host.toLowerCase()}:${port}/${d.database ?? ''}`;
     const other = seen.get(key);
-    if (other !== undefined) {
+    const settings = (dbs as Record<string, unknown>)[d.alias];
+    const sameServerAllowed = typeof settings === 'object' && settings !== null && (settings as { [SAME_SERVER]?: unknown })[SAME_SERVER] === true;
+    if (other !== undefined && !sameServerAllowed) {
       throw invalid(`databases.${d.alias} and databases.${other} are the same node (${d.host}:${port}/${d.database ?? ''}); give each alias its own server, or drop one.`);
     }
     seen.set(key, d.alias);

@@ -80,3 +80,18 @@ export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');
 export interface HasInternals {
   readonly [INTERNALS]: ClusterInternals;
 }
+
+/** Connections of one node's pool: what `cluster.poolStats()` adds up over every routed pool. */
+export interface NodePoolCounts {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+/** The key of a routed pool's method that counts its connections per node index (`undefined`: no pool opened to that node yet). */
+export const NODE_POOL_COUNTS: unique symbol = Symbol('dbrouter.pool.counts');
+
+/** A routed pool that can count its connections per node. */
+export interface CountsConnections {
+  [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[];
+}

@@ -27,6 +27,16 @@ export interface ConsistencyStats {
   readonly primaryFallbacks: number;
   /** Reads sent to the primary because no replica was fresh enough for their bound (`bounded-staleness`). */
   readonly boundedFallbacks: number;
+  /**
+   * Reads after a write sent to a replica without asking anything: the health monitor had already
+   * seen that replica replay a primary position sampled after the write.
+   */
+  readonly knownFresh: number;
+  /**
+   * Reads after a write sent to the primary without asking anything: every replica was applying
+   * later than the time since the write (their lag at the monitor's last check), so none could have it.
+   */
+  readonly knownBehind: number;
   readonly waits: number;
   readonly waitsTimedOut: number;
   /** Waits cut short because their unit of work ended (an HTTP client went away). */
@@ -59,7 +69,7 @@ const SYNC_HINT = /^\s*\/\*\s*dbrouter:synchronous\s*\*\//;
 
 interface Counters {
   captures: number; probes: number; caughtUp: number; primaryFallbacks: number; boundedFallbacks: number;
-  waits: number; waitsTimedOut: number; waitsAborted: number; issued: number; accepted: number;
+  knownFresh: number; knownBehind: number; waits: number; waitsTimedOut: number; waitsAborted: number; issued: number; accepted: number;
   rejected: Record<TokenRejection, number>;
 }
 
@@ -68,7 +78,7 @@ const MAX_SAMPLES = 64;
 
 function freshCounters(): Counters {
   return {
-    captures: 0, probes: 0, caughtUp: 0, primaryFallbacks: 0, boundedFallbacks: 0, waits: 0, waitsTimedOut: 0, waitsAborted: 0,
+    captures: 0, probes: 0, caughtUp: 0, primaryFallbacks: 0, boundedFallbacks: 0, knownFresh: 0, knownBehind: 0, waits: 0, waitsTimedOut: 0, waitsAborted: 0,
     issued: 0, accepted: 0, rejected: { malformed: 0, oversized: 0, tampered: 0, expired: 0, foreign: 0 },
   };
 }
@@ -95,6 +105,11 @@ export class ConsistencyLayer {
   readonly #probing: (Promise<void> | undefined)[];
   /** Per node: it has replayed everything the primary had committed at this time (bounded staleness). */
   readonly #freshAt: Float64Array;
+  /**
+   * Per node: it has replayed a primary position sampled at this time — proven by positions alone
+   * (a lag figure is not proof: a replica that has not yet received a write reports no lag).
+   */
+  readonly #replayedAt: Float64Array;
   readonly #samples: { at: number; position: string }[] = [];
   readonly #clusterId: string;
   #codec: TokenCodec | undefined;
@@ -112,6 +127,7 @@ export class ConsistencyLayer {
     this.#replayAt = new Float64Array(n);
     this.#probing = new Array<Promise<void> | undefined>(n).fill(undefined);
     this.#freshAt = new Float64Array(n);
+    this.#replayedAt = new Float64Array(n);
     this.#clusterId = options.clusterId ?? defaultClusterId(host.nodes);
   }
 
@@ -185,7 +201,10 @@ export class ConsistencyLayer {
     if (typeof level === 'object') return Date.now() - this.#freshAt[i]! <= level.maxStalenessMillis;
     const st = this.#peek(scope);
     if (st === undefined || (!st.dirty && st.position === undefined)) return true;
-    if (st.dirty) return false;
+    // Dirty: the position is not known yet, but a replica known to have everything the primary had
+    // after the write returned has the write too.
+    // (Strictly later: a sample taken in the write's own millisecond may predate its commit.)
+    if (st.dirty) return st.wroteAt > 0 && this.#replayedAt[i]! > st.wroteAt;
     const have = this.#replay[i];
     if (have === undefined) return false;
     // Comparing parses both positions; a replay position already found to satisfy this state is remembered.
@@ -202,6 +221,7 @@ export class ConsistencyLayer {
     st.dirty = true;
     st.wrote = true;
     st.seq++;
+    st.wroteAt = Date.now();
     st.primaryRun = (sql) => e.query(sql);
     if (scope?.consistency?.synchronous !== true && !SYNC_HINT.test(e.sql)) return undefined;
     return this.#synchronousApply(st.primaryRun);
@@ -245,6 +265,20 @@ export class ConsistencyLayer {
 
   async #session(sql: string, d: RouteDecision, st: SessionState, rows: NodeRows, signal: AbortSignal | undefined): Promise<RouteDecision> {
     try {
+      if (st.dirty && this.#fromHealth()) {
+        // What the monitor already knows may decide without a round trip (it matters across a real
+        // network: asking costs one round trip to the primary and the replicas).
+        const known = this.#host.route(sql, d.classification);
+        if (known.node.role === 'replica') {
+          this.#counters.knownFresh++;
+          return known;
+        }
+        if (this.#noReplicaCanHave(st.wroteAt)) {
+          this.#counters.knownBehind++;
+          this.#counters.primaryFallbacks++;
+          return relabel(d, 'read-your-writes');
+        }
+      }
       if (st.dirty) {
         // The replicas' positions do not depend on the primary's: ask both at once (one round trip,
         // not two). A replica position read before the capture is an underestimate: safe.
@@ -414,16 +448,39 @@ export class ConsistencyLayer {
   #fromHealth(): boolean {
     const status = this.#host.health();
     if (status === undefined) return false;
+    // The primary's position was read after its check started: everything committed before
+    // lastCheckAt is in it. Sampled first, so the replicas' positions below are dated against it.
+    const primary = status.nodes.find((n) => n.alias === status.primary);
+    if (primary?.state === 'up' && primary.position !== undefined && primary.lastCheckAt !== undefined) this.#sample(primary.lastCheckAt, primary.position);
     for (const n of status.nodes) {
       const i = this.#index.get(n.alias);
-      if (i === undefined || n.state !== 'up' || n.lastCheckAt === undefined) continue;
-      if (n.replayPosition !== undefined && n.role === 'replica') this.#see(i, n.replayPosition, n.lastCheckAt);
-      if (n.lagMillis !== undefined && n.role === 'replica') {
+      if (i === undefined || n.state !== 'up' || n.lastCheckAt === undefined || n.role !== 'replica') continue;
+      if (n.replayPosition !== undefined) this.#see(i, n.replayPosition, n.lastCheckAt);
+      if (n.lagMillis !== undefined) {
         const freshAt = n.lastCheckAt - n.lagMillis;
         if (freshAt > this.#freshAt[i]!) this.#freshAt[i] = freshAt;
       }
     }
     return true;
+  }
+
+  /**
+   * True when every available replica applies changes later than the time since `wroteAt`: at the
+   * monitor's last check each was `lagMillis` behind (the age of the oldest change it had not
+   * applied), so a change made since has not reached any yet. Only ever sends a read to the
+   * primary, never to a replica: a wrong guess costs a replica read, not a stale one.
+   */
+  #noReplicaCanHave(wroteAt: number): boolean {
+    const status = this.#host.health();
+    if (status === undefined) return false;
+    const since = Date.now() - wroteAt;
+    let any = false;
+    for (const n of status.nodes) {
+      if (n.role !== 'replica' || !n.inRotation) continue;
+      any = true;
+      if (n.lagMillis === undefined || n.lagMillis <= since) return false;
+    }
+    return any;
   }
 
   #see(i: number, position: string, at: number): void {
@@ -433,12 +490,13 @@ export class ConsistencyLayer {
     if (at > this.#replayAt[i]!) this.#replayAt[i] = at;
     for (let k = this.#samples.length - 1; k >= 0; k--) {
       const s = this.#samples[k]!;
-      if (s.at <= this.#freshAt[i]!) break;
+      if (s.at <= this.#replayedAt[i]!) break;
       if (reached(kind, have, s.position)) {
-        this.#freshAt[i] = s.at;
+        this.#replayedAt[i] = s.at;
         break;
       }
     }
+    if (this.#replayedAt[i]! > this.#freshAt[i]!) this.#freshAt[i] = this.#replayedAt[i]!;
   }
 
   /** Forgets what is known about replicas (a failover: positions start again on a new timeline). */
@@ -446,6 +504,7 @@ export class ConsistencyLayer {
     this.#replay.fill(undefined);
     this.#replayAt.fill(0);
     this.#freshAt.fill(0);
+    this.#replayedAt.fill(0);
   }
 
   // ---- units of work started by the HTTP integrations -----------------------------------------
@@ -552,6 +611,7 @@ export class ConsistencyLayer {
     const c = this.#counters;
     return {
       captures: c.captures, probes: c.probes, caughtUp: c.caughtUp, primaryFallbacks: c.primaryFallbacks, boundedFallbacks: c.boundedFallbacks,
+      knownFresh: c.knownFresh, knownBehind: c.knownBehind,
       waits: c.waits, waitsTimedOut: c.waitsTimedOut, waitsAborted: c.waitsAborted,
       tokens: { issued: c.issued, accepted: c.accepted, rejected: { ...c.rejected } },
     };

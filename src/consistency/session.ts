@@ -15,6 +15,8 @@ export class SessionState {
   seq = 0;
   /** Wrote in this context (not only received a token): a new token is worth sending. */
   wrote = false;
+  /** `Date.now()` after the last write returned: everything it wrote was committed by then. */
+  wroteAt = 0;
   /** `Date.now()` when the last capture was sent; replica positions sampled before it are re-asked. */
   capturedAt = 0;
   /** Runs a statement on the primary that took the last write (the write hook's `query`). */

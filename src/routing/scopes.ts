@@ -19,6 +19,12 @@ export interface ScopeFrame {
   readonly hints?: Hints;
   /** Read-your-writes state and level; inherited by nested scopes that do not set their own. */
   readonly consistency?: ConsistencyScope;
+  /**
+   * A strict read-only scope (`cluster.readOnly()`): a statement that changes data is refused with
+   * `READ_ONLY` before it reaches any server. Inherited by every nested scope: nothing inside can
+   * turn it off.
+   */
+  readonly readOnly?: boolean;
 }
 
 const storage = new AsyncLocalStorage<ScopeFrame | undefined>();
@@ -38,11 +44,15 @@ export function runInScope<R>(frame: ScopeFrame, fn: () => R): R {
 }
 
 // A nested scope (primary(), a decorator) stays in the same unit of work: it keeps the outer
-// frame's consistency state, or the request would forget its own writes inside it.
+// frame's consistency state, or the request would forget its own writes inside it. A read-only
+// scope stays read-only inside any nested scope.
 function inherit(frame: ScopeFrame): ScopeFrame {
-  if (frame.consistency !== undefined) return frame;
-  const outer = storage.getStore()?.consistency;
-  return outer === undefined ? frame : { ...frame, consistency: outer };
+  const outer = storage.getStore();
+  if (outer === undefined) return frame;
+  const keepConsistency = frame.consistency === undefined && outer.consistency !== undefined;
+  const keepReadOnly = outer.readOnly === true && frame.readOnly !== true;
+  if (!keepConsistency && !keepReadOnly) return frame;
+  return { ...frame, ...(keepConsistency ? { consistency: outer.consistency } : {}), ...(keepReadOnly ? { readOnly: true } : {}) };
 }
 
 function startThenable<R>(r: R): R {

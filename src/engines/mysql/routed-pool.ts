@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
+import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../cluster/internals.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -514,6 +514,15 @@ export class RoutedMysqlPool extends EventEmitter {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.end();
+  }
+
+  /** @internal Connections per node, for `cluster.poolStats()` (read from mysql2's core pool, which has no public counters). */
+  [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[] {
+    return this.#inner.map((p) => {
+      const core = p?.pool as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } } | undefined;
+      if (core?._allConnections === undefined) return undefined;
+      return { total: core._allConnections.length, idle: core._freeConnections?.length ?? 0, waiting: core._connectionQueue?.length ?? 0 };
+    });
   }
 
   [inspect.custom](): string {

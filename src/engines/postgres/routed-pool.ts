@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { Pool, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
+import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../cluster/internals.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -284,6 +284,11 @@ export class RoutedPgPool extends EventEmitter {
     let n = 0;
     for (const p of this.#inner) if (p !== undefined) n += p[k];
     return n;
+  }
+
+  /** @internal Connections per node, for `cluster.poolStats()`. */
+  [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[] {
+    return this.#inner.map((p) => (p === undefined ? undefined : { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
   [inspect.custom](): string {
