@@ -29,11 +29,6 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
     process.nextTick(() => this.emit('connect'));
   }
 
-  /** mysql2's connection state: `connected` until `end()`/`destroy()`. */
-  get state(): 'connected' | 'disconnected' {
-    return this.#closed ? 'disconnected' : 'connected';
-  }
-
   /** What Sequelize and Knex look at to validate a mysql2 connection. */
   get _closing(): boolean {
     return this.#closed;

@@ -669,6 +669,16 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this.#pool.config.connectionConfig;
   }
 
+  /** mysql2's connection state: `connected` until released or ended, then `disconnected`. */
+  get state(): 'connected' | 'disconnected' {
+    return this.#binding.released ? 'disconnected' : 'connected';
+  }
+
+  /** mysql2's `raw(sql)`: a value `format`/`escape` insert as is. */
+  raw(sql: string): unknown {
+    return loadDriver<{ raw(s: string): unknown }>('mysql2').raw(sql);
+  }
+
   /** mysql2's server thread id: `null`, since the physical connection changes as the statements are routed. */
   get threadId(): null {
     return null;
