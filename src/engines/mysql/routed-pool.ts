@@ -580,6 +580,11 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     return this.#pool;
   }
 
+  /** A no-op, as on a routed connection: prepared statements live on each node's physical connections. */
+  unprepare(sql: string): void {
+    void sql;
+  }
+
   get config(): RoutedMysqlPool['config'] {
     return this.#pool.config;
   }
