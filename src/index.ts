@@ -20,8 +20,9 @@ export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
 export type { Engine, EngineName, Role, PoolOptions } from './engines/engine.js';
-export { createPgPool, RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './engines/postgres/routed-pool.js';
-export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlPoolOptions } from './engines/mysql/routed-pool.js';
+// The engines' pools live in `dbrouter/pg` and `dbrouter/mysql`: this entry must not pull in the
+// types of a driver the application does not use (a pg-only project has no mysql2, and the other
+// way round), so a project type-checks with `skipLibCheck: false`.
 
 export { watchCluster, ClusterHealth, type ClusterHealthOptions } from './health/cluster-health.js';
 export { HealthMonitor } from './health/monitor.js';

@@ -73,6 +73,9 @@ export interface ClusterInternals {
 /** The key under which a cluster hands its consistency layer to the HTTP integrations. */
 export const CONSISTENCY: unique symbol = Symbol('dbrouter.cluster.consistency');
 
+/** The key of a cluster's method that returns (tuning) its health monitor: what `watchCluster` calls. */
+export const HEALTH: unique symbol = Symbol('dbrouter.cluster.health');
+
 /** The key under which a cluster hands its internals to the routed pools. */
 export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');
 

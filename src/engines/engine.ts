@@ -47,8 +47,21 @@ export interface Engine {
   isReadOnlyError(err: unknown): boolean;
   /** True when an error means the connection or the server is gone, not that the statement was wrong. */
   isConnectionError(err: unknown): boolean;
-  /** Ask the server itself whether it is a primary or a replica (one short-lived connection). */
-  discoverRole(connection: ConnectionOptions): Promise<Role>;
+  /**
+   * True when a connection error proves the statement never reached a server: the connection was
+   * refused, its host did not resolve or could not be reached, it timed out while connecting, the
+   * server refused the session (starting up, shutting down, too many connections), or the driver
+   * refused to send on a connection it already knew was dead. Such a statement is safe to send
+   * again anywhere. Any other connection error (reset, terminated, lost mid-query) may have cut a
+   * statement the server already ran.
+   */
+  neverSent(err: unknown): boolean;
+  /**
+   * Ask the server itself whether it is a primary or a replica (one short-lived connection), within
+   * `timeoutMillis` connecting included (default: the node's connect bound); past it the connection
+   * is destroyed and the promise rejects.
+   */
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
   /** One statement on its own short-lived connection (a check done once, outside the pools). */
@@ -60,6 +73,20 @@ export interface Engine {
 /** `code` of an error object, when it has one. */
 export function errorCode(err: unknown): unknown {
   return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+/** Socket errors that only happen before a connection exists: nothing was sent on it. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/**
+ * The engine-independent half of `neverSent`: Node's socket errors raised while connecting (a
+ * `connect` or DNS `getaddrinfo` syscall, e.g. ETIMEDOUT while connecting; not a reset of an open
+ * connection, which may have cut a statement the server ran).
+ */
+export function failedToConnect(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  return (typeof code === 'string' && NOT_CONNECTED.has(code)) || syscall === 'connect' || syscall === 'getaddrinfo';
 }
 
 /** `errno` of an error object, when it has one. */

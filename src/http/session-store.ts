@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { checkSessionStoreOptions } from './options.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { CONSISTENCY } from '../cluster/internals.js';
 import { createMysqlPool, type RoutedMysqlPool } from '../engines/mysql/routed-pool.js';
@@ -91,7 +92,8 @@ function mysqlSql(cluster: Cluster, t: string): Sql {
  *   import { createSessionStore } from 'dbrouter/session-store';
  *   app.use(session({ secret, resave: false, saveUninitialized: false, store: createSessionStore({ cluster, Store: session.Store }) }));
  */
-export function createSessionStore(options: SessionStoreOptions): SessionStore {
+export function createSessionStore<S extends EventEmitter = EventEmitter>(options: SessionStoreOptions & { readonly Store?: abstract new () => S }): SessionStore & S {
+  checkSessionStoreOptions(options);
   const { cluster } = options;
   const table = options.table ?? 'dbrouter_sessions';
   if (!IDENTIFIER.test(table)) throw new DbRouterError('CONFIG_INVALID', `createSessionStore: table "${table}" is not a plain identifier; use letters, digits and _.`);
@@ -186,5 +188,6 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       return sql.end();
     }
   }
-  return new DbRouterSessionStore();
+  // The store class extends the `Store` passed in, so the instance is one.
+  return new DbRouterSessionStore() as SessionStore & S;
 }

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import { createCluster, createMysqlPool, type Cluster, type RoutedMysqlPool } from '../../src/index.js';
+import { createCluster, type Cluster } from '../../src/index.js';
+import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

@@ -9,8 +9,10 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
 import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
+import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
 export type { MysqlResult } from './query.js';
 export { RoutedQuery, type MysqlQuery } from './query.js';
@@ -166,6 +168,7 @@ export class RoutedMysqlPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
+    checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
     this.#cluster = cluster;
     this.#options = options;
     this.#onConnect = options.onConnect ?? [];
@@ -174,6 +177,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('mysql2/promise');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {
@@ -401,7 +406,7 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 
   /** A fresh binding over this pool's nodes, and how a streamed statement borrows its connection. */
-  [PARTS](): { binding: Binding<Args, MysqlResult, MysqlConnectionLike>; lease: LeaseFn } {
+  [PARTS](holdAfterWrite = true): { binding: Binding<Args, MysqlResult, MysqlConnectionLike>; lease: LeaseFn } {
     const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) =>
       binding.stream(sql).then((s) => {
         // A free connection's read streams on a connection of its own: after an early stop it is
@@ -416,7 +421,7 @@ export class RoutedMysqlPool extends EventEmitter {
           },
         }, this.#runner, args);
       });
-    return { binding: new Binding(this.#cx, this.#runner, this.#pinned()), lease };
+    return { binding: new Binding(this.#cx, this.#runner, this.#pinned(), holdAfterWrite ? undefined : { holdAfterWrite: false }), lease };
   }
 
   /**
@@ -477,7 +482,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#ending === undefined) {
       this.#ended = true;
       this.#cx.untrack(this);
-      const all = [...this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end())), ...[...this.#flavours.values()].map((p) => p.end())];
+      // Bounded: a server that stopped answering never acknowledges COM_QUIT.
+      const all = [...this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyMysqlConnections(p)))), ...[...this.#flavours.values()].map((p) => p.end())];
       this.#ending = Promise.all(all).then(() => undefined);
     }
     if (callback === undefined) return this.#ending;
@@ -646,7 +652,7 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#pool = pool;
     this.#flavour = pool;
     this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? queryOptions : undefined;
-    ({ binding: this.#binding, lease: this.#lease } = pool[PARTS]());
+    ({ binding: this.#binding, lease: this.#lease } = pool[PARTS](!loosen));
   }
 
   /** The portable session settings (Sequelize's `SET time_zone`, ...) this connection applies on every node. */
@@ -716,7 +722,6 @@ export class RoutedMysqlConnection extends EventEmitter {
     input = this.#flavour[WITH_OPTIONS](input) as MysqlQueryInput;
     if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
     const args: Args = [method, input, values];
-    if (this.#loosen) this.#binding.loosen(sql);
     if (this.#binding.boundAlias === undefined && !this.#binding.released && isPortableSet(sql)) {
       return new RoutedQuery(sql, input, values, { method, run: () => this.#applySet(sql, args), lease: () => Promise.reject(new TypeError('A SET statement has no rows to stream.')) }, cb);
     }
@@ -748,7 +753,7 @@ export class RoutedMysqlConnection extends EventEmitter {
     }
     this.#settings = settings;
     this.#flavour = applied.pool;
-    ({ binding: this.#binding, lease: this.#lease } = applied.pool[PARTS]());
+    ({ binding: this.#binding, lease: this.#lease } = applied.pool[PARTS](!this.#loosen));
     return applied.result;
   }
 
@@ -836,6 +841,11 @@ export class RoutedMysqlConnection extends EventEmitter {
     this[Symbol.dispose]();
     return Promise.resolve();
   }
+}
+
+function destroyMysqlConnections(p: MysqlPoolLike): void {
+  const all = (p.pool as unknown as { _allConnections?: { toArray(): { destroy(): void }[] } } | undefined)?._allConnections;
+  for (const c of all?.toArray() ?? []) c.destroy();
 }
 
 function defaultCreate(config: PoolOptions): MysqlPoolLike {
