@@ -424,6 +424,7 @@ export class ConsistencyLayer {
     // quiet primary seen by the health monitor a while ago must not make every replica look stale).
     if (last !== undefined && last.position === position) {
       this.#samples[this.#samples.length - 1] = { at, position };
+      this.#settlePending(at, position);
       return;
     }
     this.#samples.push({ at, position });
