@@ -81,6 +81,8 @@ export async function assertStatements<R>(cluster: Cluster, fn: () => R | Promis
  * PostgreSQL sessions with `default_transaction_read_only` on, so a statement routed to a replica
  * that writes fails there as it would on a real standby (and the misroute shows). Reads see the
  * primary's data at once: lag is not simulated (use a local cluster and {@link withReplicaLag}).
+ * Health checking is off in it (every alias is one server, which a monitor would take for two
+ * primaries).
  * MySQL/MariaDB: give the replicas a user without write privileges instead (`replicaUrl`).
  *
  * @example
@@ -89,7 +91,7 @@ export async function assertStatements<R>(cluster: Cluster, fn: () => R | Promis
 export function testClusterConfig(
   url: string,
   options: { readonly replicas?: number; readonly replicaUrl?: string } = {},
-): { readonly databases: Record<string, string | DatabaseObject> } {
+): { readonly databases: Record<string, string | DatabaseObject>; readonly health: false } {
   const n = options.replicas ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new DbRouterError('CONFIG_INVALID', `testClusterConfig(): replicas must be a whole number of 1 or more, not ${String(n)}.`);
   let scheme: string;
@@ -110,7 +112,8 @@ export function testClusterConfig(
       : { url: options.replicaUrl!, role: 'replica', [SAME_SERVER]: true };
     databases[`replica${i}`] = replica;
   }
-  return { databases };
+  // Every alias is one server: a health monitor would see several primaries (split brain).
+  return { databases, health: false };
 }
 
 /** The part of a local cluster (`dbrouter/cluster`) that {@link withReplicaLag} uses. */
