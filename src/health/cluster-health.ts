@@ -197,7 +197,8 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#cluster.setFailoverHooks(undefined);
-    await this.#monitor?.stop();
+    // The monitor's connections are unref'd: an awaited stop holds the process until it is done (bounded).
+    if (this.#monitor !== undefined) await holdOpen(this.#monitor.stop());
   }
 
   /** What `cluster.end()` calls. */
