@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster } from '../cluster/cluster.js';
-import { INTERNALS } from '../cluster/internals.js';
+import { INTERNALS } from '../routing/contracts.js';
 import { errorCode } from '../engines/engine.js';
 import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';

@@ -1,5 +1,5 @@
 import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
-import type { ConnectionOptions } from '../engine.js';
+import type { ConnectionOptions } from '../../routing/contracts.js';
 
 /** mysql2 settings for one node. The password stays non-enumerable. */
 export function mysqlPoolConfig(c: ConnectionOptions): MysqlPoolOptions & Record<string, unknown> {

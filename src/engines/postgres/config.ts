@@ -1,5 +1,5 @@
 import type { ClientConfig } from 'pg';
-import type { ConnectionOptions } from '../engine.js';
+import type { ConnectionOptions } from '../../routing/contracts.js';
 
 /** node-postgres settings for one node. The password stays non-enumerable. */
 export function pgClientConfig(c: ConnectionOptions): ClientConfig & Record<string, unknown> {
