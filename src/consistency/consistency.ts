@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DbRouterError } from '../errors.js';
-import type { ResolvedNode } from '../cluster/config.js';
+import type { ResolvedNode } from '../routing/contracts.js';
 import type { WriteEvent } from '../routing/contracts.js';
 import type { ReplicationPositions, RowsFn } from '../routing/positions.js';
 import type { RouteDecision } from '../routing/decide.js';
