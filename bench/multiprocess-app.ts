@@ -9,7 +9,8 @@
  * The token travels in the `X-DBRouter-Token` header (the middleware's cookie works the same way).
  */
 import { createServer } from 'node:http';
-import { createCluster, createPgPool } from '../src/index.js';
+import { createCluster } from '../src/index.js';
+import { createPgPool } from '../src/engines/postgres/index.js';
 import { expressConsistency } from '../src/http/express.js';
 
 const databases = JSON.parse(process.env.DBROUTER_BENCH_DATABASES ?? '{}') as Record<string, string>;

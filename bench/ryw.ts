@@ -27,7 +27,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCluster, createMysqlPool, createPgPool, type Cluster } from '../src/index.js';
+import { createCluster, type Cluster } from '../src/index.js';
+import { createPgPool } from '../src/engines/postgres/index.js';
+import { createMysqlPool } from '../src/engines/mysql/index.js';
 import { startCluster, type LocalCluster } from '../src/local/index.js';
 
 type Strategy = 'dbrouter' | 'pin_2s' | 'pin_15s' | 'none';

@@ -39,6 +39,10 @@ export type ErrorCode =
   // health
   | 'PRIMARY_UNAVAILABLE'
   | 'SPLIT_BRAIN'
+  // a node died under a statement
+  | 'WRITE_OUTCOME_UNKNOWN'
+  | 'TRANSACTION_LOST'
+  | 'CONNECTION_LOST'
   // CLI
   | 'USAGE';
 

@@ -20,14 +20,15 @@ export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
 export type { Engine, EngineName, PoolOptions } from './routing/contracts.js';
-export { createPgPool, RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './engines/postgres/routed-pool.js';
-export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlPoolOptions } from './engines/mysql/routed-pool.js';
+// The engines' pools live in `dbrouter/pg` and `dbrouter/mysql`: this entry must not pull in the
+// types of a driver the application does not use (a pg-only project has no mysql2, and the other
+// way round), so a project type-checks with `skipLibCheck: false`.
 
-export { watchCluster, ClusterHealth, type ClusterHealthOptions } from './health/cluster-health.js';
+export { watchCluster, ClusterHealth, type ClusterHealthOptions, type WatchedCluster } from './health/cluster-health.js';
 export { HealthMonitor } from './health/monitor.js';
 export type {
   HealthMonitorOptions, HealthMonitorEvents, HealthStatus, NodeHealth, NodeProblem, NodeDownEvent, NodeUpEvent,
   LaggingEvent, CaughtUpEvent, PrimaryChangedEvent, PrimaryLostEvent, SplitBrainEvent, ProblemEvent, CheckEvent,
 } from './health/monitor.js';
 export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './health/probe.js';
-export type { FailoverHooks } from './cluster/internals.js';
+export type { FailoverHooks } from './health/failover-hooks.js';

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DbRouterError } from '../errors.js';
-import { defaultClusterDir, openCluster, startCluster } from '../local/index.js';
+import { withCommandName } from './invocation.js';
+import { defaultClusterDir, MARIADB_MONITOR_USER, openCluster, startCluster } from '../local/index.js';
 import type { Engine, LocalCluster, NodeStatus, PostgresSource } from '../local/index.js';
 
 const ENGINES: readonly Engine[] = ['postgres', 'mariadb'];
@@ -37,11 +38,17 @@ function clusterDir(options: DirOptions): string {
   );
 }
 
-/** Parses `2s`, `500ms`, `1.5s`, `1m` or a bare number of milliseconds (`0`). */
+/**
+ * Parses `2s`, `500ms`, `1.5s`, `1m` or `0`. A bare number other than 0 is refused: `--delay 2`
+ * once meant 2 ms to the program and 2 seconds to the person typing it.
+ */
 export function parseDurationMillis(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim());
   if (!match?.[1]) throw new DbRouterError('USAGE', `cannot read delay '${text}': use e.g. 2s, 500ms or 0`);
   const value = Number(match[1]);
+  if (match[2] === undefined && value !== 0) {
+    throw new DbRouterError('USAGE', `'${text}' has no unit: write ${match[1]}s for seconds or ${match[1]}ms for milliseconds`);
+  }
   const unit = match[2] ?? 'ms';
   return Math.round(unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value);
 }
@@ -53,7 +60,12 @@ function parseCount(text: string, name: string): number {
 }
 
 function out(line: string): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${withCommandName(line)}\n`);
+}
+
+/** `DBROUTER_DATABASES_<ALIAS>_URL`, the variable `dbrouter status` (and your config) reads an alias's URL from. */
+export function envName(alias: string): string {
+  return `DBROUTER_DATABASES_${alias.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
 }
 
 function printDatabases(cluster: LocalCluster): void {
@@ -142,6 +154,11 @@ export function register(program: Command): void {
       }
       out(`${engine} cluster up in ${((performance.now() - started) / 1000).toFixed(2)} s (${result.dir})`);
       printDatabases(result);
+      if (engine === 'mariadb') {
+        // The application's user cannot see the replication threads (SHOW SLAVE STATUS): the monitor gets its own.
+        out(`monitor user (SLAVE MONITOR only): ${MARIADB_MONITOR_USER.user} / ${MARIADB_MONITOR_USER.password}; give it to the health monitor:`);
+        out(`  watchCluster(cluster, { monitor: { user: '${MARIADB_MONITOR_USER.user}', password: '${MARIADB_MONITOR_USER.password}' } })`);
+      }
       out(`stop it with: dbrouter cluster down --dir ${result.dir}`);
     });
 
@@ -213,6 +230,20 @@ export function register(program: Command): void {
       });
     });
 
+  cluster
+    .command('env')
+    .description("print a running cluster's URLs as DBROUTER_DATABASES_<ALIAS>_URL lines (for a .env file, `export`, or eval)")
+    .option('--dir <dir>', 'cluster directory')
+    .option('--engine <engine>', 'pick the default directory of this engine')
+    .option('--json', 'print {engine, dir, databases} as `up --json` does')
+    .action(async (opts: DirOptions & { json?: boolean }) => {
+      await withCluster(opts, (c) => {
+        if (opts.json) out(JSON.stringify(c));
+        else for (const [alias, db] of Object.entries(c.databases)) out(`${envName(alias)}=${db.url}`);
+        return Promise.resolve();
+      });
+    });
+
   for (const [name, description, verb] of [
     ['kill', 'stop a node immediately, as a crash', 'killed'],
     ['start', 'start a stopped node (a former primary rejoins as a replica)', 'started'],
@@ -226,6 +257,13 @@ export function register(program: Command): void {
       .option('--engine <engine>', 'pick the default directory of this engine')
       .action(async (alias: string, opts: DirOptions) => {
         await withCluster(opts, async (c) => {
+          if (name === 'start' || name === 'kill') {
+            const node = (await c.status()).find((n) => n.alias === alias);
+            if (node !== undefined && node.up === (name === 'start')) {
+              out(name === 'start' ? `${alias} is already running (pid ${node.pid ?? '?'}, port ${node.port})` : `${alias} is already down`);
+              return;
+            }
+          }
           await c[name](alias);
           out(`${alias} ${verb}`);
         });

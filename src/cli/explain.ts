@@ -24,6 +24,11 @@ function parseDialect(value: string): Dialect {
  *   dbrouter explain --dialect mysql --json "SELECT LAST_INSERT_ID()"
  *   echo "BEGIN READ ONLY" | dbrouter explain -
  */
+function usage(command: Command): void {
+  process.stderr.write(`dbrouter explain: no SQL given\n\n${command.helpInformation()}`);
+  process.exitCode = 2;
+}
+
 export function register(program: Command): void {
   program
     .command('explain')
@@ -32,10 +37,14 @@ export function register(program: Command): void {
     .option('--dialect <dialect>', 'postgres or mysql (MySQL and MariaDB)', 'postgres')
     .option('--json', 'print one JSON object: {"target","reason","verb","effect","readOnly","tables","dialect"}')
     .option('--write-functions <names>', 'comma-separated functions that write, e.g. audit_log,public.bump')
-    .action(function explainAction(words: string[], options: ExplainOptions) {
+    .action(function explainAction(this: Command, words: string[], options: ExplainOptions) {
       const dialect = parseDialect(options.dialect);
       let sql = words.join(' ');
+      // No SQL on the command line and none piped in: show how to use it (exit 2) rather than
+      // explain the empty text, or wait on a terminal for input nobody knows is expected.
+      if (words.length === 0 && process.stdin.isTTY) return usage(this);
       if (words.length === 0 || sql === '-') sql = readFileSync(0, 'utf8');
+      if (sql.trim() === '') return usage(this);
       const writeFunctions = options.writeFunctions
         ?.split(',')
         .map((s) => s.trim())

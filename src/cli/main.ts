@@ -1,9 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DbRouterError } from '../errors.js';
 import { register as registerCluster } from './cluster.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerExplain } from './explain.js';
 import { register as registerStatus } from './status.js';
+import { withCommandName } from './invocation.js';
+
+/** The package's version, read from its package.json (two folders up from src/cli and dist/cli). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 /**
  * The `dbrouter` command. Each subcommand lives in its own file and registers itself here.
@@ -12,6 +20,7 @@ import { register as registerStatus } from './status.js';
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('dbrouter')
     .description('Route reads to replicas and writes to the primary; run real local replicated clusters.')
+    .version(version(), '-V, --version', 'print the version of dbrouter')
     .exitOverride()
     .showHelpAfterError();
   registerCluster(program);
@@ -24,7 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof DbRouterError) {
-      process.stderr.write(`dbrouter: ${e.message} [${e.code}]\n`);
+      process.stderr.write(`dbrouter: ${withCommandName(e.message)} [${e.code}]\n`);
       return 1;
     }
     throw e;

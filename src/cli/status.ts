@@ -5,7 +5,7 @@ import { INTERNALS } from '../routing/contracts.js';
 import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';
 import { DbRouterError } from '../errors.js';
-import { HealthMonitor } from '../health/monitor.js';
+import { HealthMonitor, type HealthStatus } from '../health/monitor.js';
 import type { Role } from '../health/probe.js';
 import { parseDurationMillis } from './cluster.js';
 import { loadConfigFile } from './config-file.js';
@@ -84,14 +84,16 @@ export async function checkCluster(
     prober,
     failuresBeforeDown: 1,
     checkTimeoutMillis: options.timeoutMillis,
-    checkIntervalMillis: 60_000,
+    checkIntervalMillis: RECHECK_MILLIS,
     maxReplicationLagMillis: options.maxLagMillis,
   });
   monitor.on('error', () => undefined);
   let st;
+  let undated;
+  let tookMillis;
   try {
     await monitor.start();
-    st = monitor.status();
+    ({ st, undated, tookMillis } = await settleLag(monitor, options.maxLagMillis));
   } finally {
     await monitor.stop();
   }
@@ -100,10 +102,23 @@ export async function checkCluster(
 
   const degraded: string[] = [];
   const nodes: StatusNode[] = st.nodes.map((n) => {
-    const state = n.state !== 'up' ? 'down' : n.lagging && n.alias !== st.primary ? 'lagging' : 'up';
+    // Still lacking after the whole window what the primary had at the first look: at least that late.
+    // Caught up while watched: it took that long to apply what the primary had at the first look.
+    const took = tookMillis.get(n.alias);
+    const lagMillis = undated.has(n.alias) && n.lagMillis !== undefined ? Math.max(n.lagMillis, options.maxLagMillis)
+      : took !== undefined && n.lagMillis !== undefined ? Math.max(n.lagMillis, took) : n.lagMillis;
+    const late = n.role === 'replica' && n.alias !== st.primary && (lagMillis === undefined || lagMillis > options.maxLagMillis || undated.has(n.alias));
+    const state = n.state !== 'up' ? 'down' : late ? 'lagging' : 'up';
     if (state === 'down') degraded.push(`${n.alias} is down${n.lastError ? ` (${scrub(n.lastError)})` : ''}`);
     if (state === 'lagging') {
-      degraded.push(n.lagMillis === undefined ? `${n.alias} lag is unknown (replay stopped?)` : `${n.alias} lags ${formatMillis(n.lagMillis)} (more than ${formatMillis(options.maxLagMillis)})`);
+      degraded.push(lagMillis === undefined ? `${n.alias} lag is unknown (replay stopped?)` : `${n.alias} lags ${formatMillis(lagMillis)}${undated.has(n.alias) ? ' or more' : ''} (more than ${formatMillis(options.maxLagMillis)})`);
+    }
+    const notes = n.problems.map((p) => scrub(p.message) ?? '');
+    if (configured.get(n.alias)?.role === 'replica' && n.role === 'primary') {
+      notes.push(`Node "${n.alias}" is configured as a replica but reports being the primary (promoted?): give it role 'primary' in the configuration and make the former primary a replica.`);
+    }
+    for (const p of n.problems) {
+      if (p.kind === 'diverged' || p.kind === 'replication-stopped') degraded.push(`${n.alias} ${p.kind === 'diverged' ? 'has diverged from the primary' : 'no longer replicates'}`);
     }
     return {
       alias: n.alias,
@@ -111,13 +126,13 @@ export async function checkCluster(
       configuredRole: configured.get(n.alias)?.role,
       role: n.role,
       state,
-      lagMillis: n.lagMillis === undefined ? undefined : Math.round(n.lagMillis),
+      lagMillis: lagMillis === undefined ? undefined : Math.round(lagMillis),
       lagPosition: n.lagPosition,
       positionUnit: n.positionUnit,
       paused: n.paused,
       rttMillis: n.rttMillis === undefined ? undefined : Math.round(n.rttMillis * 10) / 10,
       error: scrub(n.lastError),
-      problems: n.problems.map((p) => scrub(p.message) ?? ''),
+      problems: notes,
     };
   });
   if (st.splitBrain) degraded.push(`split brain: ${st.splitBrain.join(' and ')} both say they are primary`);
@@ -131,6 +146,53 @@ export async function checkCluster(
     maxLagMillis: options.maxLagMillis,
     nodes,
   };
+}
+
+/** Time between checks while `status` watches a replica's gap get dated. */
+const RECHECK_MILLIS = 100;
+
+/**
+ * One check says how far a replica is behind the primary's position, not since when: a gap that
+ * predates the first look is dated only by the engine's estimate (PostgreSQL's time since the last
+ * replayed commit is far too high on a quiet primary). So while a replica that replicates lacks
+ * what the primary had at the first look, keep checking — until it has it (then its lag is dated
+ * by the positions seen) or `maxLagMillis` has passed (then it is at least that late).
+ */
+async function settleLag(monitor: HealthMonitor, maxLagMillis: number): Promise<{ st: HealthStatus; undated: Set<string>; tookMillis: Map<string, number> }> {
+  const started = Date.now();
+  const undated = (st: HealthStatus): Set<string> =>
+    new Set(st.nodes.filter((n) =>
+      n.alias !== st.primary && n.state === 'up' && n.role === 'replica' && n.lagFrom === 'engine' && n.paused !== true &&
+      !n.problems.some((p) => p.kind === 'diverged' || p.kind === 'replication-stopped')).map((n) => n.alias));
+  let st = monitor.status();
+  // When the primary's position was first read: a replica that reaches it later was at least that late.
+  const firstLook = st.nodes.find((n) => n.alias === st.primary)?.lastCheckAt ?? started;
+  const tookMillis = new Map<string, number>();
+  // A replica counts as having lacked that position only if a check that began after it was read
+  // (after the first round of checks, which ends here) still did.
+  const lacked = new Set<string>();
+  const note = (waiting: Set<string>) => {
+    for (const n of st.nodes) if (waiting.has(n.alias) && (n.lastCheckAt ?? -Infinity) >= started) lacked.add(n.alias);
+  };
+  let waiting = undated(st);
+  note(waiting);
+  while (st.primaryAvailable && waiting.size > 0 && Date.now() - started < maxLagMillis) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        monitor.off('check', done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxLagMillis - (Date.now() - started));
+      monitor.on('check', done);
+    });
+    st = monitor.status();
+    const still = undated(st);
+    for (const alias of waiting) if (!still.has(alias) && lacked.has(alias)) tookMillis.set(alias, Date.now() - firstLook);
+    waiting = still;
+    note(waiting);
+  }
+  return { st, undated: st.primaryAvailable ? waiting : new Set(), tookMillis };
 }
 
 function formatMillis(ms: number): string {

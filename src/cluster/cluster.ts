@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { DbRouterError } from '../errors.js';
+import { DbRouterError, isDbRouterError } from '../errors.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
 import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
@@ -13,9 +13,12 @@ import {
   CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
   type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
 } from '../routing/contracts.js';
-import type { FailoverHooks } from './internals.js';
+import { HEALTH, type FailoverHooks } from '../health/failover-hooks.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
+import { authFailure } from '../health/auth.js';
 import type { HealthStatus } from '../health/monitor.js';
+import { ClusterHealth, type ClusterHealthOptions } from '../health/cluster-health.js';
+import { withTimeout } from '../engines/bounds.js';
 import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
 import { resolveConsistency, type ConsistencyLevel } from '../consistency/levels.js';
 
@@ -71,6 +74,13 @@ export class Cluster extends EventEmitter {
   #pinAlias: string | undefined;
   #failover: FailoverHooks | undefined;
   readonly #consistency: ConsistencyLayer;
+  #health: ClusterHealth | undefined;
+  // Health starts by itself at the first use unless the configuration says `health: false`.
+  readonly #healthAuto: boolean;
+  // Ready for the routed pools' fast path: roles known (or left to the monitor) and health started.
+  #live = false;
+  #discovered = false;
+  #ended = false;
 
   constructor(config: ClusterConfig) {
     super();
@@ -99,7 +109,10 @@ export class Cluster extends EventEmitter {
     }, resolveConsistency(config.consistency), this.#engine.createPositions());
     this.#gates.push(this.#consistency.gate);
     this.#writeHooks.push(this.#consistency.onWrite);
+    this.#healthAuto = config.health !== false;
+    if (this.#healthAuto) this.#health = new ClusterHealth(this, typeof config.health === 'object' ? config.health : {});
     if (this.#roles.every((r) => r !== undefined)) this.#rebuild();
+    this.#live = this.#topology !== undefined && !this.#healthAuto;
     this.#internals = this.#makeInternals();
   }
 
@@ -113,41 +126,87 @@ export class Cluster extends EventEmitter {
     return this.#nodes.map((n) => n.alias);
   }
 
-  /** True once every node's role is known (at construction when the configuration names them all). */
+  /**
+   * True once the cluster can route: at construction when the configuration names every role, else
+   * after `ready()` (a node that did not say its role is then left to the health monitor, `down`).
+   */
   get isReady(): boolean {
     return this.#topology !== undefined;
   }
 
   /**
-   * Asks the servers whose role was left out whether they are primaries or replicas. Routed pools
-   * call it on first use; call it yourself to fail fast at start-up. Retried after a failure.
+   * Gets the cluster going: asks the servers whose role was left out whether they are primaries or
+   * replicas, and starts the health monitor with one check of every node. Routed pools call it on
+   * first use; call it yourself at start-up. Bounded: the role question and the first check each
+   * within the check bound (`health.checkTimeoutMillis`, default 1000 ms), nodes in parallel; with
+   * `health: false` the role question within the node's connect bound (default 5000 ms).
+   *
+   * With health on (the default) a node that does not answer is `down` until it does (the monitor
+   * then learns its role and it joins), and `ready()` resolves with the nodes that answered; writes
+   * wait for a primary if none answered (`failoverTimeoutMillis`). With `health: false` it rejects
+   * with `NOT_READY` and is retried at the next use.
    */
   ready(): Promise<void> {
-    if (this.#topology !== undefined) return Promise.resolve();
-    this.#readying ??= this.#discoverRoles().catch((e: unknown) => {
-      this.#readying = undefined;
-      throw e;
-    });
+    if (this.#live) return Promise.resolve();
+    this.#readying ??= this.#prepare().then(
+      () => {
+        this.#live = true;
+      },
+      (e: unknown) => {
+        this.#readying = undefined;
+        throw e;
+      },
+    );
     return this.#readying;
   }
 
+  async #prepare(): Promise<void> {
+    if (this.#topology === undefined || (!this.#discovered && this.#roles.includes(undefined))) await this.#discoverRoles();
+    // The first checks (one round trip per node, in parallel, each within the check bound) before
+    // the first statement: routing and read-your-writes then start from what the servers say.
+    if (this.#healthAuto && !this.#ended) await this.#health?.attach()?.catch(() => undefined);
+  }
+
   async #discoverRoles(): Promise<void> {
+    // With a monitor, a node that does not answer now is left to it; without one, ready() fails.
+    const tolerant = this.#healthAuto && this.#health !== undefined && !this.#health.stopped;
+    const bound = tolerant ? this.#health!.checkTimeoutMillis : undefined;
+    const failures: DbRouterError[] = [];
     await Promise.all(this.#nodes.map(async (n, i) => {
       if (this.#roles[i] !== undefined) return;
       try {
-        this.#roles[i] = this.#discover !== undefined ? await this.#discover(n.alias, n.connection) : await this.#engine.discoverRole(n.connection);
+        const asking = this.#discover !== undefined ? this.#discover(n.alias, n.connection) : this.#engine.discoverRole(n.connection, bound);
+        const limit = bound ?? n.connection.pool.connectionTimeoutMillis;
+        this.#roles[i] = this.#discover !== undefined && limit !== undefined && limit > 0
+          ? await withTimeout(asking, limit, () => new DbRouterError('NODE_DOWN', `discoverRole did not answer within ${limit} ms.`))
+          : await asking;
       } catch (cause) {
-        throw new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${cause instanceof Error ? cause.message : String(cause)}. Start it, or give its role in the configuration.`, { cause });
+        if (isDbRouterError(cause, 'DRIVER_MISSING')) throw cause;
+        const auth = authFailure(cause);
+        failures.push(auth !== undefined
+          ? new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${auth}.`, { cause })
+          : new DbRouterError('NOT_READY', `Could not ask databases.${n.alias} (${n.safeUrl}) for its role: ${cause instanceof Error ? cause.message : String(cause)}. Start it, or give its role in the configuration.`, { cause }));
       }
     }));
-    if (!this.#roles.includes('primary')) {
+    if (failures.length > 0 && !tolerant) throw failures[0]!;
+    if (!this.#roles.includes('primary') && !this.#roles.includes(undefined)) {
       throw new DbRouterError('CONFIG_INVALID', `No database in the cluster is a primary: every server says it is a replica (${this.aliases.join(', ')}). Point one alias at the writable server.`);
     }
+    this.#discovered = true;
     this.#rebuild();
   }
 
+  // A node whose role is not known yet routes as a replica (as the primary when no node is known to
+  // be one, so that writes wait for it) and is `down` until the monitor learns its role. With no
+  // primary at all (the moment between two setRole calls of a failover) the topology is kept.
   #rebuild(): void {
-    this.#topology = new Topology(this.#nodes.map((n, i) => ({ alias: n.alias, role: this.#roles[i]!, weight: n.weight })), this.#counters, this.#gates);
+    const hasPrimary = this.#roles.includes('primary');
+    const roles = this.#roles.map((r): Role => r ?? (hasPrimary ? 'replica' : 'primary'));
+    if (!roles.includes('primary')) return;
+    this.#topology = new Topology(this.#nodes.map((n, i) => ({ alias: n.alias, role: roles[i]!, weight: n.weight })), this.#counters, this.#gates);
+    this.#roles.forEach((r, i) => {
+      if (r === undefined) this.setNodeState(this.#nodes[i]!.alias, 'down');
+    });
     if (this.#pinAlias !== undefined) this.#pin = this.#topology.node(this.#pinAlias);
   }
 
@@ -161,7 +220,7 @@ export class Cluster extends EventEmitter {
   #index(alias: string, what: string): number {
     const i = this.#aliasIndex.get(alias);
     if (i === undefined) {
-      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases).replace('known keys', 'known aliases')}.`);
+      throw new DbRouterError('UNKNOWN_ALIAS', `${what}: no database "${alias}" in this cluster; ${suggest(alias, this.aliases, {}, 'aliases')}`);
     }
     return i;
   }
@@ -287,8 +346,9 @@ export class Cluster extends EventEmitter {
   /** Changes a node's role (a promotion seen by the health monitor); routing follows at once. */
   setRole(alias: string, role: Role): void {
     const i = this.#index(alias, 'setRole()');
+    if (this.#roles[i] === role) return;
     this.#roles[i] = role;
-    if (this.#roles.every((r) => r !== undefined) && this.#roles.includes('primary')) this.#rebuild();
+    if (this.#topology !== undefined || this.#roles.every((r) => r !== undefined)) this.#rebuild();
   }
 
   // Asking the primary for its position is a read of the primary: with a health monitor it waits
@@ -313,11 +373,32 @@ export class Cluster extends EventEmitter {
   }
 
   /**
-   * Health of every node (state, role, lag, rtt, upstream, problems) and the primary, while a health
-   * monitor watches this cluster (`watchCluster(cluster).start()`); `undefined` otherwise.
+   * Health of every node (state, role, lag, rtt, upstream, problems) and the primary, once the
+   * health monitor runs (from the cluster's first use unless `health: false`); `undefined` before.
    */
   status(): HealthStatus | undefined {
     return this.#failover?.status();
+  }
+
+  /**
+   * The cluster's health monitor: on by default (it starts at the first use), `undefined` with
+   * `health: false` until `watchCluster(cluster)` makes one.
+   *
+   * @example cluster.health?.on('node-down', ({ alias, error }) => log.warn(`${alias} is down: ${error}`));
+   */
+  get health(): ClusterHealth | undefined {
+    return this.#health;
+  }
+
+  /** @internal What `watchCluster(cluster, options)` calls: this cluster's monitor, tuned. */
+  [HEALTH](options?: ClusterHealthOptions): ClusterHealth {
+    if (this.#health === undefined) {
+      this.#health = new ClusterHealth(this, options);
+      if (this.#ended) void this.#health.stop();
+    } else if (options !== undefined) {
+      this.#health.configure(options);
+    }
+    return this.#health;
   }
 
   /** Adds a read gate (see {@link ReadGate}); returns a function that removes it. */
@@ -375,6 +456,7 @@ export class Cluster extends EventEmitter {
    *   worker.process('ship', (job) => cluster.withToken(job.data.token, () => ship(job.data.orderId)));
    */
   withToken<R>(token: string | null | undefined, fn: () => R): R {
+    if (typeof fn !== 'function') throw new DbRouterError('SCOPE_INVALID', 'withToken(token, fn) runs fn: pass a function, such as cluster.withToken(token, () => handle(job)).');
     return this.#consistency.runFrom(this.#consistency.accept(token), fn);
   }
 
@@ -486,9 +568,13 @@ export class Cluster extends EventEmitter {
     return results;
   }
 
-  /** Ends every pool made from this cluster. */
+  /**
+   * Ends every pool made from this cluster (each within 5000 ms, then its connections are
+   * destroyed) and stops the health checks (each connection closed within the check bound).
+   */
   async end(): Promise<void> {
-    await Promise.all([...this.#pools].map((p) => p.end()));
+    this.#ended = true;
+    await Promise.all([...[...this.#pools].map((p) => p.end()), this.#health?.stop()]);
   }
 
   /** @internal */
@@ -498,7 +584,7 @@ export class Cluster extends EventEmitter {
 
   #makeInternals(): ClusterInternals {
     const stats = this.#stats;
-    const isReady = (): boolean => this.#topology !== undefined;
+    const isReady = (): boolean => this.#live;
     const timing = (): boolean => stats.logging || this.listenerCount('route') > 0;
     const hasWriteHooks = (): boolean => this.#writeHooks.length > 0;
     return {

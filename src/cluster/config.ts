@@ -1,8 +1,9 @@
-import { DbRouterError } from '../errors.js';
+import { checkFunction, checkKeys as checkKeysOf, checkMillis, checkObject, checkWhole, invalidConfig, shown, suggest } from '../options.js';
 import { engineByName, engineForScheme, SCHEMES } from '../engines/index.js';
 import type { ConnectionOptions, Engine, EngineName, PoolOptions, ResolvedNode } from '../routing/contracts.js';
 import type { Role, Router } from '../routing/router.js';
 import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
+import type { ClusterHealthOptions } from '../health/cluster-health.js';
 
 export type { ResolvedNode };
 
@@ -55,6 +56,12 @@ export interface ClusterConfig {
   readonly discoverRole?: (alias: string, connection: ConnectionOptions) => Promise<Role>;
   /** The default consistency level (`session`: read-your-writes) and its settings; see README "Consistency". */
   readonly consistency?: ConsistencyLevel | ConsistencyOptions;
+  /**
+   * Health checking, on by default from the cluster's first use: `false` turns it off, an object
+   * tunes it (`{ checkIntervalMillis, checkTimeoutMillis, maxReplicationLagMillis, failoverTimeoutMillis, … }`).
+   * See docs/health-and-failover.md.
+   */
+  readonly health?: boolean | ClusterHealthOptions;
 }
 
 /**
@@ -69,7 +76,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'health'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -78,42 +85,12 @@ const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
 };
 const ROLE_WORDS: Readonly<Record<string, Role>> = { master: 'primary', slave: 'replica', writer: 'primary', reader: 'replica', standby: 'replica' };
 
-function invalid(message: string): DbRouterError {
-  return new DbRouterError('CONFIG_INVALID', message);
-}
+const invalid = invalidConfig;
 
-function distance(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  let prev = Array.from({ length: y.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[y.length] ?? 0;
-}
-
-/** "did you mean X?" for an unknown key, or a list of the keys that exist. */
-export function suggest(key: string, known: readonly string[], synonyms: Readonly<Record<string, string>> = {}): string {
-  const synonym = synonyms[key];
-  if (synonym !== undefined) return `write ${synonym} instead`;
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = distance(key, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  if (best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3))) return `did you mean "${best}"?`;
-  return `known keys: ${known.join(', ')}`;
-}
+export { suggest };
 
 function checkKeys(where: string, value: object, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw invalid(`Unknown key "${key}" in ${where}; ${suggest(key, known, ALIASES_OF_KEYS)}.`);
-  }
+  checkKeysOf(where, value, known, ALIASES_OF_KEYS);
 }
 
 interface Parsed {
@@ -140,16 +117,51 @@ function parseUrl(where: string, text: string): Parsed {
     throw invalid(`${where} has the scheme "${u.protocol.slice(0, -1)}", which names no supported engine; use one of ${SCHEMES.map((s) => `${s}://`).join(', ')}.`);
   }
   if (u.hostname === '') throw invalid(`${where} names no host; ${URL_HELP}.`);
-  const sslmode = u.searchParams.get('sslmode') ?? u.searchParams.get('ssl');
+  let sslmode: string | null;
+  try {
+    sslmode = u.searchParams.get('sslmode') ?? u.searchParams.get('ssl');
+  } catch {
+    sslmode = null;
+  }
   return {
     engine,
     host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: u.port === '' ? undefined : Number(u.port),
-    user: u.username === '' ? undefined : decodeURIComponent(u.username),
-    password: u.password === '' ? undefined : decodeURIComponent(u.password),
-    database: u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : undefined,
+    user: u.username === '' ? undefined : decode(where, 'user name', u.username),
+    password: u.password === '' ? undefined : decode(where, 'password', u.password),
+    database: u.pathname.length > 1 ? decode(where, 'database name', u.pathname.slice(1)) : undefined,
     ssl: sslmode === null ? undefined : !['disable', 'false', '0', 'allow', 'prefer'].includes(sslmode),
   };
+}
+
+// A `%` not followed by two hex digits throws URIError from decodeURIComponent; the message must
+// not show the part, which may be the password.
+function decode(where: string, part: string, text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw invalid(`${where} has a bad % escape in its ${part}; write a literal % as %25 (encodeURIComponent() encodes a password for a URL).`);
+  }
+}
+
+const POOL_EXAMPLE = '{ max: 10, idleTimeoutMillis: 10000, connectionTimeoutMillis: 5000 }';
+
+function checkPool(where: string, pool: unknown): void {
+  checkObject(where, pool, POOL_EXAMPLE);
+  checkKeys(where, pool, POOL_KEYS);
+  checkWhole(`${where}.max`, pool.max, 1, Number.MAX_SAFE_INTEGER, 10);
+  checkMillis(`${where}.idleTimeoutMillis`, pool.idleTimeoutMillis);
+  checkMillis(`${where}.connectionTimeoutMillis`, pool.connectionTimeoutMillis);
+}
+
+function checkSsl(where: string, ssl: unknown): void {
+  if (ssl === undefined || typeof ssl === 'boolean') return;
+  if (typeof ssl === 'object' && ssl !== null && !Array.isArray(ssl)) return;
+  throw invalid(`${where} must be true, false or the driver's TLS options such as { rejectUnauthorized: true, ca: fs.readFileSync('ca.pem') }, not ${shown(ssl)}; in a URL write ?sslmode=require.`);
+}
+
+function checkText(where: string, value: unknown, example: string): void {
+  if (value !== undefined && typeof value !== 'string') throw invalid(`${where} must be a string such as ${example}, not ${shown(value)}.`);
 }
 
 interface Draft extends Parsed {
@@ -163,6 +175,9 @@ interface Draft extends Parsed {
 
 function parseSetting(alias: string, setting: unknown): Draft {
   const where = `databases.${alias}`;
+  if (alias.trim() === '') {
+    throw invalid(`databases has an empty alias ${JSON.stringify(alias)}; name each database, such as { default: 'postgres://…', replica1: 'postgres://…' }.`);
+  }
   if (typeof setting === 'string') {
     const p = parseUrl(where, setting);
     return { ...p, alias, role: undefined, weight: 1, pool: {}, driverOptions: {}, scheme: new URL(setting).protocol.slice(0, -1) };
@@ -176,6 +191,11 @@ function parseSetting(alias: string, setting: unknown): Draft {
     : { engine: undefined, host: undefined, port: undefined, user: undefined, password: undefined, database: undefined, ssl: undefined };
   if (o.url !== undefined && typeof o.url !== 'string') throw invalid(`${where}.url must be a string; ${URL_HELP}.`);
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalid(`${where}.host must be a non-empty string such as "db1.internal".`);
+  checkText(`${where}.user`, o.user, '"app"');
+  if (o.password !== undefined && typeof o.password !== 'string') throw invalid(`${where}.password must be a string (such as process.env.DB_PASSWORD).`);
+  checkText(`${where}.database`, o.database, '"shop"');
+  checkSsl(`${where}.ssl`, o.ssl);
+  if (o.driverOptions !== undefined) checkObject(`${where}.driverOptions`, o.driverOptions, '{ statement_timeout: 5000 }');
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) throw invalid(`${where}.port must be a whole number from 1 to 65535.`);
   let role: Role | undefined;
   if (o.role !== undefined) {
@@ -189,14 +209,7 @@ function parseSetting(alias: string, setting: unknown): Draft {
   if (o.weight !== undefined && !(typeof o.weight === 'number' && Number.isFinite(o.weight) && o.weight > 0)) {
     throw invalid(`${where}.weight must be a positive number such as 1 or 2.5 (a share of reads for the 'weighted' strategy).`);
   }
-  if (o.pool !== undefined) {
-    if (typeof o.pool !== 'object' || o.pool === null) throw invalid(`${where}.pool must be an object such as { max: 10 }.`);
-    checkKeys(`${where}.pool`, o.pool, POOL_KEYS);
-    for (const k of POOL_KEYS) {
-      const v = (o.pool as Record<string, unknown>)[k];
-      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw invalid(`${where}.pool.${k} must be a number ≥ 0.`);
-    }
-  }
+  if (o.pool !== undefined) checkPool(`${where}.pool`, o.pool);
   return {
     engine: p.engine,
     host: o.host ?? p.host,
@@ -227,6 +240,43 @@ function connectionOf(d: Draft, host: string, port: number): ConnectionOptions {
   return Object.freeze(c);
 }
 
+const ROUTER_METHODS = ['dbForRead', 'dbForWrite', 'allowRelation', 'allowMigrate'] as const;
+
+function checkRouters(routers: unknown): void {
+  if (routers === undefined) return;
+  if (!Array.isArray(routers)) throw invalid(`routers must be an array of router objects, such as [primaryReplica()], not ${shown(routers)}.`);
+  routers.forEach((r: unknown, i) => {
+    const where = `routers[${i}]`;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+      throw invalid(`${where} is ${shown(r)}; each router is an object with dbForRead/dbForWrite/allowRelation/allowMigrate methods, such as primaryReplica() or byTable({ audit_: 'logs' }) (a factory must be called).`);
+    }
+    const methods = ROUTER_METHODS.filter((m) => (r as Record<string, unknown>)[m] !== undefined);
+    for (const m of methods) checkFunction(`${where}.${m}`, (r as Record<string, unknown>)[m], '(ctx) => undefined');
+    if (methods.length === 0) throw invalid(`${where} has none of the router methods ${ROUTER_METHODS.join(', ')}; it would never answer. Give it dbForRead(ctx) or dbForWrite(ctx), or drop it.`);
+    const name = (r as { name?: unknown }).name;
+    if (name !== undefined && typeof name !== 'string') throw invalid(`${where}.name must be a string, not ${shown(name)}.`);
+  });
+}
+
+function checkDebug(debug: unknown): void {
+  if (debug === undefined || typeof debug === 'boolean') return;
+  checkObject('debug', debug, 'true or { maxEntries: 1000 }');
+  checkKeys('debug', debug, ['maxEntries']);
+  checkWhole('debug.maxEntries', debug.maxEntries, 0, Number.MAX_SAFE_INTEGER, 1000);
+}
+
+function checkWriteFunctions(list: unknown): void {
+  if (list === undefined) return;
+  if (!Array.isArray(list)) {
+    throw invalid(`writeFunctions must be an array of function names, such as ['audit_log'] or ['public.audit_log'], not ${shown(list)}${typeof list === 'string' ? `; write writeFunctions: [${JSON.stringify(list)}]` : ''}.`);
+  }
+  list.forEach((f: unknown, i) => {
+    if (typeof f !== 'string' || !/^[\p{L}_][\p{L}\p{N}_$]*(\.[\p{L}_][\p{L}\p{N}_$]*)?$/u.test(f.trim())) {
+      throw invalid(`writeFunctions[${i}] must be a function name such as "audit_log" or "public.audit_log", not ${shown(f)}.`);
+    }
+  });
+}
+
 /**
  * Validates a configuration and resolves each alias to one node. Every error is `CONFIG_INVALID`,
  * names the key, says what to write instead, and never repeats a password.
@@ -238,7 +288,14 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
   if (typeof dbs !== 'object' || dbs === null || Array.isArray(dbs) || Object.keys(dbs).length === 0) {
     throw invalid('databases must name at least one database, such as { databases: { default: "postgres://user:password@host:5432/db" } }.');
   }
-  if (config.routers !== undefined && !Array.isArray(config.routers)) throw invalid('routers must be an array of router objects, such as [primaryReplica()].');
+  if (config.health !== undefined && typeof config.health !== 'boolean' && (typeof config.health !== 'object' || config.health === null || Array.isArray(config.health))) {
+    throw invalid('health must be true, false or an object such as { checkIntervalMillis: 1000, failoverTimeoutMillis: 10000 }.');
+  }
+  checkRouters(config.routers);
+  checkDebug(config.debug);
+  checkWriteFunctions(config.writeFunctions);
+  checkWhole('classifierCacheSize', config.classifierCacheSize, 0, Number.MAX_SAFE_INTEGER, 1000);
+  checkFunction('discoverRole', config.discoverRole, "async (alias, connection) => 'replica'");
   if (config.engine !== undefined && config.engine !== 'postgres' && config.engine !== 'mysql') {
     throw invalid(`engine must be 'postgres' or 'mysql'${String(config.engine).startsWith('maria') ? " (MariaDB is 'mysql')" : ''}.`);
   }

@@ -405,7 +405,13 @@ export class ConsistencyLayer {
 
   #sample(at: number, position: string): void {
     const last = this.#samples.at(-1);
-    if (last !== undefined && (last.position === position || at < last.at)) return;
+    if (last !== undefined && at < last.at) return;
+    // The same position seen later: a replica that has it was as fresh as that later moment (a
+    // quiet primary seen by the health monitor a while ago must not make every replica look stale).
+    if (last !== undefined && last.position === position) {
+      this.#samples[this.#samples.length - 1] = { at, position };
+      return;
+    }
     this.#samples.push({ at, position });
     if (this.#samples.length > MAX_SAMPLES) this.#samples.shift();
   }

@@ -1,4 +1,5 @@
 import { DbRouterError } from '../errors.js';
+import { checkKeys, checkSecret, shown } from '../options.js';
 
 /**
  * How fresh a read must be.
@@ -81,8 +82,15 @@ export function checkLevel(level: unknown, where: string): ConsistencyLevel {
 
 function millis(v: unknown, name: string, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw invalid(`consistency.${name} must be a number of milliseconds, 0 or more.`);
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw invalid(`consistency.${name} must be a number of milliseconds, 0 or more (such as ${fallback}), not ${shown(v)}.`);
   return v;
+}
+
+function checkClusterId(id: unknown): void {
+  if (id === undefined) return;
+  if (typeof id !== 'string' || id === '' || id.includes('|') || id.length > 128) {
+    throw invalid(`consistency.clusterId must be a non-empty string without "|", at most 128 characters, such as 'shop-eu', not ${shown(id)}; set the same value in every service that shares tokens.`);
+  }
 }
 
 /** The cluster's `consistency` option, validated, with defaults. */
@@ -91,16 +99,19 @@ export function resolveConsistency(option: ConsistencyLevel | ConsistencyOptions
   if (typeof option === 'string' || (typeof option === 'object' && option !== null && 'maxStalenessMillis' in option && !('level' in option))) {
     o = { level: checkLevel(option, 'consistency') };
   } else if (typeof option === 'object' && option !== null) {
-    for (const key of Object.keys(option)) {
-      if (!OPTION_KEYS.includes(key)) throw invalid(`Unknown key "${key}" in consistency; known keys: ${OPTION_KEYS.join(', ')}.`);
-    }
+    checkKeys('consistency', option, OPTION_KEYS);
     o = option as ConsistencyOptions;
+    if ('maxStalenessMillis' in o) {
+      throw invalid(`consistency.maxStalenessMillis goes inside the level: write consistency: { level: { maxStalenessMillis: ${shown((o as BoundedStaleness).maxStalenessMillis)} } }.`);
+    }
   } else if (option !== undefined) {
-    throw invalid(`consistency must be a level ('strong', 'session', 'eventual', { maxStalenessMillis }) or an options object.`);
+    throw invalid(`consistency must be a level ('strong', 'session', 'eventual', { maxStalenessMillis: 500 }) or an options object such as { level: 'session', secret: process.env.DBROUTER_SECRET }, not ${shown(option)}.`);
   }
   if (o.onBehind !== undefined && o.onBehind !== 'primary' && o.onBehind !== 'wait') {
     throw invalid(`consistency.onBehind must be 'primary' or 'wait', not ${JSON.stringify(o.onBehind)}.`);
   }
+  checkSecret('consistency.secret', o.secret);
+  checkClusterId(o.clusterId);
   return {
     level: o.level === undefined ? 'session' : checkLevel(o.level, 'consistency.level'),
     onBehind: o.onBehind ?? 'primary',

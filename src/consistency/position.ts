@@ -62,97 +62,198 @@ export function parseLsn(lsn: string): bigint | undefined {
   return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
-// MariaDB: one domain-server-seq triple per domain. Sequence numbers grow per domain across server
-// ids (gtid_strict_mode), so a domain is reached when have.seq >= want.seq.
-function parseMariadb(pos: string): Map<string, bigint> | undefined {
-  const out = new Map<string, bigint>();
-  const text = pos.trim();
-  if (text === '') return out;
-  for (const part of text.split(',')) {
+/** One MariaDB GTID: `domain-server-seq`. */
+interface Gtid { readonly server: bigint; readonly seq: bigint }
+
+/**
+ * A MariaDB GTID position (`0-1-42,1-3-7`) as the last GTID of each replication domain. A list
+ * naming one domain twice (as `gtid_binlog_state` does) keeps the highest sequence number.
+ * `undefined` when the text is not a GTID list.
+ */
+export function parseGtidList(pos: string): Map<bigint, Gtid> | undefined {
+  const out = new Map<bigint, Gtid>();
+  for (const part of pos.split(',')) {
+    if (part.trim() === '') continue;
     const m = /^\s*(\d+)-(\d+)-(\d+)\s*$/.exec(part);
     if (!m) return undefined;
-    const domain = m[1]!;
-    const seq = BigInt(m[3]!);
+    const domain = BigInt(m[1]!);
+    const gtid = { server: BigInt(m[2]!), seq: BigInt(m[3]!) };
     const prev = out.get(domain);
-    if (prev === undefined || seq > prev) out.set(domain, seq);
+    if (prev === undefined || gtid.seq > prev.seq) out.set(domain, gtid);
   }
   return out;
 }
 
+// MariaDB: a position reaches another when every domain of `want` is there with a sequence number
+// at least as high. gtid_strict_mode keeps sequence numbers growing per domain across server ids
+// (a promoted server continues the sequence), so a higher one is taken as a later point of the
+// same history. At the same sequence number the server ids must agree: two servers that each wrote
+// seq 42 hold two different transactions, and the one we have is not the one asked for. History
+// that split below the sequence number cannot be seen from two positions alone: the monitor checks
+// each replica against its primary (`diverged`) and watches the replication threads for that.
 function mariadbReached(have: string, want: string): boolean {
-  const h = parseMariadb(have);
-  const w = parseMariadb(want);
+  const h = parseGtidList(have);
+  const w = parseGtidList(want);
   if (!h || !w) return false;
-  for (const [domain, seq] of w) {
+  for (const [domain, gtid] of w) {
     const got = h.get(domain);
-    if (got === undefined || got < seq) return false;
+    if (got === undefined || got.seq < gtid.seq) return false;
+    if (got.seq === gtid.seq && got.server !== gtid.server) return false;
   }
   return true;
 }
 
 function mergeMariadb(a: string, b: string): string {
-  const x = parseMariadb(a);
-  const y = parseMariadb(b);
+  const x = parseGtidList(a);
+  const y = parseGtidList(b);
   if (!x || !y) return b;
-  const parts = new Map<string, string>();
-  for (const text of [a, b]) {
-    for (const part of text.split(',')) {
-      const m = /^\s*(\d+)-(\d+)-(\d+)\s*$/.exec(part);
-      if (!m) continue;
-      const best = (x.get(m[1]!) ?? 0n) > (y.get(m[1]!) ?? 0n) ? x.get(m[1]!) : y.get(m[1]!);
-      if (BigInt(m[3]!) === best) parts.set(m[1]!, part.trim());
-    }
+  const out = new Map(x);
+  for (const [domain, gtid] of y) {
+    const prev = out.get(domain);
+    if (prev === undefined || gtid.seq >= prev.seq) out.set(domain, gtid);
   }
-  return [...parts.entries()].sort(([d1], [d2]) => Number(d1) - Number(d2)).map(([, p]) => p).join(',');
+  return formatGtidList(out);
 }
 
-// MySQL: uuid:interval[:interval...] per server, comma separated; reached when every transaction
-// of `want` is contained in `have`.
-type Intervals = Array<[bigint, bigint]>;
+function formatGtidList(list: ReadonlyMap<bigint, Gtid>): string {
+  return [...list.entries()]
+    .sort(([d1], [d2]) => (d1 < d2 ? -1 : d1 > d2 ? 1 : 0))
+    .map(([domain, g]) => `${domain}-${g.server}-${g.seq}`)
+    .join(',');
+}
 
-function parseMysql(set: string): Map<string, Intervals> | undefined {
-  const out = new Map<string, Intervals>();
+/** Transactions of a MySQL GTID set, per source (`uuid`, or `uuid:tag` since MySQL 8.3): sorted, disjoint, non-adjacent intervals. */
+export type GtidSet = Map<string, Array<[bigint, bigint]>>;
+
+/**
+ * A MySQL GTID set (`uuid:1-5:7,uuid2:1-3`, tags allowed) as intervals per source. `undefined`
+ * when the text is not a GTID set.
+ */
+export function parseGtidSet(set: string): GtidSet | undefined {
+  const raw = new Map<string, Array<[bigint, bigint]>>();
   const text = set.replace(/\s+/g, '');
-  if (text === '') return out;
   for (const part of text.split(',')) {
-    const [uuid, ...ranges] = part.split(':');
-    if (!uuid || !/^[0-9a-fA-F-]{36}$/.test(uuid) || ranges.length === 0) return undefined;
-    const list = out.get(uuid.toLowerCase()) ?? [];
-    for (const r of ranges) {
+    if (part === '') continue;
+    const [uuid, ...rest] = part.split(':');
+    if (!uuid || !/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(uuid) || rest.length === 0) return undefined;
+    let source = uuid.toLowerCase().replaceAll('-', '');
+    let any = false;
+    for (const r of rest) {
       const m = /^(\d+)(?:-(\d+))?$/.exec(r);
-      if (!m) return undefined;
-      list.push([BigInt(m[1]!), BigInt(m[2] ?? m[1]!)]);
+      if (!m) {
+        // A tag (MySQL 8.3+) starts a new source: the intervals after it belong to uuid:tag.
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,31}$/.test(r)) return undefined;
+        source = `${uuid.toLowerCase().replaceAll('-', '')}:${r.toLowerCase()}`;
+        continue;
+      }
+      const lo = BigInt(m[1]!);
+      const hi = BigInt(m[2] ?? m[1]!);
+      if (lo < 1n || hi < lo) return undefined;
+      const list = raw.get(source) ?? [];
+      list.push([lo, hi]);
+      raw.set(source, list);
+      any = true;
     }
-    out.set(uuid.toLowerCase(), list);
+    if (!any) return undefined;
+  }
+  const out: GtidSet = new Map();
+  for (const [source, list] of raw) out.set(source, normalize(list));
+  return out;
+}
+
+function normalize(list: Array<[bigint, bigint]>): Array<[bigint, bigint]> {
+  const sorted = [...list].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const out: Array<[bigint, bigint]> = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1n) last[1] = hi > last[1] ? hi : last[1];
+    else out.push([lo, hi]);
   }
   return out;
 }
 
-function covered(have: Intervals, lo: bigint, hi: bigint): boolean {
-  const sorted = [...have].sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
-  let next = lo;
-  for (const [s, e] of sorted) {
-    if (s > next) break;
-    if (e >= next) next = e + 1n;
-    if (next > hi) return true;
+/** Transactions of `want` that `have` lacks (both normalized). */
+function missing(have: GtidSet, want: GtidSet): bigint {
+  let count = 0n;
+  for (const [source, ranges] of want) {
+    const got = have.get(source) ?? [];
+    for (const [lo, hi] of ranges) {
+      let n = hi - lo + 1n;
+      for (const [a, b] of got) {
+        const from = a > lo ? a : lo;
+        const to = b < hi ? b : hi;
+        if (to >= from) n -= to - from + 1n;
+      }
+      count += n;
+    }
   }
-  return next > hi;
+  return count;
 }
 
+// MySQL: `have` reaches `want` when it holds every transaction of `want` (set inclusion).
 function mysqlReached(have: string, want: string): boolean {
-  const h = parseMysql(have);
-  const w = parseMysql(want);
-  if (!h || !w) return false;
-  for (const [uuid, ranges] of w) {
-    const got = h.get(uuid);
-    for (const [lo, hi] of ranges) if (!got || !covered(got, lo, hi)) return false;
-  }
-  return true;
+  const h = parseGtidSet(have);
+  const w = parseGtidSet(want);
+  return h !== undefined && w !== undefined && missing(h, w) === 0n;
 }
 
 function mergeMysql(a: string, b: string): string {
-  if (mysqlReached(a, b)) return a;
-  if (mysqlReached(b, a)) return b;
-  // Neither contains the other: their union, written as the two sets side by side is valid GTID syntax.
-  return parseMysql(a) && parseMysql(b) ? `${a},${b}` : b;
+  const x = parseGtidSet(a);
+  const y = parseGtidSet(b);
+  if (!x || !y) return b;
+  if (missing(x, y) === 0n) return a;
+  if (missing(y, x) === 0n) return b;
+  const out: GtidSet = new Map();
+  for (const source of new Set([...x.keys(), ...y.keys()])) out.set(source, normalize([...(x.get(source) ?? []), ...(y.get(source) ?? [])]));
+  return [...out.entries()].map(([source, ranges]) => `${formatSource(source)}:${ranges.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(':')}`).join(',');
+}
+
+function formatSource(source: string): string {
+  const [hex, tag] = source.split(':');
+  const u = hex!;
+  const uuid = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
+  return tag === undefined ? uuid : `${uuid}:${tag}`;
+}
+
+/**
+ * How many transactions a node at `have` lacks to reach `want`: per MariaDB domain the difference
+ * of sequence numbers (a domain `have` does not know counts from 0), for MySQL the transactions of
+ * `want` not in `have`. 0 when caught up, `undefined` when a position is unreadable.
+ *
+ * @example
+ *   gtidDistance('mariadb', '0-1-40', '0-1-42,1-2-3') // 5
+ */
+export function gtidDistance(kind: 'mariadb' | 'mysql', have: string, want: string): number | undefined {
+  if (kind === 'mysql') {
+    const h = parseGtidSet(have);
+    const w = parseGtidSet(want);
+    return h && w ? Number(missing(h, w)) : undefined;
+  }
+  const h = parseGtidList(have);
+  const w = parseGtidList(want);
+  if (!h || !w) return undefined;
+  let total = 0n;
+  for (const [domain, gtid] of w) {
+    const got = h.get(domain)?.seq ?? 0n;
+    if (gtid.seq > got) total += gtid.seq - got;
+  }
+  return Number(total);
+}
+
+/**
+ * Whether a replica holds transactions its primary lacks: `replica` (any position the replica
+ * holds: what it applied, what its own binlog has) is not reached by `primary`, read after it.
+ * For MariaDB that is a domain the primary never had, a sequence number beyond the primary's, or
+ * the same sequence number from another server; for MySQL a GTID outside the primary's set; for
+ * PostgreSQL WAL beyond the primary's. False when either position is unreadable.
+ *
+ * @example
+ *   holdsMore('mariadb', '0-1-1000', '0-1-51') // true: seq 1000 was never written by this primary
+ */
+export function holdsMore(kind: PositionKind, replica: string, primary: string): boolean {
+  const readable =
+    kind === 'postgres' ? parseLsn(replica) !== undefined && parseLsn(primary) !== undefined
+      : kind === 'mariadb' ? parseGtidList(replica) !== undefined && parseGtidList(primary) !== undefined
+        : parseGtidSet(replica) !== undefined && parseGtidSet(primary) !== undefined;
+  return readable && !reached(kind, primary, replica);
 }

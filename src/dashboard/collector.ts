@@ -1,4 +1,5 @@
 import type { Cluster } from '../cluster/cluster.js';
+import { INTERNALS } from '../cluster/internals.js';
 import type { RouteEvent } from '../cluster/stats.js';
 import type { ClusterHealth } from '../health/cluster-health.js';
 import type { HealthMonitorEvents } from '../health/monitor.js';
@@ -63,9 +64,26 @@ export class DashboardCollector {
   #timer: NodeJS.Timeout | undefined;
   controls = false;
 
+  #engineLabel: string;
+
+  // One cluster engine, 'mysql', serves MySQL and MariaDB: show the server as it is, asked once.
+  #detectServer(): void {
+    const cx = this.#cluster[INTERNALS];
+    const node = cx.nodes[0];
+    if (node === undefined) return;
+    cx.engine.queryOnce(node.connection, 'SELECT VERSION() AS v').then((rows) => {
+      const version = rows[0]?.v;
+      if (typeof version === 'string' && /mariadb/i.test(version)) this.#engineLabel = 'MariaDB';
+    }, () => {
+      // unreachable now: keep the generic name
+    });
+  }
+
   constructor(cluster: Cluster, options: { health?: ClusterHealth | undefined; sampleIntervalMillis: number; historyMillis: number; recentStatements: number }) {
     this.#cluster = cluster;
     this.#health = options.health;
+    this.#engineLabel = cluster.engine === 'postgres' ? 'PostgreSQL' : 'MySQL';
+    if (cluster.engine === 'mysql') this.#detectServer();
     this.#maxRecent = options.recentStatements;
     this.#historyMillis = options.historyMillis;
     const onRoute = (e: RouteEvent): void => {
@@ -154,7 +172,7 @@ export class DashboardCollector {
     const stats = this.#cluster.stats();
     const routed = Object.fromEntries(Object.entries(stats.byAlias).map(([alias, s]) => [alias, { statements: s.statements, writes: s.writes, byReason: s.byReason }]));
     return {
-      engine: this.#cluster.engine,
+      engine: this.#engineLabel,
       now: Date.now(),
       primary,
       nodes,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Cluster } from '../cluster/cluster.js';
 import { DbRouterError } from '../errors.js';
+import { checkMillis, checkOptions, checkWhole } from '../options.js';
 import type { ClusterHealth } from '../health/cluster-health.js';
 import type { LocalCluster } from '../local/types.js';
 import { DashboardCollector } from './collector.js';
@@ -88,6 +89,10 @@ function readBody(req: IncomingMessage, limit = 4096): Promise<string> {
  *   // or standalone: http.createServer(dashboard(cluster, { authorize: () => true })).listen(4000, '127.0.0.1')
  */
 export function dashboard(cluster: Cluster, options: DashboardOptions): DashboardHandler {
+  const o = checkOptions('dashboard() options', options, ['authorize', 'health', 'localCluster', 'controls', 'sampleIntervalMillis', 'historyMillis', 'recentStatements'], '{ authorize: (req) => isAdmin(req) }');
+  checkMillis('dashboard() sampleIntervalMillis', o.sampleIntervalMillis, 1);
+  checkMillis('dashboard() historyMillis', o.historyMillis, 1);
+  checkWhole('dashboard() recentStatements', o.recentStatements, 0, 10_000, 40);
   if (typeof options?.authorize !== 'function') {
     throw new DbRouterError('CONFIG_INVALID', 'dashboard() needs authorize: (req) => boolean, your own access check; the dashboard answers nobody without one.');
   }

@@ -149,14 +149,28 @@ export async function runSmoke(demo: RunningDemo, print: (line: string) => void)
     });
   });
 
-  await step(`failover: kill the primary (${primary}), promote ${first}`, async () => {
-    await demo.local.kill(primary);
+  await step(`failover: kill the primary (${primary}) from the dashboard, post a note right after, promote ${first}: the note waits and lands there`, async () => {
+    const failedBefore = stats()[primary]?.errors ?? 0;
+    const r = await fetch(`${demo.dashboardUrl}control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-dbrouter-dashboard': '1' },
+      body: JSON.stringify({ action: 'kill', alias: primary }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (!r.ok) throw new Error(`dashboard kill answered ${r.status}`);
+    // Posted before the health checks notice the dead primary: the insert (Kysely, a checked-out
+    // client) is refused there, waits for a primary, and runs once one is promoted.
+    const posting = user.addNote('smoke', 'posted right after the primary was killed');
+    await until(`the app's insert refused by the dead primary (${primary})`, 10_000, () => Promise.resolve((stats()[primary]?.errors ?? 0) > failedBefore));
     await demo.local.promote(first);
+    const { id, page } = await posting;
+    if (!hasNote(page, id)) throw new Error(`note #${id} missing after the redirect`);
     const st = await until(`the dashboard showing ${first} as primary and ${primary} down`, 15_000, async () => {
       const s = await state();
       return s.primary === first && s.nodes.find((n) => n.alias === primary)?.state === 'down' && s;
     });
     if (!st.events.some((e) => e.text.includes(`→ ${first}`))) throw new Error('no primary-changed event on the dashboard');
+    return `note #${id} posted while ${primary} was dead`;
   });
 
   await step(`writes resume on the new primary (${first})`, async () => {

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
+import { authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+import { checkMonitorOptions as checkMonitorKeys } from './options.js';
 
 /**
  * Options of a `HealthMonitor`. Every duration is in milliseconds.
@@ -57,8 +59,19 @@ export interface NodeHealth {
   /** Replicas: serves reads now. The primary: false. */
   readonly inRotation: boolean;
   readonly lagging: boolean;
-  /** Time lag: the larger of the engine's measure and the monitor's own (the age of the oldest primary position not yet applied). */
+  /**
+   * Time lag: the age of the oldest write the replica has not applied, 0 when it has everything the
+   * primary had at its last check. Dated by the primary positions the monitor saw and when; a gap
+   * older than that history is dated by the engine's own estimate (see `lagFrom`). `undefined`:
+   * unknown, treated as beyond any bound.
+   */
   readonly lagMillis: number | undefined;
+  /**
+   * How `lagMillis` was found: `positions` (compared with the primary positions this monitor saw,
+   * exact to about one check interval), `engine` (the gap is older than what the monitor saw: the
+   * engine's estimate, at least the time the monitor has watched), `undefined` before a check.
+   */
+  readonly lagFrom: 'positions' | 'engine' | undefined;
   /** Distance behind the primary's last seen position, in `positionUnit`. */
   readonly lagPosition: number | undefined;
   readonly positionUnit: 'bytes' | 'transactions';
@@ -76,7 +89,12 @@ export interface NodeHealth {
 
 /** Something wrong with how a node is configured or replicates, found by a check. */
 export interface NodeProblem {
-  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check';
+  /**
+   * `diverged`: the replica holds transactions the primary lacks (written on it, or left from a
+   * former primary's history): it leaves the reads. `replication-stopped`: its replication threads
+   * stopped or failed (not a pause of replay): it leaves the reads while a primary can serve them.
+   */
+  readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check' | 'diverged' | 'replication-stopped';
   readonly message: string;
 }
 
@@ -132,6 +150,12 @@ interface NodeState {
   result: ProbeResult | undefined;
   lagMillis: number | undefined;
   lagPosition: number | undefined;
+  lagFrom: 'positions' | 'engine' | undefined;
+  /** Why the replica is diverged, kept until a comparison with a later primary position says otherwise. */
+  diverged: string | undefined;
+  /** Order (the monitor's check counter) in which the last good check started and finished. */
+  lastGoodCheckStartSeq: number;
+  lastGoodCheckEndSeq: number;
   rttMillis: number | undefined;
   lastCheckAt: number | undefined;
   lastGoodCheckAt: number | undefined;
@@ -164,22 +188,25 @@ interface Waiter {
  *   const primary = await monitor.writablePrimary(5000)
  */
 export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
-  readonly #prober: Prober;
+  #prober: Prober;
   readonly #clock: Clock;
-  readonly #interval: number;
-  readonly #timeout: number;
-  readonly #failuresBeforeDown: number;
-  readonly #checksBeforeUp: number;
-  readonly #maxLag: number;
-  readonly #caughtUpLag: number;
-  readonly #minReplicas: number;
-  readonly #searchInterval: number;
-  readonly #onPrimaryLost: HealthMonitorOptions['onPrimaryLost'];
+  #interval = 1000;
+  #timeout = 1000;
+  #failuresBeforeDown = 2;
+  #checksBeforeUp = 2;
+  #maxLag = 10_000;
+  #caughtUpLag = 5000;
+  #minReplicas = 0;
+  #searchInterval = 50;
+  #onPrimaryLost: HealthMonitorOptions['onPrimaryLost'];
+  #tuning: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'> = {};
   readonly #nodes = new Map<string, NodeState>();
   #primary: string | undefined;
   #primaryLost = false;
   #splitBrain: readonly string[] | undefined;
   #samples: Sample[] = [];
+  /** Counts check starts and ends: orders one node's reads against another's whatever the clock says. */
+  #seq = 0;
   #searches = 0;
   #waiters = new Set<Waiter>();
   #started = false;
@@ -187,24 +214,11 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   constructor(options: HealthMonitorOptions) {
     super();
+    checkMonitorKeys(options);
     const o = options;
     this.#prober = o.prober;
     this.#clock = o.clock ?? systemClock;
-    this.#interval = positive('checkIntervalMillis', o.checkIntervalMillis ?? 1000);
-    this.#timeout = positive('checkTimeoutMillis', o.checkTimeoutMillis ?? 1000);
-    this.#failuresBeforeDown = positive('failuresBeforeDown', o.failuresBeforeDown ?? 2);
-    this.#checksBeforeUp = positive('checksBeforeUp', o.checksBeforeUp ?? 2);
-    this.#maxLag = positive('maxReplicationLagMillis', o.maxReplicationLagMillis ?? 10_000);
-    this.#caughtUpLag = o.caughtUpLagMillis ?? this.#maxLag / 2;
-    if (!(this.#caughtUpLag >= 0 && this.#caughtUpLag <= this.#maxLag)) {
-      throw new DbRouterError('CONFIG_INVALID', 'caughtUpLagMillis must be between 0 and maxReplicationLagMillis.');
-    }
-    this.#minReplicas = o.minReplicasInRotation ?? 0;
-    if (!(Number.isInteger(this.#minReplicas) && this.#minReplicas >= 0)) {
-      throw new DbRouterError('CONFIG_INVALID', 'minReplicasInRotation must be a whole number, 0 or more.');
-    }
-    this.#searchInterval = positive('primarySearchIntervalMillis', o.primarySearchIntervalMillis ?? 50);
-    this.#onPrimaryLost = o.onPrimaryLost;
+    this.#tune(o);
     if (o.nodes.length === 0) throw new DbRouterError('CONFIG_INVALID', 'The health monitor needs at least one node.');
     for (const node of o.nodes) {
       if (this.#nodes.has(node.alias)) {
@@ -221,6 +235,46 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   }
 
   /**
+   * Changes the timing and thresholds of a running monitor (what `watchCluster(cluster, options)`
+   * does to the monitor a cluster already runs). Options left out keep their current value; the
+   * next check uses the new ones. `nodes` and `clock` cannot change; a new `prober` replaces the
+   * monitoring connections.
+   *
+   * @example
+   *   monitor.reconfigure({ checkIntervalMillis: 250, maxReplicationLagMillis: 2000 })
+   */
+  reconfigure(options: Partial<Omit<HealthMonitorOptions, 'nodes' | 'clock'>>): void {
+    this.#tune({ ...this.#tuning, ...definedOnly(options) });
+    if (options.prober !== undefined && options.prober !== this.#prober) {
+      this.#prober = options.prober;
+      for (const s of this.#nodes.values()) {
+        const old = s.probe;
+        s.probe = undefined;
+        old?.close().catch(() => undefined);
+      }
+    }
+    for (const s of this.#nodes.values()) {
+      if (s.timer !== undefined && s.inFlight === undefined) this.#schedule(s, this.#searches > 0 ? this.#searchInterval : this.#interval);
+    }
+  }
+
+  // Validates everything before changing anything, so a bad value leaves the monitor as it was.
+  #tune(o: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'>): void {
+    const t = checkMonitorOptions(o);
+    this.#interval = t.interval;
+    this.#timeout = t.timeout;
+    this.#failuresBeforeDown = t.failuresBeforeDown;
+    this.#checksBeforeUp = t.checksBeforeUp;
+    this.#maxLag = t.maxLag;
+    this.#caughtUpLag = t.caughtUpLag;
+    this.#minReplicas = t.minReplicas;
+    this.#searchInterval = t.searchInterval;
+    this.#onPrimaryLost = o.onPrimaryLost;
+    const { prober: _p, nodes: _n, clock: _c, ...rest } = o as HealthMonitorOptions;
+    this.#tuning = rest;
+  }
+
+  /**
    * Starts checking every node; resolves once each node has had its first check (or its timeout).
    * Idempotent.
    */
@@ -228,7 +282,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#stopped) throw new DbRouterError('POOL_ENDED', 'Cannot start a health monitor after stop().');
     if (this.#started) return;
     this.#started = true;
-    await Promise.all([...this.#nodes.values()].map((s) => this.#check(s)));
+    await holdOpen(Promise.all([...this.#nodes.values()].map((s) => this.#check(s))));
   }
 
   /** Stops every check, closes the monitoring connections, rejects waiting writes. Idempotent. */
@@ -257,17 +311,20 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
    * available (then a late read beats a failed one).
    */
   readableReplicas(): string[] {
+    // A diverged replica never serves: its data is not the primary's, however recent.
     const candidates = [...this.#nodes.values()].filter(
-      (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary',
+      (s) => s.node.alias !== this.#primary && s.health !== 'down' && !s.suspect && s.result?.role !== 'primary' && !s.problems.has('diverged'),
     );
-    const healthy = candidates.filter((s) => !s.lagging);
+    const stopped = (s: NodeState) => s.problems.has('replication-stopped');
+    const healthy = candidates.filter((s) => !s.lagging && !stopped(s));
     // Lag takes a replica out only while something better can serve: with no primary to fall back
-    // on, late replicas keep serving reads rather than let reads fail.
+    // on, late replicas keep serving reads rather than let reads fail. One whose replication
+    // stopped falls further behind with every write: it serves only then.
     const primaryUp = this.#primaryAvailable();
     const floor = primaryUp ? this.#minReplicas : Math.max(this.#minReplicas, 1);
     if (healthy.length >= floor) return healthy.map((s) => s.node.alias);
     const late = candidates
-      .filter((s) => s.lagging && s.reachable === true)
+      .filter((s) => (s.lagging || stopped(s)) && s.reachable === true && (!primaryUp || !stopped(s)))
       .sort((a, b) => (a.lagMillis ?? Infinity) - (b.lagMillis ?? Infinity))
       .slice(0, primaryUp ? floor - healthy.length : undefined);
     const keep = new Set([...healthy, ...late]);
@@ -330,6 +387,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         lagging: s.lagging,
         lagMillis: s.lagMillis,
         lagPosition: s.lagPosition,
+        lagFrom: s.lagFrom,
         positionUnit: this.#prober.positionUnit,
         position: s.result?.position,
         replayPosition: s.result?.replayPosition,
@@ -352,7 +410,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   #wait(timeoutMillis: number, fresh: boolean): Promise<string> {
     if (this.#stopped) return Promise.reject(new DbRouterError('PRIMARY_UNAVAILABLE', 'The health monitor is stopped.'));
-    return new Promise<string>((resolve, reject) => {
+    return holdOpen(new Promise<string>((resolve, reject) => {
       const waiter: Waiter = { since: this.#clock.now(), fresh, resolve, reject, timer: undefined };
       waiter.timer = this.#clock.setTimeout(() => {
         this.#settle(waiter, new DbRouterError(
@@ -365,7 +423,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       this.#searches += 1;
       for (const s of this.#nodes.values()) void this.#check(s);
       this.#resolveWaiters();
-    });
+    }));
   }
 
   #settle(w: Waiter, outcome: string | Error): void {
@@ -420,6 +478,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   async #runCheck(s: NodeState): Promise<void> {
     const startedAt = this.#clock.now();
+    const startSeq = ++this.#seq;
     const controller = new AbortController();
     let timer: TimerHandle | undefined;
     try {
@@ -434,7 +493,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       });
       const result = await Promise.race([checking, timeout]);
       if (this.#stopped) return;
-      this.#onSuccess(s, result, startedAt);
+      this.#onSuccess(s, result, startedAt, startSeq);
     } catch (e) {
       if (this.#stopped) return;
       this.#onFailure(s, e, startedAt);
@@ -445,7 +504,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.#emit('check', { alias: s.node.alias, ok: s.reachable === true });
   }
 
-  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number): void {
+  #onSuccess(s: NodeState, r: ProbeResult, startedAt: number, startSeq: number): void {
     const alias = s.node.alias;
     s.reachable = true;
     s.failures = 0;
@@ -454,6 +513,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     s.result = r;
     s.lastCheckAt = startedAt;
     s.lastGoodCheckAt = startedAt;
+    s.lastGoodCheckStartSeq = startSeq;
+    s.lastGoodCheckEndSeq = ++this.#seq;
     s.rttMillis = r.rttMillis ?? this.#clock.now() - startedAt;
     if (s.health === 'unknown') s.health = 'up';
     else if (s.health === 'down' && ++s.successes >= this.#checksBeforeUp) this.#up(s);
@@ -462,6 +523,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       if (alias === this.#primary) this.#sample(startedAt, r.position);
       s.lagMillis = 0;
       s.lagPosition = 0;
+      s.lagFrom = 'positions';
       s.lagging = false;
       s.goodLagChecks = 0;
     } else {
@@ -501,22 +563,33 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#samples.length > 512) this.#samples.splice(0, this.#samples.length - 512);
   }
 
+  // Lag is what the data misses: the age of the oldest primary position (as this monitor first saw
+  // it) that the replica has not applied, 0 when it has the latest. Only a gap older than the
+  // monitor's history falls back on the engine's own estimate (PostgreSQL: time since the last
+  // replayed commit, which a quiet primary makes far too large once the gap is dated; MariaDB:
+  // Seconds_Behind_Master), and then it is at least the time the monitor has watched.
   #measureLag(s: NodeState, r: ProbeResult, startedAt: number): void {
-    let behind = 0;
+    let lag = r.lagMillis;
+    let from: 'positions' | 'engine' = 'engine';
     let distance: number | undefined;
     const replay = r.replayPosition;
-    if (replay !== undefined && this.#samples.length > 0) {
-      for (const sample of this.#samples) {
-        if (sample.at > startedAt) break;
-        if (!this.#prober.reached(replay, sample.position)) {
-          behind = startedAt - sample.at;
-          break;
-        }
+    const samples = this.#samples.filter((x) => x.at <= startedAt);
+    if (replay !== undefined && samples.length > 0) {
+      const missing = samples.findIndex((x) => !this.#prober.reached(replay, x.position));
+      if (missing === -1) {
+        lag = 0;
+        from = 'positions';
+      } else if (missing > 0) {
+        lag = startedAt - samples[missing]!.at;
+        from = 'positions';
+      } else {
+        lag = r.lagMillis === undefined ? undefined : Math.max(r.lagMillis, startedAt - samples[0]!.at);
       }
       const latest = this.#samples[this.#samples.length - 1];
       if (latest) distance = this.#prober.distance(replay, latest.position);
     }
-    s.lagMillis = r.lagMillis === undefined ? undefined : Math.max(r.lagMillis, behind);
+    s.lagMillis = lag;
+    s.lagFrom = from;
     s.lagPosition = distance;
     const alias = s.node.alias;
     if (!s.lagging) {
@@ -598,10 +671,32 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       found.set('upstream-mismatch', `Replica "${alias}" replicates from ${r.upstream}, not from the primary "${this.#primary}" (${primaryAddress}).`);
     }
     if (r.limited) found.set('limited-check', `Node "${alias}": ${r.limited}`);
+    if (r.role === 'replica' && alias !== this.#primary) {
+      if (r.replicationStopped) found.set('replication-stopped', `Replica "${alias}" no longer replicates: ${r.replicationStopped}. It is out of the reads until replication runs again.`);
+      this.#checkDivergence(s, r);
+      if (s.diverged) found.set('diverged', s.diverged);
+    } else {
+      s.diverged = undefined;
+    }
     for (const [kind, message] of found) {
       if (s.problems.get(kind) !== message) this.#emit('problem', { alias, kind, message });
     }
     s.problems = found;
+  }
+
+  // A replica's positions against the primary's, read after them (a write in between would make
+  // any replica look ahead of an older primary position). Without a fresh enough primary check the
+  // last verdict stands.
+  #checkDivergence(s: NodeState, r: ProbeResult): void {
+    const prober = this.#prober;
+    const p = this.#primary === undefined ? undefined : this.#nodes.get(this.#primary);
+    const primaryPos = p?.result?.role === 'primary' && p.reachable === true ? p.result.position : undefined;
+    if (!prober.holdsMore || primaryPos === undefined || p === undefined || p.lastGoodCheckStartSeq < s.lastGoodCheckEndSeq) return;
+    const held = r.heldPositions ?? (r.replayPosition !== undefined ? [r.replayPosition] : []);
+    const extra = held.find((pos) => prober.holdsMore?.(pos, primaryPos) === true);
+    s.diverged = extra === undefined ? undefined
+      : `Replica "${s.node.alias}" holds transactions the primary "${this.#primary}" lacks (it is at ${extra}, the primary at ${primaryPos || '(empty)'}): its history split from the primary's. ` +
+        'It is out of the reads; rebuild it from the primary.';
   }
 
   #callPrimaryLost(event: PrimaryLostEvent): void {
@@ -648,6 +743,10 @@ function newState(node: MonitoredNode): NodeState {
     result: undefined,
     lagMillis: undefined,
     lagPosition: undefined,
+    lagFrom: undefined,
+    diverged: undefined,
+    lastGoodCheckStartSeq: -1,
+    lastGoodCheckEndSeq: -1,
     rttMillis: undefined,
     lastCheckAt: undefined,
     lastGoodCheckAt: undefined,
@@ -657,6 +756,54 @@ function newState(node: MonitoredNode): NodeState {
     again: false,
     timer: undefined,
   };
+}
+
+/**
+ * Validates the monitor's timing options and fills in their defaults; `CONFIG_INVALID` names the
+ * option. Exported so a cluster can check its `health` option at construction.
+ */
+export function checkMonitorOptions(o: Omit<HealthMonitorOptions, 'nodes' | 'prober' | 'clock'>): {
+  interval: number; timeout: number; failuresBeforeDown: number; checksBeforeUp: number;
+  maxLag: number; caughtUpLag: number; minReplicas: number; searchInterval: number;
+} {
+  const maxLag = positive('maxReplicationLagMillis', o.maxReplicationLagMillis ?? 10_000);
+  const caughtUpLag = o.caughtUpLagMillis ?? maxLag / 2;
+  if (!(caughtUpLag >= 0 && caughtUpLag <= maxLag)) {
+    throw new DbRouterError('CONFIG_INVALID', 'caughtUpLagMillis must be between 0 and maxReplicationLagMillis.');
+  }
+  const minReplicas = o.minReplicasInRotation ?? 0;
+  if (!(Number.isInteger(minReplicas) && minReplicas >= 0)) {
+    throw new DbRouterError('CONFIG_INVALID', 'minReplicasInRotation must be a whole number, 0 or more.');
+  }
+  if (o.onPrimaryLost !== undefined && typeof o.onPrimaryLost !== 'function') {
+    throw new DbRouterError('CONFIG_INVALID', 'onPrimaryLost must be a function.');
+  }
+  return {
+    interval: positive('checkIntervalMillis', o.checkIntervalMillis ?? 1000),
+    timeout: positive('checkTimeoutMillis', o.checkTimeoutMillis ?? 1000),
+    failuresBeforeDown: positive('failuresBeforeDown', o.failuresBeforeDown ?? 2),
+    checksBeforeUp: positive('checksBeforeUp', o.checksBeforeUp ?? 2),
+    maxLag,
+    caughtUpLag,
+    minReplicas,
+    searchInterval: positive('primarySearchIntervalMillis', o.primarySearchIntervalMillis ?? 50),
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Keeps the process alive while `p` is pending. The monitor's own timers and sockets are unref'd
+ * (background checks must not keep a finished script running), so something awaited on them (the
+ * first checks, a write waiting for a primary) needs one ref'd handle, or Node would exit mid-await.
+ */
+export function holdOpen<T>(p: Promise<T>): Promise<T> {
+  const keep = setInterval(() => undefined, 1 << 30);
+  const release = (): void => clearInterval(keep);
+  p.then(release, release);
+  return p;
 }
 
 function positive(name: string, value: number): number {
@@ -678,6 +825,8 @@ function wrapHookError(e: unknown): DbRouterError {
 }
 
 function describe(e: unknown): string {
+  const auth = authFailure(e);
+  if (auth !== undefined) return auth;
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
     const text = e.message || e.name;

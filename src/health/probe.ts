@@ -41,6 +41,19 @@ export interface ProbeResult {
   readonly upstream: string | undefined;
   /** Replay (PostgreSQL) or the SQL thread (MariaDB) is stopped on purpose or by an error. */
   readonly paused: boolean;
+  /**
+   * Set when the replica's replication has stopped other than by a pause of replay: its receiving
+   * thread stopped or either thread failed (MariaDB/MySQL `Slave_IO_Running: No`, `Last_IO_Errno`
+   * 1236, `Last_SQL_Errno`). Says what stopped and why. Such a replica leaves the reads.
+   */
+  readonly replicationStopped?: string;
+  /**
+   * Every position the replica holds transactions up to, when more than `replayPosition` (MariaDB:
+   * its own binlog position too, where a transaction written on the replica itself lands). The
+   * monitor compares each with the primary's position: a replica holding what the primary lacks
+   * has diverged.
+   */
+  readonly heldPositions?: readonly string[];
   /** Set when the check could not see everything it should (missing privileges): says what and how to fix it. */
   readonly limited?: string;
   /** Round trip of the check's query itself, without connecting. */
@@ -73,4 +86,9 @@ export interface Prober {
   reached(have: string, want: string): boolean;
   /** How far `have` is behind `want` (0 when caught up), `undefined` when it cannot tell. */
   distance(have: string, want: string): number | undefined;
+  /**
+   * Does a replica at `replica` hold transactions a primary at `primary` (read after it) lacks?
+   * False when it cannot tell. Optional: without it the monitor never reports `diverged`.
+   */
+  holdsMore?(replica: string, primary: string): boolean;
 }

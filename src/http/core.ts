@@ -11,6 +11,7 @@ import type { ConsistencyScope } from '../consistency/session.js';
 import type { TokenCodec } from '../consistency/token.js';
 import { DbRouterError } from '../errors.js';
 import { runInScope } from '../routing/scopes.js';
+import { checkHttpOptions } from './options.js';
 
 /**
  * Options of every HTTP integration (`dbrouter/express`, `dbrouter/fastify`, `dbrouter/koa`,
@@ -91,6 +92,7 @@ export class HttpConsistency {
   readonly #route: HttpConsistencyOptions['route'];
 
   constructor(options: HttpConsistencyOptions, where: string) {
+    checkHttpOptions(options, where);
     const cluster = options?.cluster as Cluster | undefined;
     const layer = (cluster as { [CONSISTENCY]?: ConsistencyLayer } | undefined)?.[CONSISTENCY];
     if (layer === undefined) throw new DbRouterError('CONFIG_INVALID', `${where}: pass the cluster: ${where}({ cluster, secret }).`);

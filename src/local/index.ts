@@ -12,7 +12,7 @@
 export { startCluster, openCluster, defaultClusterDir, destroyClusterSync } from './local-cluster.js';
 export { findPostgres, findMariadb } from './binaries.js';
 export type { PostgresBinaries, MariadbBinaries } from './binaries.js';
-export { APP_USER as MARIADB_APP_USER } from './mariadb-engine.js';
+export { APP_USER as MARIADB_APP_USER, MONITOR_USER as MARIADB_MONITOR_USER } from './mariadb-engine.js';
 export type {
   ClusterDatabase,
   Engine,

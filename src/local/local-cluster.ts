@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DbRouterError, isDbRouterError } from '../errors.js';
 import type { EngineDriver } from './engine.js';
@@ -12,6 +12,8 @@ import { hasState, readState, statePath, writeState, type ClusterState, type Nod
 import { cloneTemplate, fastScratchRoot, perUserName, shortHash } from './templates.js';
 import type { ClusterDatabase, Engine, LocalCluster, NodeStatus, StartClusterOptions } from './types.js';
 import { pollUntil } from './wait.js';
+import { checkStartOptions } from './options.js';
+import { requireClientLibrary } from './drivers.js';
 
 const DEFAULT_REPLICAS = 2;
 const MAX_REPLICAS = 20;
@@ -58,6 +60,8 @@ function liveNodes(state: ClusterState): NodeState[] {
  *   await cluster.down();
  */
 export async function startCluster(options: StartClusterOptions): Promise<LocalCluster> {
+  checkStartOptions(options);
+  requireClientLibrary(options.engine);
   const driver = driverFor(options.engine, options);
   if (options.sync === true && options.engine !== 'postgres') {
     throw new DbRouterError('SYNC_UNAVAILABLE', 'sync: MariaDB replicas cannot apply before a commit returns (semi-synchronous replication only acknowledges receipt); start without --sync.');
@@ -136,7 +140,7 @@ function refuseOccupiedDir(dir: string): void {
       throw new DbRouterError(
         'CLUSTER_EXISTS',
         `a cluster is already running in ${dir} (pids ${live.map((n) => n.pid).join(', ')}): ` +
-          `use it (\`dbrouter cluster status --dir ${dir}\`) or stop it with \`${downCommand(dir)}\``,
+          `use it (its URLs: \`dbrouter cluster env --dir ${dir}\`, or --json; its nodes: \`dbrouter cluster status --dir ${dir}\`) or stop it with \`${downCommand(dir)}\``,
       );
     }
     throw new DbRouterError(
@@ -150,10 +154,21 @@ function refuseOccupiedDir(dir: string): void {
   }
 }
 
+// `.dbrouter/` lands in the user's project: a `.gitignore` of `*` inside keeps it (and itself) out
+// of git without touching the project's own .gitignore.
+async function ignoreInGit(dir: string): Promise<void> {
+  const parent = path.dirname(dir);
+  if (path.basename(parent) !== '.dbrouter') return;
+  await writeFile(path.join(parent, '.gitignore'), '*\n', { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+}
+
 async function createCluster(state: ClusterState, driver: EngineDriver, options: StartClusterOptions, progress: (step: string) => void): Promise<void> {
   const signal = options.signal;
   const ownsParent = options.dataRoot === undefined;
   await mkdir(state.dir, { recursive: true });
+  await ignoreInGit(state.dir);
   // Leftovers from a run killed before it wrote its state file: the folder is named after our dir.
   await rm(state.dataRoot, { recursive: true, force: true });
   if (ownsParent) {
@@ -517,6 +532,9 @@ class LocalClusterImpl implements LocalCluster {
     await this.#save();
     await waitReady(this.#state, this.#driver, node, timeoutMillis);
     await this.#driver.afterStart(this.#state, node, primary);
+    if (primary && primaryUp && node.mustRejoin && (await this.#driver.mustRebuild?.(this.#state, node, primary)) === true) {
+      await this.#rebuild(node, primary, timeoutMillis);
+    }
     // A replica started while its primary is down keeps retrying on its own: only wait when it can connect.
     if (primary && primaryUp) {
       const ok = await pollUntil(() => this.#driver.isReplicating(this.#state, node), { timeoutMillis });
@@ -524,6 +542,22 @@ class LocalClusterImpl implements LocalCluster {
     }
     node.mustRejoin = false;
     await this.#save();
+  }
+
+  // A former primary whose history split from its new primary's is rebuilt as a copy of it, as a
+  // failover tool would: stopped, its data replaced by a fresh template, then filled from the primary.
+  async #rebuild(node: NodeState, primary: NodeState, timeoutMillis: number): Promise<void> {
+    if (this.#driver.rebuild === undefined) return;
+    if (node.pid !== null) await stopProcess(node.pid, this.#driver.stopSignal('clean'));
+    node.pid = null;
+    await this.#save();
+    await rm(node.dataDir, { recursive: true, force: true });
+    await cloneTemplate(await this.#driver.template(this.#state), node.dataDir);
+    await this.#driver.configureNode(this.#state, node, primary);
+    node.pid = launch(this.#state, this.#driver, node);
+    await this.#save();
+    await waitReady(this.#state, this.#driver, node, timeoutMillis);
+    await this.#driver.rebuild?.(this.#state, node, primary);
   }
 
   async promote(alias: string): Promise<void> {

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Connection as MysqlConnection, RowDataPacket } from 'mysql2/promise';
 import { findMariadb, type MariadbBinaries } from './binaries.js';
-import { connectMariadb } from './drivers.js';
+import { holdsMore, reached } from '../consistency/position.js';
+import { connectMariadb, isDriverMissing } from './drivers.js';
 import type { EngineDriver, EngineNodeStatus } from './engine.js';
 import { run } from './processes.js';
 import type { ClusterState, NodeState } from './state.js';
@@ -21,8 +23,26 @@ const INNODB = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=32M'];
  */
 export const APP_USER = { user: 'app', password: 'app', database: 'app' } as const;
 const REPLICATION_USER = { user: 'repl', password: 'repl' } as const;
+/**
+ * The health monitor's account on local MariaDB clusters: `SLAVE MONITOR` (`REPLICATION CLIENT`
+ * before 10.5.9) and nothing else, so the monitor sees the replication threads that the
+ * application's user may not. Exported as `MARIADB_MONITOR_USER`.
+ *
+ * @example
+ *   watchCluster(cluster, { monitor: MARIADB_MONITOR_USER });
+ */
+export const MONITOR_USER = { user: 'monitor', password: 'monitor' } as const;
+
+/** How long `promote` waits for the relay log already received to be applied. */
+const PROMOTE_APPLY_BOUND_MILLIS = 10_000;
+/** How long a former primary gets to show it can follow its new primary before it is rebuilt. */
+const REJOIN_BOUND_MILLIS = 10_000;
 
 interface SlaveStatus extends RowDataPacket {
+  Relay_Log_File: string;
+  Relay_Log_Pos: number;
+  Last_IO_Errno: number;
+  Last_SQL_Errno: number;
   Slave_IO_Running: string;
   Slave_SQL_Running: string;
   Seconds_Behind_Master: number | null;
@@ -128,7 +148,8 @@ export class MariadbEngine implements EngineDriver {
         await c.query('SELECT 1');
         return true;
       });
-    } catch {
+    } catch (e) {
+      if (isDriverMissing(e)) throw e;
       return false;
     }
   }
@@ -146,6 +167,10 @@ export class MariadbEngine implements EngineDriver {
         `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, ` +
           `EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, TRIGGER ON \`${APP_USER.database}\`.* TO '${APP_USER.user}'@'%'`,
       );
+      await c.query(`CREATE USER '${MONITOR_USER.user}'@'%' IDENTIFIED BY '${MONITOR_USER.password}'`);
+      // SLAVE MONITOR since 10.5.9; older servers know only REPLICATION CLIENT (ER_PARSE_ERROR / unknown privilege).
+      await c.query(`GRANT SLAVE MONITOR ON *.* TO '${MONITOR_USER.user}'@'%'`).catch(() =>
+        c.query(`GRANT REPLICATION CLIENT ON *.* TO '${MONITOR_USER.user}'@'%'`));
     });
     await Promise.all(state.nodes.filter((n) => n.role === 'replica').map((n) => this.follow(state, n, primary)));
   }
@@ -197,14 +222,23 @@ export class MariadbEngine implements EngineDriver {
 
   async promote(state: ClusterState, node: NodeState): Promise<void> {
     await this.#with(state, node, async (c) => {
-      // RESET SLAVE ALL drops relay logs not applied yet: apply what was received first (briefly).
-      const status = await this.#slaveStatus(c);
-      if (status && status.SQL_Delay === 0) {
-        if (status.Slave_SQL_Running !== 'Yes') await c.query('START SLAVE SQL_THREAD');
-        await c.query('STOP SLAVE IO_THREAD');
-        await c.query('SELECT MASTER_GTID_WAIT(?, 5)', [status.Gtid_IO_Pos]);
-      }
+      // Apply what was received first, as PostgreSQL replays received WAL before it ends recovery:
+      // RESET SLAVE ALL would drop the relay log. Nothing more is taken from the primary being
+      // replaced. In GTID mode a SQL thread started while both threads are stopped discards the
+      // relay log and starts over from gtid_slave_pos, so the SQL thread is pointed at its own
+      // relay log coordinates (MASTER_USE_GTID = no keeps them), without delay, and waited for.
       await c.query('STOP SLAVE');
+      const status = await this.#slaveStatus(c);
+      const received = status?.Gtid_IO_Pos ?? '';
+      const [applied] = await c.query<RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
+      if (status && received !== '' && !reached('mariadb', String(applied[0]?.pos ?? ''), received)) {
+        await c.query(
+          `CHANGE MASTER TO MASTER_USE_GTID = no, MASTER_DELAY = 0, RELAY_LOG_FILE = '${status.Relay_Log_File.replaceAll("'", '')}', RELAY_LOG_POS = ${Number(status.Relay_Log_Pos)}`,
+        );
+        await c.query('START SLAVE SQL_THREAD');
+        await c.query('SELECT MASTER_GTID_WAIT(?, ?)', [received, PROMOTE_APPLY_BOUND_MILLIS / 1000]);
+        await c.query('STOP SLAVE');
+      }
       await c.query('RESET SLAVE ALL');
       await c.query('SET GLOBAL read_only = 0');
     });
@@ -234,6 +268,51 @@ export class MariadbEngine implements EngineDriver {
     await this.follow(state, node, primary);
   }
 
+  /**
+   * After a former primary was pointed at its new primary: whether its history split from the new
+   * primary's (it holds transactions the new primary lacks), so it cannot follow and must be rebuilt.
+   * Told by positions when they show it, else by the replication threads: error 1236 (the primary
+   * does not have the history the replica asks for) or a failing SQL thread, before it catches up.
+   */
+  async mustRebuild(state: ClusterState, node: NodeState, primary: NodeState): Promise<boolean> {
+    const target = await this.primaryPosition(state, primary);
+    return this.#with(state, node, async (c) => {
+      const [own] = await c.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS binlog, @@gtid_slave_pos AS applied');
+      if (holdsMore('mariadb', String(own[0]?.binlog ?? ''), target)) return true;
+      const deadline = Date.now() + REJOIN_BOUND_MILLIS;
+      for (;;) {
+        const s = await this.#slaveStatus(c);
+        if (s && (Number(s.Last_IO_Errno) === 1236 || Number(s.Last_SQL_Errno) !== 0)) return true;
+        const [now] = await c.query<RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
+        if (reached('mariadb', String(now[0]?.pos ?? ''), target)) return false;
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+  }
+
+  /**
+   * Fills a freshly templated, running node with a copy of `primary` (mariadb-dump of every
+   * database, consistent with the GTID position it records, loaded without binlogging so the copy
+   * adds no transaction of its own), then follows it from that position.
+   */
+  async rebuild(state: ClusterState, node: NodeState, primary: NodeState): Promise<void> {
+    const admin = userInfo().uid === 0 ? 'root' : userInfo().username;
+    const dump = await run(clientTool(state, 'mariadb-dump'), [
+      `--socket=${this.#socket(state, primary)}`, `--user=${admin}`, '--all-databases', '--single-transaction', '--gtid', '--master-data=2',
+      '--routines', '--events', '--triggers',
+    ]);
+    const gtid = /SET GLOBAL gtid_slave_pos\s*=\s*'([^']*)'/.exec(dump)?.[1];
+    if (gtid === undefined) throw new Error(`mariadb-dump of ${primary.alias} recorded no GTID position`);
+    await run(clientTool(state, 'mariadb'), [`--socket=${this.#socket(state, node)}`, `--user=${admin}`, '--init-command=SET sql_log_bin = 0'], { input: dump });
+    await this.#with(state, node, async (c) => {
+      await c.query('FLUSH PRIVILEGES');
+      await c.query('RESET MASTER');
+      await c.query('SET GLOBAL gtid_slave_pos = ?', [gtid]);
+    });
+    await this.follow(state, node, primary);
+  }
+
   async status(state: ClusterState, node: NodeState): Promise<EngineNodeStatus> {
     return this.#with(state, node, async (c) => {
       if (node.role === 'primary') {
@@ -255,3 +334,8 @@ export class MariadbEngine implements EngineDriver {
   }
 }
 
+/** A MariaDB client program (`mariadb`, `mariadb-dump`): next to the server, or in the usual bin directories. */
+function clientTool(state: ClusterState, name: string): string {
+  const candidates = [path.join(state.binDir, name), path.join(path.dirname(state.binDir), 'bin', name), `/usr/bin/${name}`, `/usr/local/bin/${name}`];
+  return candidates.find((file) => existsSync(file)) ?? name;
+}

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client as PgClient } from 'pg';
 import { DbRouterError } from '../errors.js';
 import { findPostgres, type PostgresBinaries } from './binaries.js';
-import { connectPostgres } from './drivers.js';
+import { connectPostgres, isDriverMissing } from './drivers.js';
 import type { EngineDriver, EngineNodeStatus } from './engine.js';
 import { giveTo } from './os-user.js';
 import { run } from './processes.js';
@@ -153,7 +153,8 @@ export class PostgresEngine implements EngineDriver {
   async isReady(state: ClusterState, node: NodeState): Promise<boolean> {
     try {
       return await this.#with(state, node, async (c) => (await c.query('SELECT 1')).rowCount === 1);
-    } catch {
+    } catch (e) {
+      if (isDriverMissing(e)) throw e;
       return false;
     }
   }
@@ -236,19 +237,21 @@ export class PostgresEngine implements EngineDriver {
   async prepareStart(state: ClusterState, node: NodeState, primary: NodeState | null): Promise<void> {
     if (node.role === 'replica' && node.mustRejoin && primary) {
       const bins = await this.#resolve(state);
+      let rewound = false;
       if (bins.pgRewind) {
         // A fresh promotion's pg_control still names the old timeline until its checkpoint: without
         // this, pg_rewind says "no rewind required" and the node then cannot follow.
         await this.#with(state, primary, (c) => c.query('CHECKPOINT'));
-        await run(
+        rewound = await run(
           bins.pgRewind,
           ['-D', node.dataDir, `--source-server=host=${state.socketDir} port=${primary.port} user=postgres dbname=postgres`],
           { user: state.osUser, cwd: state.dataRoot },
-        );
+        ).then(() => true, () => false);
       }
-      // Without pg_rewind (embedded binaries and no same-major system copy) the node restarts as a
-      // standby as it is: that works when it holds no WAL the new primary lacks (a clean or
-      // caught-up stop), and otherwise fails to follow with a timeline error in its log.
+      // No pg_rewind, or it could not rewind (WAL it needs is gone, a damaged data dir): a former
+      // primary that may hold WAL the new primary lacks is rebuilt as a fresh copy of it, as a
+      // failover tool would, rather than left to fail following it.
+      if (!rewound) await this.#baseBackup(state, node, primary, bins);
     }
     // pg_rewind copies the source's postgresql.auto.conf: re-apply this node's own settings.
     await setAutoConf(node.dataDir, this.#nodeSettings(state, node, primary));
@@ -256,6 +259,15 @@ export class PostgresEngine implements EngineDriver {
   }
 
   async afterStart(): Promise<void> {}
+
+  async #baseBackup(state: ClusterState, node: NodeState, primary: NodeState, bins: PostgresBinaries): Promise<void> {
+    const tool = [path.join(bins.binDir, 'pg_basebackup'), ...(bins.pgRewind ? [path.join(path.dirname(bins.pgRewind), 'pg_basebackup')] : [])].find((f) => existsSync(f));
+    if (!tool) throw new DbRouterError('BINARIES_MISSING', `cannot rebuild ${node.alias}: neither pg_rewind nor pg_basebackup is installed next to ${bins.binDir}`);
+    await rm(node.dataDir, { recursive: true, force: true });
+    await mkdir(node.dataDir, { mode: 0o700 });
+    await giveTo(node.dataDir, state.osUser);
+    await run(tool, ['-D', node.dataDir, '-d', `host=${state.socketDir} port=${primary.port} user=postgres`, '-X', 'stream', '--no-sync'], { user: state.osUser, cwd: state.dataRoot });
+  }
 
   async status(state: ClusterState, node: NodeState, primaryPosition: string | null): Promise<EngineNodeStatus> {
     return this.#with(state, node, async (c) => {

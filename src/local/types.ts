@@ -126,8 +126,12 @@ export interface LocalCluster {
   setDelay(alias: string, delayMillis: number): Promise<void>;
   /** Stops a node immediately, as a crash. */
   kill(alias: string): Promise<void>;
-  /** Starts a stopped node in its current role; a former primary rejoins as a replica. */
-  start(alias: string): Promise<void>;
+  /**
+   * Starts a stopped node in its current role; a former primary rejoins as a replica. Waits up to
+   * `timeoutMillis` (default 30000) for it to accept connections and, as a replica, to connect to
+   * its primary.
+   */
+  start(alias: string, timeoutMillis?: number): Promise<void>;
   /**
    * Makes a replica the primary; every other live replica then replicates from it. A still-running
    * old primary is shut down first (no split brain); `start` it to rejoin as a replica.

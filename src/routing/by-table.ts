@@ -1,3 +1,4 @@
+import { checkObject, invalidConfig, shown } from '../options.js';
 import type { MigrateContext, RouteContext, Router } from './router.js';
 
 /** A router that also says which alias a table lives in. */
@@ -16,6 +17,11 @@ export interface TableRouter extends Router {
  *   createCluster({ databases, routers: [byTable({ audit_: 'logs', users: 'default' }), primaryReplica()] })
  */
 export function byTable(map: Readonly<Record<string, string>>): TableRouter {
+  checkObject('byTable() map', map, "{ audit_: 'logs', users: 'default' }");
+  for (const [key, alias] of Object.entries(map)) {
+    if (key === '') throw invalidConfig(`byTable() map has an empty table name; write a table name or a prefix ending in _ such as { audit_: 'logs' }.`);
+    if (typeof alias !== 'string' || alias === '') throw invalidConfig(`byTable() map.${key} must name an alias such as 'logs', not ${shown(alias)}.`);
+  }
   const exact = new Map<string, string>();
   const prefixes: [string, string][] = [];
   for (const [key, alias] of Object.entries(map)) {

@@ -53,8 +53,21 @@ export interface Engine {
   isReadOnlyError(err: unknown): boolean;
   /** True when an error means the connection or the server is gone, not that the statement was wrong. */
   isConnectionError(err: unknown): boolean;
-  /** Ask the server itself whether it is a primary or a replica (one short-lived connection). */
-  discoverRole(connection: ConnectionOptions): Promise<Role>;
+  /**
+   * True when a connection error proves the statement never reached a server: the connection was
+   * refused, its host did not resolve or could not be reached, it timed out while connecting, the
+   * server refused the session (starting up, shutting down, too many connections), or the driver
+   * refused to send on a connection it already knew was dead. Such a statement is safe to send
+   * again anywhere. Any other connection error (reset, terminated, lost mid-query) may have cut a
+   * statement the server already ran.
+   */
+  neverSent(err: unknown): boolean;
+  /**
+   * Ask the server itself whether it is a primary or a replica (one short-lived connection), within
+   * `timeoutMillis` connecting included (default: the node's connect bound); past it the connection
+   * is destroyed and the promise rejects.
+   */
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
   /** One statement on its own short-lived connection (a check done once, outside the pools). */

@@ -28,7 +28,8 @@ function wroteData(c: Classification): boolean {
 
 /**
  * The seams' last word on a decision, before anything runs: with a health monitor a write first
- * waits for a primary (`beforeWrite`); the consistency layer may move a read (`beforeRead`).
+ * waits for a primary (`beforeWrite`); the consistency layer may move a read (`beforeRead`); a
+ * read left on a primary that is being replaced waits for the new one as a write does.
  * Synchronous (no promise) when neither has anything to do: the hot path.
  */
 export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
@@ -37,8 +38,22 @@ export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, 
     const wait = cx.beforeWrite();
     return wait === undefined ? d : wait.then(() => cx.route(sql, d.classification));
   }
-  if (retried) return d;
-  return cx.beforeRead(sql, d, runner) ?? d;
+  if (d.node.role !== 'primary') return d;
+  const r = retried ? d : cx.beforeRead(sql, d, runner) ?? d;
+  if (r instanceof Promise) return r.then((f) => primaryRead(cx, runner, sql, f, retried));
+  return primaryRead(cx, runner, sql, r, retried);
+}
+
+/**
+ * A read only the primary may serve (`strong`, a position no replica has replayed, no replica up)
+ * while there is no primary: it waits for one (bounded as a write's wait is), then is routed
+ * afresh, so a replica that has caught up by then may serve it.
+ */
+function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
+  if (d.node.role !== 'primary') return d;
+  const wait = cx.beforeWrite();
+  if (wait === undefined) return d;
+  return wait.then(() => prepare(cx, runner, sql, cx.route(sql, d.classification), retried));
 }
 
 /** Counts the statement in flight on its node; returns its start time (0 when nobody times). */
@@ -153,12 +168,81 @@ export function settle<A, R, C>(
         return misrouted(cx, runner, sql, args, d, t0);
       }
       cx.record(node, sql, d.reason, d.write, t0, false, true);
-      if (!retried && d.reason !== 'pinned' && cx.engine.isConnectionError(err) && cx.connectionError(node, err, d.write)) {
-        const again = d.write ? d : cx.route(sql, d.classification);
-        if (d.write || again.node.index !== node.index) return dispatch(cx, runner, sql, args, again, onMisroute, true);
-      }
-      throw err;
+      if (!cx.engine.isConnectionError(err)) throw err;
+      return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
     },
+  );
+}
+
+/**
+ * A one-shot statement whose node failed it with a connection error. The node is reported to the
+ * health monitor (it leaves the routing at once). A read runs once more elsewhere: on another
+ * replica, else on the primary (which waits for a new primary if it is the one that failed); if
+ * that replica fails too, on the primary. A write that provably never reached a server waits for
+ * a primary and runs there; one that may have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
+ */
+function afterConnectionError<A, R, C>(
+  cx: ClusterInternals,
+  runner: NodeRunner<A, R, C>,
+  sql: string,
+  args: A,
+  d: RouteDecision,
+  err: unknown,
+  onMisroute: ((primary: NodeInfo) => void) | undefined,
+  retried: boolean,
+): Promise<R> {
+  const node = d.node;
+  if (d.write) {
+    const sent = !cx.engine.neverSent(err);
+    const unknown = sent && mayHaveWritten(d.classification);
+    const monitored = cx.connectionError(node, err, unknown);
+    if (unknown) throw outcomeUnknown(node, err);
+    if (!retried && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
+    if (sent || d.reason === 'pinned') throw err;
+    throw notSent(node, err, monitored);
+  }
+  cx.connectionError(node, err, false);
+  if (d.reason === 'pinned') throw err;
+  const onReplica = node.role === 'replica';
+  if (retried) {
+    // The retry met another dying replica (several die at once): the primary serves any read.
+    // At most three attempts: a replica, another one, the primary.
+    if (!onReplica) throw err;
+    return dispatch(cx, runner, sql, args, onPrimary(cx, d), onMisroute, true);
+  }
+  const again = cx.route(sql, d.classification);
+  // Without a monitor the routers may pick the same replica again: the primary serves any read.
+  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+}
+
+function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
+  return { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };
+}
+
+/** A statement that may have changed data had it run (so its outcome matters when it was cut). */
+function mayHaveWritten(c: Classification): boolean {
+  return c.target === 'primary' && c.effect !== 'session' && c.effect !== 'begin' && !NO_DATA_CHANGE.has(c.reason);
+}
+
+/** A write or COMMIT that reached its primary, whose answer never came back. */
+export function outcomeUnknown(node: NodeInfo, cause: unknown, commit = false): DbRouterError {
+  return new DbRouterError(
+    'WRITE_OUTCOME_UNKNOWN',
+    `The connection to the primary "${node.alias}" was lost while ${commit ? 'a COMMIT' : 'a write'} was in flight: it may or may not have committed. ` +
+      'Check whether it took effect (read it back, or use an idempotency key) before running it again; dbrouter does not re-run it. The driver\'s error is the cause.',
+    { cause },
+  );
+}
+
+/** A write that never reached a server and found no primary to wait for (or waited once already). */
+function notSent(node: NodeInfo, cause: unknown, monitored: boolean): DbRouterError {
+  return new DbRouterError(
+    'PRIMARY_UNAVAILABLE',
+    `The primary "${node.alias}" could not be reached; the write was not sent, so it did not run. ` +
+      (monitored
+        ? 'It already waited once for a primary and found it unreachable again; run it again later.'
+        : 'No health monitor watches this cluster, so nothing waited for a new primary: keep health checks on, or run it again once the primary is back.'),
+    { cause },
   );
 }
 
@@ -179,6 +263,10 @@ function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, s
     (err: unknown) => {
       inFlight[primary.index]!--;
       cx.record(primary, sql, d.reason, true, t0, true, true);
+      if (cx.engine.isConnectionError(err) && !cx.engine.neverSent(err)) {
+        cx.connectionError(primary, err, true);
+        throw outcomeUnknown(primary, err);
+      }
       throw err;
     },
   );
@@ -214,21 +302,36 @@ export class Binding<A, R, C> {
   readonly #cx: ClusterInternals;
   readonly #runner: NodeRunner<A, R, C>;
   readonly #pinned: NodeInfo | undefined;
+  readonly #holdAfterWrite: boolean;
   #mode = FREE;
   #node: NodeInfo | undefined;
   #conn: C | undefined;
   #inTx = false;
   #txWrote = false;
   #released = false;
+  /** Set when the held connection died: every statement until `release()` fails with it. */
+  #lost: DbRouterError | undefined;
 
-  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo) {
+  /**
+   * `holdAfterWrite: false` is for long-lived clients (a driver module's `Client`, kept by an ORM's
+   * own pool): an autocommit write runs one-shot on the primary and a transaction holds its node
+   * only until it ends, so the client's later reads go back to replicas (read-your-writes is the
+   * consistency layer's job). Session state (temp tables, LISTEN, …) still binds it for good.
+   */
+  constructor(cx: ClusterInternals, runner: NodeRunner<A, R, C>, pinned?: NodeInfo, options?: { readonly holdAfterWrite?: boolean }) {
     this.#cx = cx;
     this.#runner = runner;
     this.#pinned = pinned;
+    this.#holdAfterWrite = options?.holdAfterWrite ?? true;
   }
 
   get released(): boolean {
     return this.#released;
+  }
+
+  /** True between a `BEGIN` and its `COMMIT`/`ROLLBACK`. */
+  get inTransaction(): boolean {
+    return this.#inTx;
   }
 
   /** The alias this client holds a connection to, if any. */
@@ -238,37 +341,42 @@ export class Binding<A, R, C> {
 
   // Not async: a free client's read is the hot path of ORMs that check out a client per query.
   query(sql: string, args: A): Promise<R> {
+    return this.#query(sql, args, false);
+  }
+
+  #query(sql: string, args: A, retried: boolean): Promise<R> {
     if (this.#released) return Promise.reject(new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().'));
+    if (this.#lost !== undefined) return Promise.reject(this.#lost);
     const cx = this.#cx;
-    if (!cx.isReady) return cx.ready().then(() => this.query(sql, args));
+    if (!cx.isReady) return cx.ready().then(() => this.#query(sql, args, retried));
     try {
       const c = cx.classify(sql);
       // `SET TRANSACTION … READ ONLY` held a replica for the next transaction; anything but a BEGIN
       // next lets it go and is routed afresh.
       if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
-      if (this.#mode !== FREE) return this.#runBound(sql, args, c);
+      if (this.#mode !== FREE) return this.#runBound(sql, args, c, retried);
       const nextReadOnly = this.#pinned === undefined && NEXT_TX_READ_ONLY.test(sql);
       const d: RouteDecision = this.#pinned !== undefined
         ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
         : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
       if (d.write && d.reason !== 'pinned') {
         const wait = cx.beforeWrite();
-        if (wait !== undefined) return wait.then(() => this.#free(sql, args, c, cx.route(sql, c), nextReadOnly));
+        if (wait !== undefined) return wait.then(() => this.#free(sql, args, c, cx.route(sql, c), nextReadOnly, retried));
       }
-      return this.#free(sql, args, c, d, nextReadOnly);
+      return this.#free(sql, args, c, d, nextReadOnly, retried);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
-  #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean): Promise<R> {
+  #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean, retried: boolean): Promise<R> {
     if (d.reason === 'pinned') this.#bind(d.node, STICKY);
     else if (nextReadOnly) this.#bind(d.node, d.node.role === 'replica' ? READ_ONLY_TX : STICKY);
-    else if (c.effect === 'begin') this.#bind(d.node, d.write ? STICKY : READ_ONLY_TX);
-    else if (d.write) this.#bind(d.node, STICKY);
+    else if (c.effect === 'begin') this.#bind(d.node, d.write && this.#holdAfterWrite ? STICKY : READ_ONLY_TX);
+    else if (d.write && (this.#holdAfterWrite || c.effect !== 'none')) this.#bind(d.node, STICKY);
     // A misrouted read wrote on the primary: the client stays there, as after any write.
-    else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY));
-    return this.#runBound(sql, args, c);
+    else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY), retried);
+    return this.#runBound(sql, args, c, retried);
   }
 
   #bind(node: NodeInfo, mode: number): void {
@@ -276,32 +384,36 @@ export class Binding<A, R, C> {
     this.#mode = mode;
   }
 
-  async #runBound(sql: string, args: A, c: Classification): Promise<R> {
+  async #runBound(sql: string, args: A, c: Classification, retried: boolean): Promise<R> {
     const cx = this.#cx;
     const node = this.#node!;
-    if (this.#conn === undefined) {
+    const fresh = this.#conn === undefined;
+    if (fresh) {
       try {
         this.#conn = await this.#runner.acquire(node.index);
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
-        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
-        throw err;
+        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
+        if (!cx.engine.isConnectionError(err)) throw err;
+        // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
+        return this.#again(sql, args, node, err, retried, true);
       }
     }
     const begins = c.effect === 'begin';
-    const reason = this.#inTx || begins ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    // A write keeps its own reason (`insert`, `write-function`…); `sticky` is for reads that stay on the client's node.
+    const reason = this.#inTx || begins ? 'transaction' : this.#pinned !== undefined ? 'pinned' : c.target === 'primary' ? c.reason : 'sticky';
     const write = c.target === 'primary';
     const t0 = cx.timing ? performance.now() : 0;
     const inFlight = cx.counters.inFlight;
     inFlight[node.index]!++;
     let result: R;
     try {
-      result = await this.#runner.queryOn(this.#conn, args);
+      result = await this.#runner.queryOn(this.#conn!, args);
     } catch (err) {
       inFlight[node.index]!--;
       cx.record(node, sql, reason, write, t0, false, true);
-      if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+      if (cx.engine.isConnectionError(err)) return this.#connectionLost(sql, args, c, node, err, fresh, retried);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
     }
@@ -327,6 +439,148 @@ export class Binding<A, R, C> {
       }
     }
     return result;
+  }
+
+  /**
+   * The statement did not run and nothing on this client depends on the connection it was to
+   * use: route it afresh once, after the monitor has taken `node` out (a write waits for a
+   * primary there, as on the pool). `sent` false: it provably never reached a server.
+   */
+  #again(sql: string, args: A, node: NodeInfo, err: unknown, retried: boolean, notSentYet: boolean): Promise<R> {
+    const monitored = this.#cx.connectionError(node, err, false);
+    if (this.#pinned !== undefined) throw err;
+    // Without a monitor, a refused primary would refuse again at once; a cut connection need not.
+    if (!retried && (monitored || node.role === 'replica' || !notSentYet)) return this.#query(sql, args, true);
+    if (node.role === 'primary' && notSentYet) throw notSent(node, err, monitored);
+    throw err;
+  }
+
+  /**
+   * The held connection died under a statement. On a connection just taken for this statement,
+   * a statement that cannot have changed data (or never got through) is routed afresh once.
+   * Otherwise the client is lost until released, with one typed error for this statement and the
+   * ones after it: a write or COMMIT that may have run is `WRITE_OUTCOME_UNKNOWN`; anything else
+   * inside a transaction `TRANSACTION_LOST` (the server rolls it back: nothing of it committed);
+   * anything else `CONNECTION_LOST` (the session's state went with the connection).
+   */
+  #connectionLost(sql: string, args: A, c: Classification, node: NodeInfo, err: unknown, fresh: boolean, retried: boolean): Promise<R> {
+    const sent = !this.#cx.engine.neverSent(err);
+    const inTx = this.#inTx;
+    const txWrote = this.#txWrote;
+    const onPrimary = this.#mode === STICKY;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#mode = FREE;
+    this.#node = undefined;
+    this.#inTx = false;
+    this.#txWrote = false;
+    if (conn !== undefined) this.#runner.release(conn, err);
+    if (fresh && !inTx && (!sent || !mayHaveWritten(c))) return this.#again(sql, args, node, err, retried, !sent);
+    const commit = c.effect === 'end' && /^(COMMIT|END)$/.test(c.verb);
+    let lost: DbRouterError;
+    if (sent && onPrimary && (inTx ? commit && txWrote : mayHaveWritten(c))) {
+      this.#cx.connectionError(node, err, true);
+      lost = outcomeUnknown(node, err, commit);
+    } else {
+      this.#cx.connectionError(node, err, false);
+      lost = inTx
+        ? new DbRouterError(
+          'TRANSACTION_LOST',
+          `The connection to "${node.alias}" was lost inside a transaction: the transaction is gone and nothing it wrote was committed (the server rolls it back). ` +
+            'Release this client and run the whole transaction again on a new one. The driver\'s error is the cause.',
+          { cause: err },
+        )
+        : new DbRouterError(
+          'CONNECTION_LOST',
+          `The connection this client held to "${node.alias}" was lost${sent ? '' : ' before the statement was sent'}, and with it the session's state (SET, temporary tables, locks, prepared statements). ` +
+            'Release this client and check out a new one. The driver\'s error is the cause.',
+          { cause: err },
+        );
+    }
+    this.#lost = lost;
+    return Promise.reject(lost);
+  }
+
+  /**
+   * Where a streamed statement (a cursor) runs, for as long as it runs. A bound client streams on
+   * its held connection; a write binds it to the primary first. A read on a free client gets a
+   * connection of its own on the node the routers chose (the consistency layer may move it to a
+   * replica that has replayed the unit of work, or to the primary). Call `done` once, when the
+   * stream has ended, failed or been closed: it records the statement and gives back a connection
+   * taken for the stream alone.
+   */
+  async stream(sql: string): Promise<{ readonly conn: C; readonly node: NodeInfo; done(err?: unknown): void }> {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+    const cx = this.#cx;
+    if (!cx.isReady) await cx.ready();
+    const c = cx.classify(sql);
+    if (this.#mode === READ_ONLY_TX && !this.#inTx && c.effect !== 'begin') this.#unbind();
+    if (this.#mode === FREE) {
+      let d: RouteDecision = this.#pinned !== undefined ? { node: this.#pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
+      if (d.write || d.reason === 'pinned') {
+        const wait = d.reason === 'pinned' ? undefined : cx.beforeWrite();
+        if (wait !== undefined) {
+          await wait;
+          d = cx.route(sql, c);
+        }
+        this.#bind(d.node, STICKY);
+      } else {
+        const ready = prepare(cx, this.#runner, sql, d);
+        const f = ready instanceof Promise ? await ready : ready;
+        const conn = await this.#runner.acquire(f.node.index);
+        const t0 = started(cx, f);
+        let open = true;
+        return {
+          conn,
+          node: f.node,
+          done: (err?: unknown) => {
+            if (!open) return;
+            open = false;
+            cx.counters.inFlight[f.node.index]!--;
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined);
+            const broken = err !== undefined && cx.engine.isConnectionError(err);
+            if (broken) cx.connectionError(f.node, err, false);
+            this.#runner.release(conn, broken ? err : undefined);
+          },
+        };
+      }
+    }
+    const node = this.#node!;
+    if (this.#conn === undefined) {
+      try {
+        this.#conn = await this.#runner.acquire(node.index);
+      } catch (err) {
+        this.#mode = FREE;
+        this.#node = undefined;
+        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+        throw err;
+      }
+    }
+    const reason = this.#inTx ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
+    const write = c.target === 'primary';
+    const t0 = cx.timing ? performance.now() : 0;
+    cx.counters.inFlight[node.index]!++;
+    let open = true;
+    return {
+      conn: this.#conn,
+      node,
+      done: (err?: unknown) => {
+        if (!open) return;
+        open = false;
+        cx.counters.inFlight[node.index]!--;
+        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        if (err !== undefined) {
+          if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+          return;
+        }
+        if (!wroteData(c)) return;
+        if (this.#inTx) this.#txWrote = true;
+        else if (cx.hasWriteHooks && node.role === 'primary') {
+          // The stream's consumer has its rows already: the position is captured in the background.
+          cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q))?.catch((e: unknown) => cx.backgroundError(e));
+        }
+      },
+    };
   }
 
   #unbind(): void {

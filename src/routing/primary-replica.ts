@@ -1,3 +1,4 @@
+import { checkChoice, checkOptions } from '../options.js';
 import type { ReplicaStrategy, RouteContext, Router } from './router.js';
 
 export interface PrimaryReplicaOptions {
@@ -14,10 +15,8 @@ const STRATEGIES: readonly ReplicaStrategy[] = ['random', 'round-robin', 'weight
  *   createCluster({ databases, routers: [primaryReplica({ strategy: 'least-busy' })] })
  */
 export function primaryReplica(options: PrimaryReplicaOptions = {}): Router {
-  const strategy = options.strategy ?? 'random';
-  if (!STRATEGIES.includes(strategy)) {
-    throw new TypeError(`primaryReplica: strategy must be one of ${STRATEGIES.join(', ')}`);
-  }
+  const o = checkOptions('primaryReplica() options', options, ['strategy'], "{ strategy: 'least-busy' }");
+  const strategy = checkChoice('primaryReplica() strategy', o.strategy, STRATEGIES) ?? 'random';
   const counter = { n: 0 };
   return {
     name: 'primaryReplica',

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { DbRouterError } from '../errors.js';
 import type { Hints } from './router.js';
 import type { ConsistencyScope } from '../consistency/session.js';
 
@@ -40,6 +41,7 @@ export function currentScope(): ScopeFrame | undefined {
  * `await` outside it.
  */
 export function runInScope<R>(frame: ScopeFrame, fn: () => R): R {
+  if (typeof fn !== 'function') throw new DbRouterError('SCOPE_INVALID', 'A scope runs a function: pass one, such as cluster.primary(() => pool.query(sql)).');
   return storage.run(inherit(frame), () => startThenable(fn()));
 }
 

@@ -46,7 +46,9 @@ const WORDS = [
   'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot',
   'pg_drop_replication_slot', 'pg_replication_origin_create', 'pg_replication_origin_drop',
   'pg_replication_origin_session_setup', 'pg_export_snapshot', 'pg_terminate_backend',
-  'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile',
+  'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_current_wal_lsn',
+  'pg_current_wal_insert_lsn', 'pg_current_wal_flush_lsn', 'pg_walfile_name',
+  'pg_walfile_name_offset', 'pg_import_system_collations',
 ] as const;
 
 /** A word the classifier knows. */

@@ -44,6 +44,15 @@ export const POSTGRES = defineDialect({
     lowrite: F.WRITE,
     lo_open: F.WRITE,
     dblink_exec: F.WRITE,
+    // WAL control functions raise 55000 "recovery is in progress" on a standby (PostgreSQL 15
+    // xlogfuncs.c: each checks RecoveryInProgress()); they describe the primary's WAL anyway.
+    pg_current_wal_lsn: F.WRITE,
+    pg_current_wal_insert_lsn: F.WRITE,
+    pg_current_wal_flush_lsn: F.WRITE,
+    pg_walfile_name: F.WRITE,
+    pg_walfile_name_offset: F.WRITE,
+    // Writes pg_collation: refused by a read-only transaction.
+    pg_import_system_collations: F.WRITE,
     pg_switch_wal: F.WRITE,
     pg_create_restore_point: F.WRITE,
     pg_logical_emit_message: F.WRITE,

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { createCluster, createMysqlPool, createPgPool, type Cluster, type ClusterConfig } from '../../src/index.js';
+import { createCluster, type Cluster, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
 
 export interface Db {

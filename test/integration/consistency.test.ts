@@ -153,6 +153,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       assert.ok(ms >= 290 && ms < 2000, `waited ${Math.round(ms)} ms`);
       assert.equal(d.cluster.consistencyStats().waitsTimedOut, 1);
       const quick = db();
+      await quick.cluster.ready(); // the cluster's first use (roles, first health checks) is not what is timed
       const t1 = performance.now();
       assert.equal((await quick.cluster.withToken(quick.cluster[CONSISTENCY].codec().encode(FUTURE[engine]), () => seen(quick, 0))).alias, 'default');
       assert.ok(performance.now() - t1 < 200, "onBehind: 'primary' does not wait");

@@ -38,7 +38,9 @@ function examples(): Example[] {
 // What examples leave to the reader. Typed loosely where the example is about something else
 // (an HTTP app, a queue), exactly where it is about dbrouter.
 const PRELUDE = `
-import type { Cluster, RoutedPgPool, RoutedMysqlPool, ClusterHealth } from 'dbrouter';
+import type { Cluster, ClusterHealth } from 'dbrouter';
+import type { RoutedPgPool } from 'dbrouter/pg';
+import type { RoutedMysqlPool } from 'dbrouter/mysql';
 declare global {
   const cluster: Cluster;
   const pool: RoutedPgPool;

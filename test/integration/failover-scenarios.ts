@@ -3,7 +3,9 @@
 // failover-mariadb.test.ts. Each read asks the server for its port, so we know where it ran.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, type Cluster } from '../../src/index.js';
+import { createCluster, isDbRouterError, type Cluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { watchCluster, type ClusterHealth } from '../../src/health/cluster-health.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';

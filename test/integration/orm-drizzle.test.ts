@@ -8,7 +8,9 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
 import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
-import { createCluster, createMysqlPool, createPgPool, type Cluster, type RoutedMysqlPool } from '../../src/index.js';
+import { createCluster, type Cluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

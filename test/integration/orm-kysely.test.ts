@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { Kysely, MysqlDialect, PostgresDialect, sql, type Generated } from 'kysely';
-import { createCluster, createMysqlPool, createPgPool, type Cluster } from '../../src/index.js';
+import { createCluster, type Cluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

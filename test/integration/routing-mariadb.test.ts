@@ -4,10 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import {
-  byTable, createCluster, createMysqlPool, isDbRouterError, multiPrimary, primaryReplica, randomIncludingPrimary,
-  type Cluster, type ClusterConfig, type RoutedMysqlPool, type Router,
-} from '../../src/index.js';
+import { byTable, createCluster, isDbRouterError, multiPrimary, primaryReplica, randomIncludingPrimary, type Cluster, type ClusterConfig, type Router } from '../../src/index.js';
+import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
-import {
-  byTable, createCluster, createPgPool, isDbRouterError, multiPrimary, primaryReplica, randomIncludingPrimary,
-  type Cluster, type ClusterConfig, type RoutedPgPool, type Router,
-} from '../../src/index.js';
+import { byTable, createCluster, isDbRouterError, multiPrimary, primaryReplica, randomIncludingPrimary, type Cluster, type ClusterConfig, type Router } from '../../src/index.js';
+import { createPgPool, type RoutedPgPool } from '../../src/engines/postgres/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 

@@ -4,7 +4,8 @@
 // real apply lag for one block and removes it after.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createCluster, createPgPool } from '../../src/index.js';
+import { createCluster } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { assertStatements, recordStatements, testClusterConfig, withReplicaLag } from '../../src/testing/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';

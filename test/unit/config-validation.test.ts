@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { createCluster, createMysqlPool, createPgPool, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createCluster, isDbRouterError, type ClusterConfig } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 
 const SECRET = 'hunter2-secret';
 
@@ -63,6 +65,7 @@ test('roles left out are asked of the server at ready(); failures name the alias
   const asked: string[] = [];
   const c = createCluster({
     databases: { default: `postgres://app:${SECRET}@db1/shop`, replica1: { host: 'db2' } },
+    health: false,
     discoverRole: (alias) => {
       asked.push(alias);
       return Promise.resolve(alias === 'default' ? 'primary' : 'replica');
@@ -76,6 +79,8 @@ test('roles left out are asked of the server at ready(); failures name the alias
   let fail = true;
   const d = createCluster({
     databases: { default: `postgres://app:${SECRET}@db1/shop` },
+    // Without health checks a node that cannot say its role fails ready() (with them it is down until it answers: health-default.test.ts).
+    health: false,
     discoverRole: () => (fail ? Promise.reject(new Error('connect ECONNREFUSED')) : Promise.resolve('primary')),
   });
   await assert.rejects(d.ready(), (e) => isDbRouterError(e, 'NOT_READY') && /databases\.default/.test(e.message) && !e.message.includes(SECRET));
@@ -83,6 +88,6 @@ test('roles left out are asked of the server at ready(); failures name the alias
   await d.ready();
   assert.equal(d.isReady, true, 'ready() is retried after a failure');
 
-  const none = createCluster({ databases: { a: 'postgres://x@h1/db', b: 'postgres://x@h2/db' }, discoverRole: () => Promise.resolve('replica') });
+  const none = createCluster({ databases: { a: 'postgres://x@h1/db', b: 'postgres://x@h2/db' }, health: false, discoverRole: () => Promise.resolve('replica') });
   await assert.rejects(none.ready(), (e) => isDbRouterError(e, 'CONFIG_INVALID') && /No database in the cluster is a primary/.test(e.message));
 });

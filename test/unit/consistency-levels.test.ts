@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkLevel, resolveConsistency, statementLevel } from '../../src/consistency/levels.js';
 import { expressConsistency } from '../../src/http/express.js';
-import { createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 function setup(consistency: unknown) {
@@ -71,7 +72,7 @@ test('tokens need a secret; middleware refuses to start without one unless devel
   await pool.query('INSERT INTO t VALUES (1)');
   await assert.rejects(cluster.consistencyToken(), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
   assert.throws(() => expressConsistency({ cluster }), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
-  assert.throws(() => expressConsistency({ cluster, secret: 'short' }), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+  assert.throws(() => expressConsistency({ cluster, secret: 'short' }), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
   assert.equal(expressConsistency({ cluster, development: true }).name, 'dbrouterConsistency');
   // A bad token never throws: fn runs, the token is counted.
   const { cluster: signed } = setup({ secret: 'x'.repeat(32) });

@@ -76,7 +76,7 @@ describe('dashboard(cluster, options)', () => {
     const text = await r.text();
     assert.doesNotMatch(text, /t0p-secret/);
     const s = JSON.parse(text) as DashboardState;
-    assert.equal(s.engine, 'postgres');
+    assert.equal(s.engine, 'PostgreSQL');
     assert.equal(s.primary, 'default');
     assert.deepEqual(s.nodes.map((n) => [n.alias, n.role, n.url]), [
       ['default', 'primary', 'postgres://app:***@127.0.0.1:1/app'],

@@ -68,6 +68,9 @@ export class FakeProber implements Prober {
   reached(have: string, want: string): boolean {
     return Number(have) >= Number(want);
   }
+  holdsMore(replica: string, primary: string): boolean {
+    return Number(replica) > Number(primary);
+  }
   distance(have: string, want: string): number {
     return Math.max(0, Number(want) - Number(have));
   }

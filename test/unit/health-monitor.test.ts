@@ -108,15 +108,25 @@ test('markSuspect on a healthy node: the recheck clears it', async () => {
 test('lag: out beyond the bound, back only below half of it after checksBeforeUp checks', async () => {
   const { monitor, prober, clock, events } = setup();
   await monitor.start();
-  prober.behaviour.set('r1', replica('100', 4500));
+  // r1 lacks even the first primary position the monitor saw: only the engine can date that gap.
+  prober.behaviour.set('r1', replica('90', 4500));
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), ['r2']);
   assert.match(events.join(), /lagging \{"alias":"r1","lagMillis":4500/);
-  prober.behaviour.set('r1', replica('100', 3000));
+  assert.equal(monitor.status().nodes[1]!.lagFrom, 'engine');
+  // The primary writes; r1 applies up to the old position: its gap is dated by what the monitor saw.
+  prober.behaviour.set('main', primary('200'));
+  prober.behaviour.set('r2', replica('200'));
   await clock.advance(3000);
-  assert.deepEqual(monitor.readableReplicas(), ['r2'], 'below the bound but above half: stays out');
-  prober.behaviour.set('r1', replica('100', 1000));
+  prober.behaviour.set('r1', replica('100', 99_000));
   await clock.advance(1000);
+  const r1 = monitor.status().nodes[1]!;
+  assert.equal(r1.lagFrom, 'positions');
+  assert.equal(r1.lagMillis, 3000, 'the age of the first primary position r1 lacks, not the engine\'s 99 s');
+  assert.deepEqual(monitor.readableReplicas(), ['r2'], 'below the bound but above half: stays out');
+  prober.behaviour.set('r1', replica('200', 99_000));
+  await clock.advance(1000);
+  assert.equal(monitor.status().nodes[1]!.lagMillis, 0, 'it has everything the primary has: lag 0 whatever the engine says');
   assert.deepEqual(monitor.readableReplicas(), ['r2'], 'one good check');
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2']);
@@ -124,15 +134,20 @@ test('lag: out beyond the bound, back only below half of it after checksBeforeUp
   await monitor.stop();
 });
 
-test('unknown lag (MariaDB SQL thread stopped) counts as beyond the bound', async () => {
+test('unknown lag (MariaDB SQL thread stopped) counts as beyond the bound while the replica lacks a write', async () => {
   const { monitor, prober, clock } = setup();
   await monitor.start();
-  prober.behaviour.set('r2', { ...replica('100'), lagMillis: undefined, paused: true });
+  prober.behaviour.set('r2', { ...replica('90'), lagMillis: undefined, paused: true });
   await clock.advance(1000);
   const r2 = monitor.status().nodes[2]!;
   assert.equal(r2.lagging, true);
   assert.equal(r2.lagMillis, undefined);
   assert.equal(r2.paused, true);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  // Paused but holding everything the primary has: nothing is missing, lag 0.
+  prober.behaviour.set('r1', { ...replica('100'), lagMillis: undefined, paused: true });
+  await clock.advance(1000);
+  assert.equal(monitor.status().nodes[1]!.lagMillis, 0);
   assert.deepEqual(monitor.readableReplicas(), ['r1']);
   await monitor.stop();
 });
@@ -155,8 +170,8 @@ test('a replica the engine calls current but that stopped applying the primary f
 test('every replica out: reads go to the primary; minReplicasInRotation keeps the least late', async () => {
   const a = setup();
   await a.monitor.start();
-  a.prober.behaviour.set('r1', replica('100', 9000));
-  a.prober.behaviour.set('r2', replica('100', 6000));
+  a.prober.behaviour.set('r1', replica('90', 9000));
+  a.prober.behaviour.set('r2', replica('90', 6000));
   await a.clock.advance(1000);
   assert.deepEqual(a.monitor.readableReplicas(), []);
   assert.equal(a.monitor.isReadable('main'), true);
@@ -164,8 +179,8 @@ test('every replica out: reads go to the primary; minReplicasInRotation keeps th
 
   const b = setup({ minReplicasInRotation: 1 });
   await b.monitor.start();
-  b.prober.behaviour.set('r1', replica('100', 9000));
-  b.prober.behaviour.set('r2', replica('100', 6000));
+  b.prober.behaviour.set('r1', replica('90', 9000));
+  b.prober.behaviour.set('r2', replica('90', 6000));
   await b.clock.advance(1000);
   assert.deepEqual(b.monitor.readableReplicas(), ['r2']);
   b.prober.behaviour.set('r2', new Error('down'));
@@ -177,8 +192,8 @@ test('every replica out: reads go to the primary; minReplicasInRotation keeps th
 test('no primary available: lagging replicas serve reads rather than none', async () => {
   const { monitor, prober, clock } = setup();
   await monitor.start();
-  prober.behaviour.set('r1', replica('100', 9000));
-  prober.behaviour.set('r2', { ...replica('100'), lagMillis: undefined });
+  prober.behaviour.set('r1', replica('90', 9000));
+  prober.behaviour.set('r2', { ...replica('90'), lagMillis: undefined });
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), [], 'the primary takes the reads');
   prober.behaviour.set('main', new Error('ECONNREFUSED'));
@@ -321,4 +336,62 @@ test('addresses compare loopback names and socket directories as one host', () =
   assert.equal(sameAddress('[::1]:5432', 'localhost:5432'), true);
   assert.equal(sameAddress('10.0.0.1:5432', '10.0.0.2:5432'), false);
   assert.equal(sameAddress('127.0.0.1:5433', '127.0.0.1:5432'), false);
+});
+
+test('issue 9.1: a replica holding transactions the primary lacks is diverged and out of the reads', async () => {
+  const { monitor, prober, clock, events } = setup();
+  await monitor.start();
+  // r1 claims a position beyond the primary's (gtid_slave_pos set past it, or an errant write).
+  prober.behaviour.set('r1', replica('150', 0));
+  await clock.advance(1000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, [], 'no verdict before a primary check that started after r1\'s read');
+  await clock.advance(1000);
+  const r1 = monitor.status().nodes[1]!;
+  assert.deepEqual(r1.problems.map((p) => p.kind), ['diverged']);
+  assert.equal(r1.lagMillis, 0, 'by position it looks caught up: that is exactly why lag alone is not enough');
+  assert.deepEqual(monitor.readableReplicas(), ['r2']);
+  assert.match(events.join('\n'), /problem \{"alias":"r1","kind":"diverged"/);
+  // Even with every other replica gone and minReplicasInRotation asking for one, it never serves.
+  prober.behaviour.set('r2', new Error('ECONNREFUSED'));
+  await clock.advance(2000);
+  assert.deepEqual(monitor.readableReplicas(), []);
+  // Rebuilt from the primary: the problem clears once a later primary check confirms it.
+  prober.behaviour.set('r1', replica('100', 0));
+  await clock.advance(2000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, []);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  await monitor.stop();
+});
+
+test('a replica position ahead of an older primary position is not divergence: only a primary read after it counts', async () => {
+  const { monitor, prober, clock } = setup({ checkIntervalMillis: 1000 });
+  await monitor.start();
+  // The primary wrote 110 after its last check; r1 already has it when checked. Then the primary
+  // is checked and shows 110: no verdict in between.
+  prober.behaviour.set('r1', replica('110', 0));
+  monitor.markSuspect('r1');
+  await clock.advance(0);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, [], 'compared only with a primary position read later');
+  prober.behaviour.set('main', primary('110'));
+  await clock.advance(1000);
+  assert.deepEqual(monitor.status().nodes[1]!.problems, []);
+  assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2']);
+  await monitor.stop();
+});
+
+test('issue 9.1: stopped replication threads take a replica out while a primary can serve', async () => {
+  const { monitor, prober, clock } = setup();
+  await monitor.start();
+  prober.behaviour.set('r2', { ...replica('100'), replicationStopped: 'its receiving (IO) thread stopped with error 1236: ...' });
+  await clock.advance(1000);
+  const r2 = monitor.status().nodes[2]!;
+  assert.deepEqual(r2.problems.map((p) => p.kind), ['replication-stopped']);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  // No primary and no other replica: a stopped replica's late data beats a failed read.
+  prober.behaviour.set('main', new Error('ECONNREFUSED'));
+  prober.behaviour.set('r1', new Error('ECONNREFUSED'));
+  await clock.advance(2000);
+  assert.equal(monitor.status().primaryAvailable, false);
+  assert.deepEqual(monitor.readableReplicas(), ['r2']);
+  await monitor.stop();
 });

@@ -80,3 +80,14 @@ test('GTID distances and order, MariaDB positions and MySQL sets', () => {
   assert.equal(gtidReached(`${u}:1-4`, `${u}:1-5`), false);
   assert.equal(gtidDistance('garbage', '0-1-1'), undefined);
 });
+
+test('issue 9.1: mariadb replication stopped (IO thread No, error 1236, SQL error) versus paused or reconnecting', () => {
+  const r1236 = mysqlProbeResult(vars(1), status({ Slave_IO_Running: 'No', Last_IO_Errno: 1236, Last_IO_Error: 'Got fatal error 1236 from master' }), false, 1);
+  assert.match(r1236.replicationStopped ?? '', /error 1236: Got fatal error 1236/);
+  assert.match(mysqlProbeResult(vars(1), status({ Slave_IO_Running: 'No' }), false, 1).replicationStopped ?? '', /IO\) thread is stopped/);
+  assert.match(mysqlProbeResult(vars(1), status({ Slave_SQL_Running: 'No', Last_SQL_Errno: 1062 }), false, 1).replicationStopped ?? '', /SQL\) thread stopped with error 1062/);
+  assert.equal(mysqlProbeResult(vars(1), status({ Slave_SQL_Running: 'No' }), false, 1).replicationStopped, undefined, 'a paused SQL thread is a pause');
+  assert.equal(mysqlProbeResult(vars(1), status({ Slave_IO_Running: 'Connecting', Last_IO_Errno: 2003 }), false, 1).replicationStopped, undefined, 'still retrying its primary');
+  const held = mysqlProbeResult({ ro: 1, binlog_pos: '0-1-10,0-3-11', slave_pos: '0-1-10' }, status({}), false, 1).heldPositions;
+  assert.deepEqual(held, ['0-1-10', '0-1-10,0-3-11'], 'its own binlog too, where a write made on it lands');
+});

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpConsistency } from '../../src/http/core.js';
-import { createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 const SECRET = 'x'.repeat(32);
@@ -17,7 +18,7 @@ function setup() {
 test('secret: required unless development; too short is refused', () => {
   const { cluster } = fakeCluster('postgres', 1);
   assert.throws(() => new HttpConsistency({ cluster }, 'x'), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
-  assert.throws(() => new HttpConsistency({ cluster, secret: 'short' }, 'x'), (e: unknown) => isDbRouterError(e, 'SECRET_MISSING'));
+  assert.throws(() => new HttpConsistency({ cluster, secret: 'short' }, 'x'), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
   assert.ok(new HttpConsistency({ cluster, development: true }, 'x'));
   assert.throws(() => new HttpConsistency({} as never, 'x'), (e: unknown) => isDbRouterError(e, 'CONFIG_INVALID'));
 });

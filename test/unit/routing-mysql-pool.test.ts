@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { FakeMysqlPool, fakeCluster } from './routing-fakes.js';
 
 function setup(replicas = 2) {
@@ -33,7 +34,7 @@ test('query/execute: reads to replicas, writes and MySQL hard cases to the prima
 
 test("mysql2's callback API (what Kysely's MysqlDialect calls) works", async () => {
   const { net, pool } = setup();
-  const conn = await new Promise<import('../../src/index.js').RoutedMysqlConnection>((resolve, reject) =>
+  const conn = await new Promise<import('../../src/engines/mysql/index.js').RoutedMysqlConnection>((resolve, reject) =>
     pool.getConnection((err, c) => (err || !c ? reject(err ?? new Error('none')) : resolve(c))),
   );
   const rows = await new Promise<unknown>((resolve, reject) => conn.query('SELECT 1', [], (err, r) => (err ? reject(err) : resolve(r))));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 function setup(replicas = 2, extra = {}) {
@@ -43,7 +44,7 @@ test('pool.query: reads go to a replica, writes and hard cases to the primary', 
 
 test('callback forms of query and connect work', async () => {
   const { net, pool } = setup();
-  await new Promise<void>((resolve, reject) => pool.query('SELECT 1', (err, r) => (err ? reject(err) : (assert.equal(r!.rows.length, 1), resolve()))));
+  await new Promise<void>((resolve, reject) => pool.query('SELECT 1', (err, r) => (err ? reject(err) : (assert.equal(r.rows.length, 1), resolve()))));
   await new Promise<void>((resolve, reject) => pool.query('INSERT INTO t VALUES ($1)', [1], (err) => (err ? reject(err) : resolve())));
   assert.equal(net.last().alias, 'default');
   await new Promise<void>((resolve, reject) =>
@@ -72,9 +73,9 @@ test('a checked-out client reads on replicas until it writes, then stays on the 
   await pool.end();
 });
 
-test('transactions run on the primary; SET and temp tables pin the client', async () => {
+test('transactions run on the primary; SET ROLE and temp tables pin the client', async () => {
   const { net, pool } = setup();
-  for (const first of ['BEGIN', 'SET search_path = app', 'CREATE TEMP TABLE x (a int)', 'LISTEN ch']) {
+  for (const first of ['BEGIN', 'SET ROLE app', 'CREATE TEMP TABLE x (a int)', 'LISTEN ch']) {
     const c = await pool.connect();
     await c.query(first);
     await c.query('SELECT 1');
@@ -262,4 +263,16 @@ test('callback-API node pools (the real drivers\' hot path): results, safety net
     delete (globalThis as { probe?: () => unknown }).probe;
     await pool.end();
   }
+});
+
+test('issue 12: a write through a checked-out client is recorded with its own reason; the reads after it are sticky', async () => {
+  const { cluster, pool } = setup(1, { debug: true });
+  const c = await pool.connect();
+  try {
+    await c.query('INSERT INTO t VALUES (1)');
+    await c.query('SELECT 1');
+  } finally {
+    c.release();
+  }
+  assert.deepEqual(cluster.queries.slice(-2).map((q) => [q.alias, q.reason]), [['default', 'write'], ['default', 'sticky']]);
 });

@@ -3,7 +3,9 @@
 // free and on a bound checked-out client, through nested scopes; reads, transactions and locks run.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMysqlPool, createPgPool, isDbRouterError } from '../../src/index.js';
+import { isDbRouterError } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import { FakeMysqlPool, FakePgPool, fakeCluster } from './routing-fakes.js';
 
 const refused = (e: unknown) => isDbRouterError(e, 'READ_ONLY') && /before it reached any server/.test(e.message);

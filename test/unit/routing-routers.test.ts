@@ -150,8 +150,8 @@ test('the decision allocates nothing per replica: 64 replicas route as fast as 1
 });
 
 test('least-busy picks the replica with the fewest statements in flight', async () => {
-  const { createPgPool } = await import('../../src/index.js');
-  const cluster = createCluster({ databases, routers: [primaryReplica({ strategy: 'least-busy' })] });
+  const { createPgPool } = await import('../../src/engines/postgres/index.js');
+  const cluster = createCluster({ databases, routers: [primaryReplica({ strategy: 'least-busy' })], health: false });
   const hold: Record<string, (() => void)[]> = {};
   const pool = createPgPool(cluster, {
     createPool: (_config, alias) => ({

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCluster, createPgPool, isDbRouterError, usePrimary, useReplica } from '../../src/index.js';
+import { createCluster, isDbRouterError, usePrimary, useReplica } from '../../src/index.js';
+import { createPgPool } from '../../src/engines/postgres/index.js';
 import { FakePgPool, fakeCluster } from './routing-fakes.js';
 
 const databases = {

@@ -1,5 +1,6 @@
 import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
 import type { ConnectionOptions } from '../../routing/contracts.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS } from '../bounds.js';
 
 /** mysql2 settings for one node. The password stays non-enumerable. */
 export function mysqlPoolConfig(c: ConnectionOptions): MysqlPoolOptions & Record<string, unknown> {
@@ -11,7 +12,7 @@ export function mysqlPoolConfig(c: ConnectionOptions): MysqlPoolOptions & Record
     ...(c.ssl !== undefined && c.ssl !== false ? { ssl: c.ssl === true ? {} : c.ssl } : {}),
     ...(c.pool.max !== undefined ? { connectionLimit: c.pool.max } : {}),
     ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeout: c.pool.idleTimeoutMillis } : {}),
-    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis } : {}),
+    connectTimeout: c.pool.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS,
     ...c.driverOptions,
   };
   if (c.password !== undefined) Object.defineProperty(config, 'password', { value: c.password, enumerable: false, writable: true, configurable: true });

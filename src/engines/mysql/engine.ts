@@ -1,21 +1,34 @@
 import type { ConnectionOptions as MysqlConnectionOptions } from 'mysql2';
 import type { ConnectionOptions, Engine, HasInternals } from '../../routing/contracts.js';
 import type { Role } from '../../routing/router.js';
-import { errorCode, errorNumber } from '../engine.js';
+import { errorCode, errorNumber, failedToConnect } from '../engine.js';
 import { mysqlPoolConfig } from './config.js';
 import { RoutedMysqlPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
 import { MysqlPositions } from './positions.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, withTimeout } from '../bounds.js';
+import { DbRouterError } from '../../errors.js';
 
 /** ER_OPTION_PREVENTS_STATEMENT, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE. */
 const READ_ONLY_ERRNO = new Set([1290, 1792, 1836]);
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  // MariaDB's answer to KILL CONNECTION on a running statement, before it closes the connection.
+  'ER_CONNECTION_KILLED',
 ]);
 
+/**
+ * Refused before any statement: ER_CON_COUNT_ERROR (too many connections, sent instead of the
+ * handshake). Not ER_SERVER_SHUTDOWN: a server sends it to the statements it cuts.
+ */
+const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR']);
+/** mysql2 refusing to send on a connection it already knows is closed. */
+const NOT_SENT_MESSAGE = /^Can't add new command when connection is in closed state/;
+
 interface MysqlPromiseConnection {
-  query(sql: string): Promise<[unknown, unknown]>;
+  query(sql: string | { sql: string; timeout: number }): Promise<[unknown, unknown]>;
+  destroy(): void;
   end(): Promise<void>;
   on(event: 'error', fn: () => void): unknown;
 }
@@ -33,7 +46,17 @@ export class MysqlEngine implements Engine {
 
   isConnectionError(err: unknown): boolean {
     const code = errorCode(err);
-    return typeof code === 'string' && CONNECTION_CODES.has(code);
+    if (typeof code === 'string') return CONNECTION_CODES.has(code);
+    return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
+  }
+
+  // PROTOCOL_CONNECTION_LOST ("Connection lost: The server closed the connection."), ECONNRESET,
+  // EPIPE and ER_SERVER_SHUTDOWN come from a connection that was open: the statement may have run.
+  neverSent(err: unknown): boolean {
+    if (failedToConnect(err)) return true;
+    const code = errorCode(err);
+    if (typeof code === 'string') return REFUSED_SESSION_CODES.has(code);
+    return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
   }
 
   createPool(cluster: HasInternals, options?: { readonly pinned?: string }): RoutedMysqlPool {
@@ -44,17 +67,29 @@ export class MysqlEngine implements Engine {
     return new MysqlPositions();
   }
 
-  async discoverRole(connection: ConnectionOptions): Promise<Role> {
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role> {
     const mysql = loadDriver<{ createConnection(c: MysqlConnectionOptions): Promise<MysqlPromiseConnection> }>('mysql2/promise');
-    const conn = await mysql.createConnection(mysqlPoolConfig(connection));
-    conn.on('error', () => {});
-    try {
-      const [rows] = await conn.query('SELECT @@global.read_only AS r');
+    const config = mysqlPoolConfig(connection);
+    const bound = timeoutMillis ?? config.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
+    config.connectTimeout = bound;
+    let conn: MysqlPromiseConnection | undefined;
+    let abandoned = false;
+    const ask = async (): Promise<Role> => {
+      conn = await mysql.createConnection(config);
+      conn.on('error', () => {});
+      if (abandoned) throw new DbRouterError('NODE_DOWN', 'Abandoned.');
+      const [rows] = await conn.query({ sql: 'SELECT @@global.read_only AS r', timeout: bound });
       const r = (rows as { r?: unknown }[])[0]?.r;
       return Number(r) === 1 ? 'replica' : 'primary';
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    };
+    const drop = (): void => {
+      abandoned = true;
+      conn?.destroy();
+    };
+    return withTimeout(ask(), bound, () => new DbRouterError('NODE_DOWN', `The server did not say its role within ${bound} ms.`), drop).finally(() => {
+      const c = conn;
+      if (c !== undefined && !abandoned) c.end().catch(() => c.destroy());
+    });
   }
 
   async queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]> {

@@ -1,9 +1,10 @@
-import { createRequire } from 'node:module';
 import type { Connection, ConnectionOptions, QueryError } from 'mysql2';
-import { reached } from '../../consistency/position.js';
+import { gtidDistance as distanceOf, holdsMore, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
+import { loadDriver } from '../driver.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
 import type { ProbeConnection } from '../postgres/probe.js';
+import { endWithin } from '../bounds.js';
 
 /**
  * Options of the MariaDB prober.
@@ -47,6 +48,11 @@ export interface SlaveStatus {
   Master_Host?: string;
   Master_Port?: number | string;
   Gtid_IO_Pos?: string;
+  Last_IO_Errno?: number | string;
+  Last_IO_Error?: string;
+  Last_SQL_Errno?: number | string;
+  Last_SQL_Error?: string;
+  Connection_name?: string;
 }
 
 /**
@@ -60,6 +66,8 @@ export interface SlaveStatus {
  *   const monitor = new HealthMonitor({ nodes, prober: mariadbProber({ connections }) })
  */
 export function mariadbProber(options: MariadbProberOptions): Prober {
+  // A missing driver is DRIVER_MISSING now, not a failed check that marks every node down.
+  loadMysql();
   return {
     positionUnit: 'transactions',
     forNode(node: MonitoredNode): NodeProbe {
@@ -69,97 +77,29 @@ export function mariadbProber(options: MariadbProberOptions): Prober {
     },
     reached: gtidReached,
     distance: gtidDistance,
+    holdsMore: (replica, primary) => holdsMore(kindOf(replica, primary), replica, primary),
   };
 }
 
 // MariaDB GTID positions (`0-1-42`) and MySQL GTID sets (`uuid:1-42`) are told apart by their form.
 const isMysqlSet = (pos: string) => pos.includes(':');
+const kindOf = (a: string, b: string): 'mysql' | 'mariadb' => (isMysqlSet(a) || isMysqlSet(b) ? 'mysql' : 'mariadb');
 
 /** `reached` for either MariaDB GTID positions or MySQL GTID sets. */
 export function gtidReached(have: string, want: string): boolean {
-  return reached(isMysqlSet(have) || isMysqlSet(want) ? 'mysql' : 'mariadb', have, want);
+  return reached(kindOf(have, want), have, want);
 }
 
 /**
- * Transactions `have` lacks to reach `want`: per replication domain, the difference of sequence
- * numbers (strict GTID mode keeps them increasing per domain). 0 when caught up, `undefined` when
- * a position cannot be read.
+ * Transactions `have` lacks to reach `want`: per MariaDB replication domain the difference of
+ * sequence numbers (strict GTID mode keeps them increasing per domain), for MySQL the GTIDs of
+ * `want` missing from `have`. 0 when caught up, `undefined` when a position cannot be read.
  *
  * @example
  *   gtidDistance('0-1-40', '0-1-42,1-2-3') // 5
  */
 export function gtidDistance(have: string, want: string): number | undefined {
-  if (isMysqlSet(have) || isMysqlSet(want)) return gtidSetDistance(have, want);
-  const h = parseGtids(have);
-  const w = parseGtids(want);
-  if (!h || !w) return undefined;
-  let total = 0n;
-  for (const [domain, seq] of w) {
-    const got = h.get(domain) ?? 0n;
-    if (seq > got) total += seq - got;
-  }
-  return Number(total);
-}
-
-// MySQL: transactions of `want` missing from `have`, interval by interval.
-function gtidSetDistance(have: string, want: string): number | undefined {
-  const h = parseGtidSet(have);
-  const w = parseGtidSet(want);
-  if (!h || !w) return undefined;
-  let missing = 0n;
-  for (const [uuid, ranges] of w) {
-    const got = h.get(uuid) ?? [];
-    for (const [lo, hi] of ranges) {
-      let count = hi - lo + 1n;
-      for (const [a, b] of got) {
-        const from = a > lo ? a : lo;
-        const to = b < hi ? b : hi;
-        if (to >= from) count -= to - from + 1n;
-      }
-      if (count > 0n) missing += count;
-    }
-  }
-  return Number(missing);
-}
-
-function parseGtidSet(set: string): Map<string, Array<[bigint, bigint]>> | undefined {
-  const out = new Map<string, Array<[bigint, bigint]>>();
-  for (const part of set.replace(/\s+/g, '').split(',')) {
-    if (part === '') continue;
-    const [uuid, ...ranges] = part.split(':');
-    if (!uuid || ranges.length === 0) return undefined;
-    const list = out.get(uuid.toLowerCase()) ?? [];
-    for (const r of ranges) {
-      const m = /^(\d+)(?:-(\d+))?$/.exec(r);
-      if (!m) return undefined;
-      list.push([BigInt(m[1]!), BigInt(m[2] ?? m[1]!)]);
-    }
-    out.set(uuid.toLowerCase(), merge(list));
-  }
-  return out;
-}
-
-function merge(list: Array<[bigint, bigint]>): Array<[bigint, bigint]> {
-  const sorted = [...list].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-  const out: Array<[bigint, bigint]> = [];
-  for (const [lo, hi] of sorted) {
-    const last = out[out.length - 1];
-    if (last && lo <= last[1] + 1n) last[1] = hi > last[1] ? hi : last[1];
-    else out.push([lo, hi]);
-  }
-  return out;
-}
-
-function parseGtids(pos: string): Map<string, bigint> | undefined {
-  const out = new Map<string, bigint>();
-  for (const part of pos.split(',')) {
-    if (part.trim() === '') continue;
-    const m = /^\s*(\d+)-\d+-(\d+)\s*$/.exec(part);
-    if (!m) return undefined;
-    const seq = BigInt(m[2]!);
-    if (seq > (out.get(m[1]!) ?? -1n)) out.set(m[1]!, seq);
-  }
-  return out;
+  return distanceOf(kindOf(have, want), have, want);
 }
 
 /**
@@ -234,7 +174,11 @@ export class MariadbProbe implements NodeProbe {
   }
 
   async #replicaStatus(conn: Connection): Promise<SlaveStatus | undefined> {
-    if (this.#flavor === 'mariadb') return (await this.#query<SlaveStatus>(conn, 'SHOW SLAVE STATUS'))[0];
+    if (this.#flavor === 'mariadb') {
+      // Every replication connection (multi-source): the default one ('') describes the replica.
+      const rows = await this.#query<SlaveStatus>(conn, 'SHOW ALL SLAVES STATUS');
+      return rows.find((r) => !r.Connection_name) ?? rows[0];
+    }
     // MySQL 8.0.22+ names it SHOW REPLICA STATUS, with Source/Replica column names.
     let row: Record<string, unknown> | undefined;
     try {
@@ -252,6 +196,10 @@ export class MariadbProbe implements NodeProbe {
       Master_Host: pick('Source_Host', 'Master_Host') as string | undefined,
       Master_Port: pick('Source_Port', 'Master_Port') as number | undefined,
       Gtid_IO_Pos: row.Retrieved_Gtid_Set as string | undefined,
+      Last_IO_Errno: pick('Last_IO_Errno', 'Last_IO_Errno') as number | undefined,
+      Last_IO_Error: pick('Last_IO_Error', 'Last_IO_Error') as string | undefined,
+      Last_SQL_Errno: pick('Last_SQL_Errno', 'Last_SQL_Errno') as number | undefined,
+      Last_SQL_Error: pick('Last_SQL_Error', 'Last_SQL_Error') as string | undefined,
     };
   }
 
@@ -259,7 +207,8 @@ export class MariadbProbe implements NodeProbe {
     const conn = this.#conn;
     this.#conn = undefined;
     if (!conn) return Promise.resolve();
-    return new Promise((resolve) => conn.end(() => resolve()));
+    // Politely within the query bound; a server that stopped answering never acknowledges COM_QUIT.
+    return endWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), this.#queryTimeout, () => conn.destroy());
   }
 
   #query<T>(conn: Connection, sql: string): Promise<T[]> {
@@ -272,6 +221,8 @@ export class MariadbProbe implements NodeProbe {
     if (this.#conn) return Promise.resolve(this.#conn);
     this.#connecting ??= new Promise<Connection>((resolve, reject) => {
       const conn = loadMysql().createConnection(this.#config);
+      // A background check never keeps a process alive: a script that is done exits.
+      (conn as unknown as { stream?: { unref?(): void } }).stream?.unref?.();
       // A monitoring connection that breaks is simply opened again at the next check.
       conn.on('error', () => {
         if (this.#conn === conn) this.#conn = undefined;
@@ -319,15 +270,19 @@ export function mysqlProbeResult(vars: Variables, status: SlaveStatus | undefine
       upstream: undefined, paused: false, rttMillis, ...(denied ? { limited: LIMITED } : {}),
     };
   }
+  // Positions the replica holds: what it applied and its own binlog (a write made on the replica
+  // itself lands only there). MySQL reports one set for both.
+  const held = [...new Set([applied, binlog].filter((p): p is string => p !== undefined && p !== ''))];
   if (denied || status === undefined) {
     // No thread state to read: the engine's own lag is unknown to us, so report none and let the
     // monitor measure it against the primary's GTID positions. A read_only node that has no
     // replication configured (status undefined, not denied) is stalled: lag unknown.
     return {
       role: 'replica', position: applied, replayPosition: applied, lagMillis: denied ? 0 : undefined,
-      upstream: undefined, paused: !denied, rttMillis, ...(denied ? { limited: LIMITED } : {}),
+      upstream: undefined, paused: !denied, rttMillis, heldPositions: held, ...(denied ? { limited: LIMITED } : {}),
     };
   }
+  const stopped = stoppedReason(status);
   const seconds = status.Seconds_Behind_Master;
   const received = status.Gtid_IO_Pos || applied;
   let lagMillis: number | undefined;
@@ -352,15 +307,28 @@ export function mysqlProbeResult(vars: Variables, status: SlaveStatus | undefine
     upstream: status.Master_Host ? `${status.Master_Host}:${String(status.Master_Port ?? '')}` : undefined,
     paused: sql !== 'Yes',
     rttMillis,
+    heldPositions: held,
+    ...(stopped !== undefined ? { replicationStopped: stopped } : {}),
   };
 }
 
-const require = createRequire(import.meta.url);
+/**
+ * Why replication has stopped, or `undefined` while it runs or is only paused. A stopped SQL
+ * thread with no error is a pause of replay (lag measures it); a receiving thread that stopped
+ * (`No`, not `Connecting`: it no longer even retries) or any thread error (1236: the primary no
+ * longer has, or never had, the history the replica asks for) means it will not catch up by itself.
+ */
+function stoppedReason(status: SlaveStatus): string | undefined {
+  const ioErr = Number(status.Last_IO_Errno ?? 0);
+  const sqlErr = Number(status.Last_SQL_Errno ?? 0);
+  const reasons: string[] = [];
+  if (status.Slave_IO_Running === 'No' || (status.Slave_IO_Running !== 'Connecting' && ioErr !== 0)) {
+    reasons.push(ioErr !== 0 ? `its receiving (IO) thread stopped with error ${ioErr}${status.Last_IO_Error ? `: ${status.Last_IO_Error}` : ''}` : 'its receiving (IO) thread is stopped');
+  }
+  if (sqlErr !== 0) reasons.push(`its applying (SQL) thread stopped with error ${sqlErr}${status.Last_SQL_Error ? `: ${status.Last_SQL_Error}` : ''}`);
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
 
 function loadMysql(): { createConnection(config: ConnectionOptions): Connection } {
-  try {
-    return require('mysql2') as { createConnection(config: ConnectionOptions): Connection };
-  } catch (cause) {
-    throw new DbRouterError('CONFIG_INVALID', 'The "mysql2" package is not installed; run: npm install mysql2', { cause });
-  }
+  return loadDriver<{ createConnection(config: ConnectionOptions): Connection }>('mysql2');
 }

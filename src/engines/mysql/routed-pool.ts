@@ -9,7 +9,9 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
+import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
+import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
 /** What a mysql2 query resolves to: `[rows or OkPacket, fields]`. */
 export type MysqlResult = [unknown, unknown];
@@ -97,10 +99,13 @@ export class RoutedMysqlPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
+    checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('mysql2/promise');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {
@@ -259,7 +264,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (this.#ending === undefined) {
       this.#ended = true;
       this.#cx.untrack(this);
-      this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end()))).then(() => undefined);
+      // Bounded: a server that stopped answering never acknowledges COM_QUIT.
+      this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyMysqlConnections(p))))).then(() => undefined);
     }
     if (callback === undefined) return this.#ending;
     this.#ending.then(() => callback(null), (e: Error) => callback(e));
@@ -371,6 +377,11 @@ export class RoutedMysqlConnection extends EventEmitter {
   destroy(): void {
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
   }
+}
+
+function destroyMysqlConnections(p: MysqlPoolLike): void {
+  const all = (p.pool as unknown as { _allConnections?: { toArray(): { destroy(): void }[] } } | undefined)?._allConnections;
+  for (const c of all?.toArray() ?? []) c.destroy();
 }
 
 function defaultCreate(config: PoolOptions): MysqlPoolLike {

@@ -1,5 +1,5 @@
 /**
- * `dbrouter/pg`: the routed node-postgres pool.
+ * `dbrouter/pg`: the routed node-postgres pool, its clients, and a `pg` driver module.
  *
  * @example
  *   import { createCluster } from 'dbrouter';
@@ -7,4 +7,5 @@
  *   const pool = createPgPool(createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } }));
  */
 export { createPgPool, RoutedPgClient, RoutedPgPool } from './routed-pool.js';
-export type { PgClientLike, PgPoolLike, PgQueryInput, RoutedPgPoolOptions } from './routed-pool.js';
+export type { PgClientHost, PgClientLike, PgPoolLike, PgQueryInput, RoutedPgPoolOptions } from './routed-pool.js';
+export { pgDriver, type PgDriverModule } from './driver-module.js';

@@ -1,8 +1,10 @@
-import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
-import { lsnDistance, parseLsn, reached } from '../../consistency/position.js';
+import { holdsMore, lsnDistance, parseLsn, reached } from '../../consistency/position.js';
 import { DbRouterError } from '../../errors.js';
+import { loadDriver } from '../driver.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
+import { endWithin } from '../bounds.js';
 
 /**
  * Where the monitor connects for one node. A structural subset of the cluster's connection
@@ -70,6 +72,8 @@ export interface CheckRow {
  *   const monitor = new HealthMonitor({ nodes, prober: postgresProber({ connections }) })
  */
 export function postgresProber(options: PostgresProberOptions): Prober {
+  // A missing driver is DRIVER_MISSING now, not a failed check that marks every node down.
+  loadPg();
   return {
     positionUnit: 'bytes',
     forNode(node: MonitoredNode): NodeProbe {
@@ -79,6 +83,7 @@ export function postgresProber(options: PostgresProberOptions): Prober {
     },
     reached: (have, want) => reached('postgres', have, want),
     distance: (have, want) => lsnDistance(have, want),
+    holdsMore: (replica, primary) => holdsMore('postgres', replica, primary),
   };
 }
 
@@ -101,6 +106,8 @@ export class PostgresProbe implements NodeProbe {
       database: connection.database,
       application_name: 'dbrouter-monitor',
       connectionTimeoutMillis: options.connectTimeoutMillis ?? 1000,
+      // A background check never keeps a process alive: a script that is done exits.
+      stream: unrefSocket,
       ...(connection.ssl !== undefined ? { ssl: connection.ssl } : {}),
     };
     const password = options.monitor ? options.monitor.password : connection.password;
@@ -130,11 +137,13 @@ export class PostgresProbe implements NodeProbe {
     }
   }
 
+  /** Closes the connection politely, within the query bound; past it the socket is destroyed. */
   close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
     this.#connecting = undefined;
-    return client ? client.end().catch(() => undefined) : Promise.resolve();
+    if (!client) return Promise.resolve();
+    return endWithin(() => client.end(), this.#queryTimeout, () => streamOf(client)?.destroy()).catch(() => undefined);
   }
 
   #connect(): Promise<Client> {
@@ -167,11 +176,20 @@ export class PostgresProbe implements NodeProbe {
   #drop(): void {
     for (const client of [this.#client, this.#pending]) {
       if (!client) continue;
-      const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-      stream?.destroy();
+      streamOf(client)?.destroy();
     }
     this.#client = undefined;
   }
+}
+
+function unrefSocket(): Socket {
+  const socket = new Socket();
+  socket.unref();
+  return socket;
+}
+
+function streamOf(client: Client): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
 }
 
 /** @internal What the check's row means (exported for unit tests). */
@@ -183,8 +201,10 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
   }
   const receive = row.receive_lsn ?? undefined;
   const replay = row.replay_lsn ?? undefined;
-  // Everything received is applied: the replica is as current as its stream. Otherwise it is as
-  // old as the last transaction it applied (unknown if none applied since start).
+  // Everything received is applied: the replica is as current as its stream. Otherwise its gap is
+  // at most as old as the last transaction it applied (unknown if none applied since start): an
+  // upper bound, far too high on a quiet primary, which the monitor uses only for a gap older than
+  // the primary positions it has seen (it dates the others itself).
   const applied = receive === undefined || replay === undefined ? undefined : (parseLsn(replay) ?? -1n) >= (parseLsn(receive) ?? 0n);
   const lagMillis = applied === true ? 0 : row.since_replay_ms === null ? undefined : Math.max(0, row.since_replay_ms);
   return {
@@ -199,12 +219,6 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
   };
 }
 
-const require = createRequire(import.meta.url);
-
 function loadPg(): { Client: new (config: ClientConfig) => Client } {
-  try {
-    return require('pg') as { Client: new (config: ClientConfig) => Client };
-  } catch (cause) {
-    throw new DbRouterError('CONFIG_INVALID', 'The "pg" package is not installed; run: npm install pg', { cause });
-  }
+  return loadDriver<{ Client: new (config: ClientConfig) => Client }>('pg');
 }

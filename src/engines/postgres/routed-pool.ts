@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { Pool, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import type {
+  ClientConfig, Connection, Pool, PoolClient, PoolConfig, PoolOptions, QueryArrayConfig, QueryArrayResult, QueryConfig, QueryConfigValues, QueryResult,
+  QueryResultRow, Submittable as PgSubmittable,
+} from 'pg';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
@@ -8,7 +11,11 @@ import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
-import { pgClientConfig } from './config.js';
+import { checkPoolArguments } from '../pool-options.js';
+import { pgClientConfig, redactedConfig } from './config.js';
+import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
+import { applySetup, sessionSetup } from './session-setup.js';
+import { runSubmittable, submittableText } from './submittable.js';
 
 /** The part of a node-postgres client dbrouter uses. */
 export interface PgClientLike {
@@ -26,6 +33,7 @@ export interface PgPoolLike extends EventEmitter {
   readonly totalCount: number;
   readonly idleCount: number;
   readonly waitingCount: number;
+  readonly expiredCount?: number;
 }
 
 export interface RoutedPgPoolOptions {
@@ -33,11 +41,19 @@ export interface RoutedPgPoolOptions {
   readonly createPool?: (config: PoolConfig, alias: string) => PgPoolLike;
   /** Send every statement to this alias (what `cluster.migrate()` uses). */
   readonly pinned?: string;
+  /**
+   * Statements run on every new physical connection of every node, before anything else runs on it
+   * (node-postgres queues them first), e.g. `["SET TIME ZONE 'UTC'", 'SET search_path TO app, public']`.
+   * Set-up here is not session state: it does not bind a client to the primary. For settings a
+   * server takes at start-up, `driverOptions: { options: '-c search_path=app' }` on a database works too.
+   */
+  readonly onConnect?: readonly string[];
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
 export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
 type Callback = (err: Error | null, result?: QueryResult) => void;
+type Cb<R> = (err: Error, result: R) => void;
 
 /** node-postgres's callback form of `Pool#query`. */
 interface CallbackPool {
@@ -66,16 +82,71 @@ function ended(): DbRouterError {
   return new DbRouterError('POOL_ENDED', 'Cannot use a pool after calling end() on it; create a new pool with createPgPool(cluster).');
 }
 
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** The `pg` module, when installed: its classes head our prototype chains (see the end of this file). */
+interface PgModule {
+  readonly Pool: { readonly prototype: object };
+  readonly Client: { readonly prototype: object };
+  readonly TypeOverrides: new () => PgTypeOverrides;
+  escapeLiteral(s: string): string;
+  escapeIdentifier(s: string): string;
+}
+
+interface PgTypeOverrides {
+  setTypeParser(oid: number, format: unknown, parser?: unknown): void;
+  getTypeParser(oid: number, format?: string): unknown;
+}
+
+function optionalPg(): PgModule | undefined {
+  try {
+    return loadDriver<PgModule>('pg');
+  } catch {
+    return undefined;
+  }
+}
+
+const PG = optionalPg();
+const HANDLERS = Symbol('dbrouter.handlers');
+/** Marks a node connection that carries a client's replayed session settings: reset before it goes back. */
+const DIRTY = Symbol('dbrouter.session');
+/** A routed client's way to run a submittable and hear when it is over (used by `RoutedPgPool#query`). */
+const SUBMIT = Symbol('dbrouter.submit');
+
+/** pg-pool's defaults, for `pool.options`. */
+const POOL_DEFAULTS = { max: 10, idleTimeoutMillis: 10000, maxUses: Infinity, allowExitOnIdle: false, maxLifetimeSeconds: 0 } as const;
+
+/**
+ * What a routed client needs from its pool. Internal: routed clients come from `pool.connect()` or
+ * from a driver module's `Client` (see `pgDriver`).
+ */
+export interface PgClientHost {
+  readonly cx: ClusterInternals;
+  readonly runner: NodeRunner<Args, QueryResult, PgClientLike>;
+  acquire(index: number, owner: RoutedPgClient): Promise<PgClientLike>;
+  release(conn: PgClientLike, err: unknown, reset: boolean): void;
+  readonly config: ClientConfig;
+}
+
 /**
  * A node-postgres `Pool` that routes: reads to replicas, writes to the primary, under any code
- * that takes a `pg.Pool` (Kysely's `PostgresDialect`, Drizzle's `node-postgres`, your own).
- * Each node has its own real `pg.Pool` inside. Events `connect`/`acquire`/`release`/`remove` carry
- * the node's physical client; `error` carries background errors of any node.
+ * that takes a `pg.Pool` (Kysely's `PostgresDialect`, Drizzle's `node-postgres`, Prisma's
+ * `PrismaPg`, Knex's `connectionPool`, your own). It type-checks as a `pg.Pool`, and
+ * `instanceof pg.Pool` is true for the `pg` package dbrouter resolves (the application's). Each node
+ * has its own real `pg.Pool` inside. Events `connect`/`acquire`/`release`/`remove` carry the node's
+ * physical client; `error` carries background errors of any node. Submittables (`pg-cursor`,
+ * `pg-query-stream`) are routed like the statement they run, and hold a connection until they end.
  *
  * @example
  *   const pool = createPgPool(cluster);
  *   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
  */
+// The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgPool extends Omit<Pool, keyof EventEmitter | 'query' | 'connect' | 'end' | 'options' | 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount' | 'ending' | 'ended'> {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: PoolConfig, alias: string) => PgPoolLike;
@@ -84,18 +155,26 @@ export class RoutedPgPool extends EventEmitter {
   readonly #forwarding = new Set<string>();
   readonly #runner: NodeRunner<Args, QueryResult, PgClientLike>;
   readonly #pinnedAlias: string | undefined;
+  readonly #onConnect: string | undefined;
+  readonly #host: PgClientHost;
+  #options: PoolOptions | undefined;
+  #ending = false;
   #ended = false;
-  #ending: Promise<void> | undefined;
+  #endPromise: Promise<void> | undefined;
 
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
+    checkPoolArguments('createPgPool', cluster, INTERNALS, options);
     this.#cx = cluster[INTERNALS];
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
     }
+    // Without a createPool of the caller's, the driver is needed: DRIVER_MISSING here, not at the first query.
+    if (options.createPool === undefined) loadDriver('pg');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
     this.#pinnedAlias = options.pinned;
+    this.#onConnect = options.onConnect !== undefined && options.onConnect.length > 0 ? options.onConnect.join('; ') : undefined;
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {
       throw new DbRouterError('UNKNOWN_ALIAS', `pinned: no database "${options.pinned}" in this cluster (known: ${this.#cx.nodes.map((n) => n.alias).join(', ')}).`);
     }
@@ -103,8 +182,18 @@ export class RoutedPgPool extends EventEmitter {
       query: (i, a) => this.#pool(i).query(a[0], a[1]),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => c.query(a[0], a[1]),
-      release: (c, err) => this.#releaseInner(c, err),
+      release: (c, err) => this.#releaseInner(c, err, false),
       rows: async (i, sql) => (await this.#pool(i).query(sql)).rows as Record<string, unknown>[],
+    };
+    const settings = (): ClientConfig => this.options;
+    this.#host = {
+      cx: this.#cx,
+      runner: this.#runner,
+      acquire: (i, owner) => this.#acquire(i, owner),
+      release: (c, err, reset) => this.#releaseInner(c, err, reset),
+      get config(): ClientConfig {
+        return settings();
+      },
     };
     this.on('newListener', (event: string) => this.#forward(event));
     this.#cx.track(this);
@@ -119,6 +208,9 @@ export class RoutedPgPool extends EventEmitter {
     this.#callbackApi[index] = typeof (p as { Client?: unknown }).Client === 'function';
     // An idle client's error is emitted on its pool; unhandled, it would crash the process.
     p.on('error', (err: Error, client: unknown) => this.#background(err, client));
+    const setup = this.#onConnect;
+    // node-postgres runs a client's queries in order: set-up queued here runs before any other.
+    if (setup !== undefined) p.on('connect', (c: PgClientLike) => void c.query(setup).catch((err: unknown) => this.#background(err, c)));
     for (const e of this.#forwarding) p.on(e, (...a: unknown[]) => this.emit(e, ...a));
     this.#inner[index] = p;
     return p;
@@ -156,57 +248,93 @@ export class RoutedPgPool extends EventEmitter {
     return c;
   }
 
-  #releaseInner(c: PgClientLike, err?: unknown): void {
+  /**
+   * Gives a node connection back. One that carries a client's session settings is reset first
+   * (`RESET ALL`, then this pool's `onConnect` again), so the next borrower gets a clean session.
+   */
+  #releaseInner(c: PgClientLike, err: unknown, reset: boolean): void {
     const handlers = (c as { [HANDLERS]?: Record<string, (...a: unknown[]) => void> })[HANDLERS];
     if (handlers !== undefined) for (const [e, fn] of Object.entries(handlers)) (c as unknown as EventEmitter).removeListener(e, fn);
-    c.release(err instanceof Error || err === true ? err : undefined);
+    const destroy = err instanceof Error || err === true;
+    const dirty = (c as { [DIRTY]?: boolean })[DIRTY] === true;
+    if (!destroy && (reset || dirty)) {
+      delete (c as { [DIRTY]?: boolean })[DIRTY];
+      const sql = this.#onConnect === undefined ? 'RESET ALL' : `RESET ALL; ${this.#onConnect}`;
+      c.query(sql).then(() => c.release(), (e: unknown) => c.release(asError(e)));
+      return;
+    }
+    c.release(destroy ? (err) : undefined);
   }
 
   #pinned(): NodeInfo | undefined {
     return this.#pinnedAlias === undefined ? undefined : this.#cx.node(this.#pinnedAlias);
   }
 
-  /** Runs one statement where the routers say; same forms as `pg.Pool#query`, callback included. */
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query(text: PgQueryInput, callback: Callback): void;
-  query(text: PgQueryInput, values: readonly unknown[] | undefined, callback: Callback): void;
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | undefined {
+  /**
+   * Runs one statement where the routers say; same forms as `pg.Pool#query`, callback included.
+   * A submittable (`new Cursor(sql)`, `new QueryStream(sql)`) is returned at once and runs on a
+   * connection of its own, given back when it ends, fails or is closed.
+   */
+  query<T extends PgSubmittable>(queryStream: T): T;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, values?: QueryConfigValues<I>): Promise<QueryResult<R>>;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: Cb<QueryArrayResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: Cb<QueryResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: Cb<QueryResult<R>>): void;
+  query(text: unknown, values?: unknown, callback?: unknown): unknown {
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
     // The hot path, inline: the node pool is called from this frame (see `settle`). Text or a
     // config object (Drizzle sends `{ text, rowMode, types }`).
     const cx = this.#cx;
     const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text;
-    if (this.#ended || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
-      return this.#query(text, values) as Promise<QueryResult<R>>;
+    if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
+      if (isSubmittable(text)) return this.#submit(text);
+      return this.#query(text, values);
     }
     let d: RouteDecision | Promise<RouteDecision>;
     try {
       d = prepare(cx, this.#runner, sql, cx.route(sql));
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(asError(e));
     }
     const args = [text, values] as const;
-    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f)) as Promise<QueryResult<R>>;
+    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f));
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values)) as Promise<QueryResult<R>>;
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values));
     const dd = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
       (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
-    }) as Promise<QueryResult<R>>;
+    });
   }
 
-  #callback(text: unknown, values: unknown, cb: Callback): undefined {
+  #callback(text: unknown, values: unknown, cb: Callback): unknown {
+    if (isSubmittable(text)) {
+      (text as { callback?: unknown }).callback ??= cb;
+      return this.#submit(text);
+    }
     this.#query(text, values).then((r) => cb(null, r), (e: Error) => cb(e));
     return undefined;
   }
 
+  /** A submittable runs on a client of its own, released when the submittable is over. */
+  #submit<T extends Submittable>(sub: T): T {
+    if (this.#ending) {
+      queueMicrotask(() => (sub as { handleError?: (e: Error) => void }).handleError?.(ended()));
+      return sub;
+    }
+    const client = new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned());
+    client[SUBMIT](sub, () => client.release());
+    return sub;
+  }
+
   // Not async: on the hot path each extra async layer costs a measurable share of a round trip.
   #query(input: unknown, values: unknown): Promise<QueryResult> {
-    if (this.#ended) return Promise.reject(ended());
+    if (this.#ending) return Promise.reject(ended());
     const cx = this.#cx;
     if (!cx.isReady) return cx.ready().then(() => this.#query(input, values));
     try {
@@ -215,14 +343,15 @@ export class RoutedPgPool extends EventEmitter {
       const d = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: cx.classify(sql), write: true } : cx.route(sql);
       return dispatch(cx, this.#runner, sql, [input, values] as const, d);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(asError(e));
     }
   }
 
   /**
    * Checks out a client. It binds lazily: reads run on replicas until it writes, opens a
    * transaction or changes session state; from then on it holds a primary connection until
-   * `release()`.
+   * `release()`. Session set-up (`SET time_zone`, `SET search_path`, `DISCARD ALL` …) does not bind
+   * it: the client replays it on every node connection it uses.
    */
   connect(): Promise<RoutedPgClient>;
   connect(callback: (err: Error | undefined, client: RoutedPgClient | undefined, done: (err?: Error | boolean) => void) => void): void;
@@ -234,38 +363,82 @@ export class RoutedPgPool extends EventEmitter {
   }
 
   #connect(): Promise<RoutedPgClient> {
-    if (this.#ended) return Promise.reject(ended());
+    if (this.#ending) return Promise.reject(ended());
     if (!this.#cx.isReady) return this.#cx.ready().then(() => this.#connect());
     let pinned: NodeInfo | undefined;
     try {
       pinned = this.#pinned();
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(asError(e));
     }
-    return Promise.resolve(new RoutedPgClient((client) => new Binding(this.#cx, { ...this.#runner, acquire: (i) => this.#acquire(i, client) }, pinned)));
+    return Promise.resolve(new RoutedPgClient(this.#host, pinned === undefined ? undefined : () => pinned));
   }
 
-  /** Ends every node's pool. A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. */
-  end(): Promise<void> {
-    if (this.#ending !== undefined) return this.#ending;
-    this.#ended = true;
+  /**
+   * A client for a driver module's `Client` (see `pgDriver`): binds nothing until used, and after
+   * an autocommit write or a transaction its reads go back to replicas (an ORM keeps such clients
+   * in its own pool for long).
+   */
+  client(): RoutedPgClient {
+    if (this.#ending) throw ended();
+    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true);
+  }
+
+  /**
+   * Ends every node's pool, within 5000 ms (past it the connections left are destroyed). A second
+   * call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. With a
+   * callback (pg's `end(cb)`, what TypeORM calls), it is called once every pool has ended.
+   */
+  end(): Promise<void>;
+  end(callback: (err?: Error) => void): void;
+  end(callback?: (err?: Error) => void): Promise<void> | undefined {
+    const p = this.#end();
+    if (callback === undefined) return p;
+    p.then(() => callback(), (e: unknown) => callback(asError(e)));
+    return undefined;
+  }
+
+  #end(): Promise<void> {
+    if (this.#endPromise !== undefined) return this.#endPromise;
+    this.#ending = true;
     this.#cx.untrack(this);
-    this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end()))).then(() => {
+    // Bounded: a server that stopped answering never acknowledges a polite close.
+    this.#endPromise = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyPgClients(p))))).then(() => {
+      this.#ended = true;
       this.emit('end');
     });
+    return this.#endPromise;
+  }
+
+  /** True once `end()` was called (pg's `pool.ending`). */
+  get ending(): boolean {
     return this.#ending;
   }
 
+  /** True once every node's pool has ended (pg's `pool.ended`). */
   get ended(): boolean {
     return this.#ended;
   }
 
   /**
-   * This pool typed as a `pg.Pool`, for libraries whose types ask for one (Drizzle's
-   * `drizzle(pool.asPgPool())`). The object is the same; only its static type changes.
+   * The pool's settings, as pg's `pool.options`: the primary's connection settings and pool sizes.
+   * The password is an ordinary property (a `{ ...pool.options }` copy connects) that logs and
+   * `JSON.stringify` show as `[hidden]`.
+   */
+  get options(): PoolOptions {
+    if (this.#options !== undefined) return this.#options;
+    const nodes = this.#cx.nodes;
+    const node = nodes.find((n) => n.role === 'primary') ?? nodes[0]!;
+    this.#options = redactedConfig({ ...POOL_DEFAULTS, ...pgClientConfig(node.connection) });
+    return this.#options;
+  }
+
+  /**
+   * This pool typed as a `pg.Pool`. Kept for code written before the pool type-checked as one;
+   * the object is the same.
    */
   asPgPool(): Pool {
-    return this as unknown as Pool;
+    return this;
   }
 
   get totalCount(): number {
@@ -280,9 +453,13 @@ export class RoutedPgPool extends EventEmitter {
     return this.#sum('waitingCount');
   }
 
-  #sum(k: 'totalCount' | 'idleCount' | 'waitingCount'): number {
+  get expiredCount(): number {
+    return this.#sum('expiredCount');
+  }
+
+  #sum(k: 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount'): number {
     let n = 0;
-    for (const p of this.#inner) if (p !== undefined) n += p[k];
+    for (const p of this.#inner) if (p !== undefined) n += p[k] ?? 0;
     return n;
   }
 
@@ -296,19 +473,43 @@ export class RoutedPgPool extends EventEmitter {
   }
 }
 
-const HANDLERS = Symbol('dbrouter.handlers');
+/** What a routed client says when it has no connection to describe: no query is running. */
+const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 
 /**
- * A checked-out client of a {@link RoutedPgPool}: `query`, `release`, as a `pg.PoolClient`. Events
- * `notification` (after `LISTEN`, which binds it to the primary), `notice` and `error` come from
- * the node connection it holds.
+ * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
+ * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
+ * the primary), `notice` and `error` come from the node connections it uses. Session set-up
+ * (`SET …`, `RESET …`, `DISCARD ALL`) sent while it is not bound is remembered and replayed on every
+ * node connection it uses (they are reset when it is released), so it keeps reading on replicas.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgClient extends EventEmitter {
+  readonly #host: PgClientHost;
   readonly #binding: Binding<Args, QueryResult, PgClientLike>;
+  /** Session set-up in force, replayed on each node connection this client takes. */
+  #settings: string[] = [];
+  /** Connections this client holds for reads while it has settings, by node index. */
+  readonly #held = new Map<number, Promise<PgClientLike>>();
+  #types: PgTypeOverrides | undefined;
+  #released = false;
+  #connection: EventEmitter | undefined;
 
-  constructor(binding: (client: RoutedPgClient) => Binding<Args, QueryResult, PgClientLike>) {
+  /** `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`). */
+  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false) {
     super();
-    this.#binding = binding(this);
+    this.#host = host;
+    const shared = host.runner;
+    const runner: NodeRunner<Args, QueryResult, PgClientLike> = {
+      query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
+      acquire: (i) => this.#take(i, this.#settings),
+      queryOn: (c, a) => shared.queryOn(c, a),
+      release: (c, err) => host.release(c, err, this.#settings.length > 0),
+      rows: (i, sql) => shared.rows(i, sql),
+    };
+    this.#binding = new Binding(host.cx, runner, pinned?.(), { holdAfterWrite: !longLived });
   }
 
   /** The alias this client holds a connection to (after a write or `BEGIN`), if any. */
@@ -316,18 +517,80 @@ export class RoutedPgClient extends EventEmitter {
     return this.#binding.boundAlias;
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query(text: PgQueryInput, callback: Callback): void;
-  query(text: PgQueryInput, values: readonly unknown[] | undefined, callback: Callback): void;
-  /** Cursors (`pg-cursor`, Kysely's `.stream()`) are not routed yet: this form throws. */
-  query<C extends Submittable>(cursor: C): C;
-  query<R extends QueryResultRow = QueryResultRow>(text: PgQueryInput | Submittable, values?: unknown, callback?: unknown): Promise<QueryResult<R>> | Submittable | undefined {
-    if (isSubmittable(text)) {
-      throw new DbRouterError('UNSUPPORTED', 'Cursors and other submittables (pg-cursor, pg-query-stream, Kysely .stream()) do not go through a routed pool yet; run them on a pool of one node.');
+  /** A node connection with `settings` replayed on it. */
+  async #take(index: number, settings: readonly string[]): Promise<PgClientLike> {
+    const c = await this.#host.acquire(index, this);
+    if (settings.length === 0) return c;
+    (c as { [DIRTY]?: boolean })[DIRTY] = true;
+    try {
+      await c.query(settings.join('; '));
+    } catch (err) {
+      this.#host.release(c, err, false);
+      throw err;
     }
+    return c;
+  }
+
+  #heldConn(index: number, settings: readonly string[]): Promise<PgClientLike> {
+    let p = this.#held.get(index);
+    if (p === undefined) {
+      p = this.#take(index, settings);
+      this.#held.set(index, p);
+      p.catch(() => this.#held.delete(index));
+    }
+    return p;
+  }
+
+  async #heldQuery(index: number, a: Args): Promise<QueryResult> {
+    const c = await this.#heldConn(index, this.#settings);
+    return c.query(a[0], a[1]);
+  }
+
+  /**
+   * Session set-up on a client that holds no primary connection: remembered, run on the node
+   * connections it holds (or on a replica connection it takes now, so the statement is checked
+   * by a server and answers as pg would).
+   */
+  async #setup(text: unknown, values: unknown, steps: ReturnType<typeof sessionSetup> & object): Promise<QueryResult> {
+    const before = this.#settings;
+    this.#settings = applySetup(before, steps);
+    try {
+      if (this.#held.size === 0) {
+        if (this.#settings.length === 0) return { command: steps[steps.length - 1]!.sql.split(/\s/)[0]!.toUpperCase(), rowCount: null, oid: 0, rows: [], fields: [] };
+        const d = this.#host.cx.route('SELECT 1');
+        const c = await this.#heldConn(d.node.index, before);
+        return await c.query(text, values);
+      }
+      const results = await Promise.all([...this.#held.values()].map(async (p) => (await p).query(text, values)));
+      return results[0]!;
+    } catch (err) {
+      this.#settings = before;
+      throw err;
+    }
+  }
+
+  query<T extends PgSubmittable>(queryStream: T): T;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, values?: QueryConfigValues<I>): Promise<QueryResult<R>>;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: Cb<QueryArrayResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: Cb<QueryResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: Cb<QueryResult<R>>): void;
+  /**
+   * Runs a statement where the binding says (see {@link RoutedPgPool.connect}). A submittable
+   * (`pg-cursor`, `pg-query-stream`) is returned at once: a read runs on a replica that has
+   * replayed this unit of work (else the primary) on a connection held until it ends, fails or is
+   * closed; a write binds the client to the primary and runs there.
+   */
+  query(text: unknown, values?: unknown, callback?: unknown): unknown {
     const cb = typeof values === 'function' ? (values as Callback) : typeof callback === 'function' ? (callback as Callback) : undefined;
+    if (isSubmittable(text)) {
+      if (cb !== undefined) (text as { callback?: unknown }).callback ??= cb;
+      this[SUBMIT](text);
+      return text;
+    }
     const vals = typeof values === 'function' ? undefined : values;
-    const p = this.#run(text, vals) as Promise<QueryResult<R>>;
+    const p = this.#run(text, vals);
     if (cb === undefined) return p;
     p.then((r) => cb(null, r), (e: Error) => cb(e));
     return undefined;
@@ -338,20 +601,152 @@ export class RoutedPgClient extends EventEmitter {
     try {
       sql = textOf(text);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(asError(e));
+    }
+    if (this.#types !== undefined) text = typeof text === 'string' ? { text, values, types: this.#types } : { types: this.#types, ...(text as object) };
+    if (this.#binding.boundAlias === undefined && !this.#binding.released) {
+      const steps = sessionSetup(sql);
+      if (steps !== undefined) return this.#setup(text, values, steps);
     }
     return this.#binding.query(sql, [text, values] as const);
   }
 
-  /** Gives the client back. Pass an error to destroy its connection instead of reusing it. Twice throws `CLIENT_RELEASED`. */
+  /** Runs `sub` where its statement belongs; `after` once it is over. */
+  [SUBMIT](sub: Submittable, after?: () => void): void {
+    const sql = submittableText(sub);
+    // A statement we cannot read (a custom submittable) runs on the primary.
+    const held = this.#binding.stream(sql ?? 'SELECT pg_current_wal_lsn() FOR UPDATE');
+    runSubmittable(sub, held, after);
+  }
+
+  /** Gives the client back. Pass an error (or `true`) to destroy its connections instead of reusing them. Twice throws `CLIENT_RELEASED`. */
   release(err?: Error | boolean): void {
     this.#binding.release(err);
+    this.#released = true;
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    const reset = this.#settings.length > 0;
+    this.#settings = [];
+    for (const p of held) p.then((c) => this.#host.release(c, err, reset), () => {});
+  }
+
+  /**
+   * `pg.Client#connect` for a client of a driver module (see `pgDriver`): nothing to open, since
+   * the client takes node connections as it needs them.
+   */
+  connect(): Promise<this>;
+  connect(callback: (err: Error | null, client?: this) => void): void;
+  connect(callback?: (err: Error | null, client?: this) => void): Promise<this> | undefined {
+    if (callback === undefined) return Promise.resolve(this);
+    queueMicrotask(() => callback(null, this));
+    return undefined;
+  }
+
+  /** Gives back every connection this client holds and emits `end` (pg's `client.end()`). */
+  end(): Promise<void>;
+  end(callback: (err?: Error) => void): void;
+  end(callback?: (err?: Error) => void): Promise<void> | undefined {
+    if (!this.#released) {
+      this.release();
+      queueMicrotask(() => this.emit('end'));
+    }
+    if (callback === undefined) return Promise.resolve();
+    queueMicrotask(() => callback());
+    return undefined;
+  }
+
+  escapeLiteral(str: string): string {
+    return pg().escapeLiteral(str);
+  }
+
+  escapeIdentifier(str: string): string {
+    return pg().escapeIdentifier(str);
+  }
+
+  /** A type parser for this client's queries only, as pg's `client.setTypeParser`. */
+  setTypeParser(oid: number, format: unknown, parser?: unknown): void {
+    this.#types ??= new (pg().TypeOverrides)();
+    this.#types.setTypeParser(oid, format, parser);
+  }
+
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+    return (this.#types ?? new (pg().TypeOverrides)()).getTypeParser(oid, format) as (value: string) => unknown;
+  }
+
+  /** `'T'` inside a transaction, `'I'` otherwise (pg's `client.getTransactionStatus()`). */
+  getTransactionStatus(): 'I' | 'T' | 'E' {
+    return this.#binding.boundAlias !== undefined && this.#binding.inTransaction ? 'T' : 'I';
+  }
+
+  /** Nothing to keep the event loop alive for: a routed client holds its connections through pools. */
+  ref(): void {}
+
+  unref(): void {}
+
+  /** The primary's settings, as pg's `client.user` / `database` / `host` / `port`. */
+  get user(): string | undefined {
+    return this.#host.config.user;
+  }
+
+  get database(): string | undefined {
+    return this.#host.config.database;
+  }
+
+  get host(): string {
+    return this.#host.config.host ?? 'localhost';
+  }
+
+  get port(): number {
+    return this.#host.config.port ?? 5432;
+  }
+
+  /** No single backend serves a routed client. */
+  get processID(): null {
+    return null;
+  }
+
+  /** pg's `client.activeQuery`: a routed client's queries run on node connections, so none here. */
+  get activeQuery(): null {
+    return null;
+  }
+
+  get queryQueue(): readonly unknown[] {
+    return IDLE_QUERY_QUEUE;
+  }
+
+  /**
+   * pg's `client.connection` (the protocol connection). A routed client has several or none, so
+   * this is an event emitter that never emits: listeners such as Sequelize's `parameterStatus` are
+   * accepted and stay silent.
+   */
+  get connection(): Connection {
+    return (this.#connection ??= new EventEmitter()) as Connection;
+  }
+
+  [inspect.custom](): string {
+    return `RoutedPgClient { boundAlias: ${String(this.boundAlias)}, released: ${this.#released} }`;
   }
 }
 
+function destroyPgClients(p: PgPoolLike): void {
+  const clients = (p as unknown as { _clients?: { connection?: { stream?: { destroy(): void } } }[] })._clients ?? [];
+  for (const c of clients) c.connection?.stream?.destroy();
+}
+
+function pg(): PgModule {
+  return PG ?? loadDriver<PgModule>('pg');
+}
+
+// `instanceof pg.Pool` / `pg.Client` (Prisma's `PrismaPg` checks the pool) holds for the `pg` the
+// application resolves. Our classes define every public member, so nothing of pg's runs on them.
+if (PG !== undefined) {
+  Object.setPrototypeOf(RoutedPgPool.prototype, PG.Pool.prototype);
+  Object.setPrototypeOf(RoutedPgClient.prototype, PG.Client.prototype);
+}
+
 function defaultCreate(config: PoolConfig): PgPoolLike {
-  const pg = loadDriver<{ Pool: new (c: PoolConfig) => PgPoolLike }>('pg');
-  return new pg.Pool(config);
+  const mod = loadDriver<{ Pool: new (c: PoolConfig) => PgPoolLike }>('pg');
+  return new mod.Pool(config);
 }
 
 /**

@@ -1,0 +1,91 @@
+import type { HasInternals } from '../../routing/contracts.js';
+import { loadDriver } from '../driver.js';
+import { RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './routed-pool.js';
+
+/** The parts of the `pg` module a driver module passes through unchanged. */
+interface PgModuleParts {
+  readonly types: unknown;
+  readonly defaults: unknown;
+  readonly DatabaseError: unknown;
+  readonly Query: unknown;
+  readonly Result: unknown;
+  readonly TypeOverrides: unknown;
+  readonly Connection: unknown;
+  readonly utils: unknown;
+  escapeLiteral(s: string): string;
+  escapeIdentifier(s: string): string;
+}
+
+/**
+ * A stand-in for the `pg` module whose `Pool` and `Client` route over one cluster: for libraries
+ * that take a driver *module* rather than a pool. `new Pool(config)` is a {@link RoutedPgPool};
+ * `new Client(config)` is a lazily binding {@link RoutedPgClient} (its `connect()` opens nothing; it
+ * takes node connections as it needs them and binds to the primary on its first write or
+ * transaction). Connection settings passed to either are ignored: the cluster's databases decide.
+ * `types`, `defaults`, `escapeLiteral`… are pg's own.
+ */
+export interface PgDriverModule {
+  readonly Pool: new (config?: unknown) => RoutedPgPool;
+  readonly Client: new (config?: unknown) => RoutedPgClient;
+  readonly types: PgModuleParts['types'];
+  readonly defaults: PgModuleParts['defaults'];
+  readonly DatabaseError: unknown;
+  readonly Query: unknown;
+  readonly Result: unknown;
+  readonly TypeOverrides: unknown;
+  readonly Connection: unknown;
+  readonly utils: unknown;
+  /** No native bindings: libraries that look for `pg.native` fall back to this module. */
+  readonly native: null;
+  escapeLiteral(s: string): string;
+  escapeIdentifier(s: string): string;
+  /** Ends the pool behind `Client`s of this module (also ended by `cluster.end()`). */
+  end(): Promise<void>;
+}
+
+/**
+ * A `pg` driver module over a PostgreSQL cluster.
+ *
+ * @example
+ *   const pg = pgDriver(cluster);
+ *   new DataSource({ type: 'postgres', driver: pg, ... });          // TypeORM
+ *   new Sequelize({ dialect: 'postgres', dialectModule: pg, ... });  // Sequelize
+ *   const pgp = pgPromise(); pgp.pg = pg;                            // pg-promise (before pgp(...))
+ */
+export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {}): PgDriverModule {
+  const pg = loadDriver<PgModuleParts>('pg');
+  let clients: RoutedPgPool | undefined;
+  // Clients share one routed pool: a Client per ORM connection must not mean a pg.Pool each.
+  const clientPool = (): RoutedPgPool => (clients !== undefined && !clients.ending ? clients : (clients = new RoutedPgPool(cluster, options)));
+
+  class Pool extends RoutedPgPool {
+    constructor(config?: unknown) {
+      super(cluster, options);
+      void config;
+    }
+  }
+  // A constructor that returns the routed client: `new Client()` yields a RoutedPgClient (and
+  // `instanceof Client` holds, through the shared prototype).
+  function Client(this: unknown, config?: unknown): RoutedPgClient {
+    void config;
+    return clientPool().client();
+  }
+  Client.prototype = RoutedPgClient.prototype;
+
+  return {
+    Pool,
+    Client: Client as unknown as PgDriverModule['Client'],
+    types: pg.types,
+    defaults: pg.defaults,
+    DatabaseError: pg.DatabaseError,
+    Query: pg.Query,
+    Result: pg.Result,
+    TypeOverrides: pg.TypeOverrides,
+    Connection: pg.Connection,
+    utils: pg.utils,
+    native: null,
+    escapeLiteral: (s) => pg.escapeLiteral(s),
+    escapeIdentifier: (s) => pg.escapeIdentifier(s),
+    end: () => (clients === undefined ? Promise.resolve() : clients.end()),
+  };
+}

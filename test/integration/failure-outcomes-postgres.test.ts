@@ -1,0 +1,4 @@
+// Failure outcomes (issue 9, items 2, 3, 7) on a postgres cluster of our own.
+import { failureOutcomeScenarios } from './failure-outcomes-scenarios.js';
+
+await failureOutcomeScenarios('postgres');
