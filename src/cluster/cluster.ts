@@ -74,6 +74,7 @@ export class Cluster extends EventEmitter {
   #pinAlias: string | undefined;
   #failover: FailoverHooks | undefined;
   readonly #consistency: ConsistencyLayer;
+  readonly #onConnect: readonly string[] | undefined;
   #health: ClusterHealth | undefined;
   // Health starts by itself at the first use unless the configuration says `health: false`.
   readonly #healthAuto: boolean;
@@ -85,6 +86,7 @@ export class Cluster extends EventEmitter {
   constructor(config: ClusterConfig) {
     super();
     const resolved = resolveConfig(config);
+    this.#onConnect = config.onConnect === undefined ? undefined : Object.freeze([...config.onConnect]);
     this.#engine = resolved.engine;
     this.#nodes = resolved.nodes;
     this.#aliasIndex = new Map(this.#nodes.map((n, i) => [n.alias, i]));
@@ -636,6 +638,7 @@ export class Cluster extends EventEmitter {
       beforeRead: (sql, d, nodes) => this.#consistency.beforeRead(sql, d, nodes),
       beforeWrite: () => this.#failover?.beforeWrite(),
       connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
+      onConnect: this.#onConnect,
       track: (p) => this.#pools.add(p),
       untrack: (p) => this.#pools.delete(p),
     };

@@ -57,6 +57,14 @@ export interface ClusterConfig {
   /** The default consistency level (`session`: read-your-writes) and its settings; see README "Consistency". */
   readonly consistency?: ConsistencyLevel | ConsistencyOptions;
   /**
+   * Statements run on every new physical connection of every node, before anything else runs on
+   * it: per-connection set-up that is not session state (it binds no connection to the primary).
+   *
+   * @example
+   *   createCluster({ databases, onConnect: ["SET time_zone = '+00:00'"] })
+   */
+  readonly onConnect?: readonly string[];
+  /**
    * Health checking, on by default from the cluster's first use: `false` turns it off, an object
    * tunes it (`{ checkIntervalMillis, checkTimeoutMillis, maxReplicationLagMillis, failoverTimeoutMillis, … }`).
    * See docs/health-and-failover.md.
@@ -76,7 +84,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'health'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect', 'health'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -287,6 +295,10 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
   const dbs = config.databases as unknown;
   if (typeof dbs !== 'object' || dbs === null || Array.isArray(dbs) || Object.keys(dbs).length === 0) {
     throw invalid('databases must name at least one database, such as { databases: { default: "postgres://user:password@host:5432/db" } }.');
+  }
+  if (config.routers !== undefined && !Array.isArray(config.routers)) throw invalid('routers must be an array of router objects, such as [primaryReplica()].');
+  if (config.onConnect !== undefined && !(Array.isArray(config.onConnect) && config.onConnect.every((s) => typeof s === 'string' && s.trim() !== ''))) {
+    throw invalid('onConnect must be an array of SQL statements, such as ["SET time_zone = \'+00:00\'"].');
   }
   if (config.health !== undefined && typeof config.health !== 'boolean' && (typeof config.health !== 'object' || config.health === null || Array.isArray(config.health))) {
     throw invalid('health must be true, false or an object such as { checkIntervalMillis: 1000, failoverTimeoutMillis: 10000 }.');

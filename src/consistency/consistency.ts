@@ -11,7 +11,7 @@ import type { Topology } from '../routing/topology.js';
 import type { HealthStatus } from '../health/monitor.js';
 import type { Classification } from '../sql/types.js';
 import { checkLevel, statementLevel, type ConsistencyLevel, type ResolvedConsistency } from './levels.js';
-import { later, reached } from './position.js';
+import { holdsMore, later, reached } from './position.js';
 import { newConsistencyScope, SessionState, type ConsistencyScope } from './session.js';
 import { TokenCodec, type TokenRejection } from './token.js';
 
@@ -110,6 +110,15 @@ export class ConsistencyLayer {
    * (a lag figure is not proof: a replica that has not yet received a write reports no lag).
    */
   readonly #replayedAt: Float64Array;
+  /**
+   * Per node: a replay position that claims more than the last primary position seen, held back
+   * until a primary position read after it says whether the primary has that much too. A replica
+   * never really holds what its primary lacks; one that claims to has diverged (or its position was
+   * forged), and trusting it would serve stale reads.
+   */
+  readonly #pending: ({ readonly position: string; readonly at: number } | undefined)[];
+  /** Per node: a primary position read after its replay position showed the replica holding more. */
+  readonly #diverged: boolean[];
   readonly #samples: { at: number; position: string }[] = [];
   readonly #clusterId: string;
   #codec: TokenCodec | undefined;
@@ -128,6 +137,8 @@ export class ConsistencyLayer {
     this.#probing = new Array<Promise<void> | undefined>(n).fill(undefined);
     this.#freshAt = new Float64Array(n);
     this.#replayedAt = new Float64Array(n);
+    this.#pending = new Array<{ position: string; at: number } | undefined>(n).fill(undefined);
+    this.#diverged = new Array<boolean>(n).fill(false);
     this.#clusterId = options.clusterId ?? defaultClusterId(host.nodes);
   }
 
@@ -197,7 +208,7 @@ export class ConsistencyLayer {
     if (level === 'eventual') return true;
     if (level === 'strong') return false;
     const i = this.#index.get(alias);
-    if (i === undefined) return false;
+    if (i === undefined || this.#diverged[i] === true) return false;
     if (typeof level === 'object') return Date.now() - this.#freshAt[i]! <= level.maxStalenessMillis;
     const st = this.#peek(scope);
     if (st === undefined || (!st.dirty && st.position === undefined)) return true;
@@ -288,6 +299,7 @@ export class ConsistencyLayer {
       } else if (!this.#fromHealth() || this.#host.route(sql, d.classification).node.role !== 'replica') {
         await this.#probeReplicas(rows, st.capturedAt);
       }
+      await this.#settleWithPrimary(rows);
       const r = this.#host.route(sql, d.classification);
       if (r.node.role === 'replica') {
         this.#counters.caughtUp++;
@@ -337,6 +349,7 @@ export class ConsistencyLayer {
           continue;
         }
         await this.#probeReplicas(rows, Date.now());
+        await this.#settleWithPrimary(rows);
       }
       const again = this.#host.route(sql, d.classification);
       if (again.node.role === 'replica') {
@@ -361,6 +374,7 @@ export class ConsistencyLayer {
         if (pos !== undefined) this.#sample(at, pos);
       }
       await this.#probeReplicas(rows, this.#samples.at(-1)?.at ?? now);
+      await this.#settleWithPrimary(rows);
       const r = this.#host.route(sql, d.classification);
       if (r.node.role === 'replica') return r;
     } catch (err) {
@@ -410,10 +424,39 @@ export class ConsistencyLayer {
     // quiet primary seen by the health monitor a while ago must not make every replica look stale).
     if (last !== undefined && last.position === position) {
       this.#samples[this.#samples.length - 1] = { at, position };
+      this.#settlePending(at, position);
       return;
     }
     this.#samples.push({ at, position });
     if (this.#samples.length > MAX_SAMPLES) this.#samples.shift();
+    this.#settlePending(at, position);
+  }
+
+  // A primary position read after a held-back replay position: the replica either has no more than
+  // the primary (its position is taken) or it has diverged (left out of session reads until a later
+  // replay position is within the primary's again).
+  #settlePending(at: number, position: string): void {
+    const kind = this.#positions.kind;
+    this.#pending.forEach((p, i) => {
+      if (p === undefined || p.at > at) return;
+      this.#pending[i] = undefined;
+      if (holdsMore(kind, p.position, position)) this.#diverged[i] = true;
+      else this.#take(i, p.position, p.at);
+    });
+  }
+
+  /** True while some replica's replay position waits for a primary position read after it. */
+  #anyPending(): boolean {
+    return this.#pending.some((p) => p !== undefined);
+  }
+
+  /** Reads the primary's position now (one round trip) to settle held-back replica positions. */
+  async #settleWithPrimary(rows: NodeRows): Promise<void> {
+    const t = this.#host.topology();
+    if (t === undefined || !this.#anyPending()) return;
+    const at = Date.now();
+    const pos = await this.#positions.primary((q) => rows.rows(t.primary.index, q));
+    if (pos !== undefined) this.#sample(at, pos);
   }
 
   /** Asks every available replica whose known position is older than `since` or the probe interval. */
@@ -491,6 +534,25 @@ export class ConsistencyLayer {
 
   #see(i: number, position: string, at: number): void {
     const kind = this.#positions.kind;
+    const last = this.#samples.at(-1);
+    if (last !== undefined && holdsMore(kind, position, last.position)) {
+      // More than the primary had at its last sample: proof of divergence if that sample was read
+      // after this position; otherwise held back until a primary position read after it settles it.
+      if (last.at > at) {
+        this.#diverged[i] = true;
+        this.#pending[i] = undefined;
+      } else {
+        this.#pending[i] = { position, at };
+      }
+      return;
+    }
+    this.#pending[i] = undefined;
+    this.#take(i, position, at);
+  }
+
+  #take(i: number, position: string, at: number): void {
+    const kind = this.#positions.kind;
+    this.#diverged[i] = false;
     this.#replay[i] = later(kind, this.#replay[i], position);
     const have = this.#replay[i];
     if (at > this.#replayAt[i]!) this.#replayAt[i] = at;
@@ -511,6 +573,8 @@ export class ConsistencyLayer {
     this.#replayAt.fill(0);
     this.#freshAt.fill(0);
     this.#replayedAt.fill(0);
+    this.#pending.fill(undefined);
+    this.#diverged.fill(false);
   }
 
   // ---- units of work started by the HTTP integrations -----------------------------------------

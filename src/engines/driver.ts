@@ -17,7 +17,7 @@ function packageOf(name: string): string {
  * @example
  *   const pg = loadDriver<typeof import('pg')>('pg');
  */
-export function loadDriver<T>(name: 'pg' | 'mysql2' | 'mysql2/promise'): T {
+export function loadDriver<T>(name: 'pg' | 'mysql2' | 'mysql2/promise' | 'mariadb'): T {
   try {
     return require(name) as T;
   } catch (cause) {

@@ -121,10 +121,10 @@ export function registerMetrics(cluster: Cluster, options: MetricsOptions = {}):
     for (const n of nodes()) if (n.role === 'replica' && n.lagMillis !== undefined) g.set(l({ alias: n.alias }), n.lagMillis / 1000);
   });
   gauge('replica_lag_bytes', 'PostgreSQL: WAL the replica has not replayed, in bytes.', ['alias'], (g) => {
-    for (const n of nodes()) if (n.role === 'replica' && n.positionUnit === 'bytes' && n.lagPosition !== undefined) g.set(l({ alias: n.alias }), n.lagPosition);
+    for (const n of nodes()) if (n.role === 'replica' && n.positionUnit === 'bytes') setKnown(g, l({ alias: n.alias }), positionLag(n));
   });
   gauge('replica_lag_transactions', 'MySQL/MariaDB: transactions the replica has not applied.', ['alias'], (g) => {
-    for (const n of nodes()) if (n.role === 'replica' && n.positionUnit === 'transactions' && n.lagPosition !== undefined) g.set(l({ alias: n.alias }), n.lagPosition);
+    for (const n of nodes()) if (n.role === 'replica' && n.positionUnit === 'transactions') setKnown(g, l({ alias: n.alias }), positionLag(n));
   });
   gauge('node_state', 'Routing state of each node: 1 for its current state (up, down, lagging, unknown), 0 for the others.', ['alias', 'state'], (g) => {
     for (const d of cluster.describe()) for (const s of NODE_STATES) g.set(l({ alias: d.alias, state: s }), d.state === s ? 1 : 0);
@@ -171,6 +171,15 @@ export function registerMetrics(cluster: Cluster, options: MetricsOptions = {}):
       if (health !== undefined) for (const [event, fn] of listeners) health.off(event, fn);
     },
   };
+}
+
+/** The replica's distance in position units; 0 when it is known to have everything (no time lag). */
+function positionLag(n: HealthStatus['nodes'][number]): number | undefined {
+  return n.lagPosition ?? (n.lagMillis === 0 ? 0 : undefined);
+}
+
+function setKnown(g: Gauge, labels: Record<string, string>, value: number | undefined): void {
+  if (value !== undefined) g.set(labels, value);
 }
 
 function aliasOf(e: unknown): string {

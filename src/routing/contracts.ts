@@ -131,6 +131,8 @@ export interface ClusterInternals {
   beforeWrite(): Promise<void> | undefined;
   /** Health seam: a statement on `node` failed with a connection error; true to retry it once elsewhere. */
   connectionError(node: NodeInfo, err: unknown, write: boolean): boolean;
+  /** Statements every new physical connection of every node runs first (`onConnect` in the cluster config). */
+  readonly onConnect?: readonly string[];
   track(pool: { end(): Promise<void> }): void;
   untrack(pool: { end(): Promise<void> }): void;
 }

@@ -22,7 +22,7 @@ export interface NodeRunner<A, R, C> {
 const NO_DATA_CHANGE = new Set(['savepoint', 'session-function', 'cursor', 'primary-status', 'row-lock', 'lock-function']);
 
 /** A statement that changed data (not only session state): worth a consistency token. */
-function wroteData(c: Classification): boolean {
+export function wroteData(c: Classification): boolean {
   return c.target === 'primary' && c.effect === 'none' && !NO_DATA_CHANGE.has(c.reason);
 }
 
@@ -600,4 +600,60 @@ export class Binding<A, R, C> {
     this.#mode = FREE;
     if (conn !== undefined) this.#runner.release(conn, err);
   }
+}
+/** A connection lent by a routed pool for one streamed statement (see {@link leaseFor}). */
+export interface Lease<C> {
+  readonly node: NodeInfo;
+  readonly conn: C;
+  /**
+   * Records the statement and gives back the connection: destroyed after a connection error or
+   * an early stop (rows may still be on the wire). A promise settles once a write's position is
+   * captured, so a read after the stream's end sees the write.
+   */
+  done(err?: unknown, stoppedEarly?: boolean): Promise<void> | undefined;
+}
+
+async function acquireOn<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, node: NodeInfo): Promise<C> {
+  try {
+    return await runner.acquire(node.index);
+  } catch (err) {
+    if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, false);
+    throw err;
+  }
+}
+
+function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, conn: C): Lease<C> {
+  const t0 = started(cx, d);
+  const node = d.node;
+  let given = false;
+  return {
+    node,
+    conn,
+    done: (err, stoppedEarly) => {
+      if (given) return undefined;
+      given = true;
+      cx.counters.inFlight[node.index]!--;
+      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined);
+      const broken = err !== undefined && cx.engine.isConnectionError(err);
+      if (broken) cx.connectionError(node, err, d.write);
+      runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);
+      if (err === undefined && d.write && cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
+        return cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * A routed pool's streamed statement (no checked-out client): routed as `dispatch` would (a read
+ * to a replica that has replayed the unit of work's position, a write to the primary), on a
+ * connection taken from that node for the statement alone.
+ */
+export async function leaseFor<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, pinned?: NodeInfo): Promise<Lease<C>> {
+  if (!cx.isReady) await cx.ready();
+  const c = cx.classify(sql);
+  const d0: RouteDecision = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: c, write: true } : cx.route(sql, c);
+  const d = await prepare(cx, runner, sql, d0);
+  return oneShot(cx, runner, sql, d, await acquireOn(cx, runner, d.node));
 }

@@ -17,8 +17,8 @@ import { engineSkip, sharedCluster } from '../harness/clusters.js';
 const pgItems = pgTable('rt_dz_items', { id: serial('id').primaryKey(), v: text('v') });
 const myItems = mysqlTable('rt_dz_items', { id: int('id').primaryKey().autoincrement(), v: varchar('v', { length: 100 }) });
 
-function setup(local: LocalCluster): { cluster: Cluster; portOf: Map<number, string> } {
-  const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }]));
+function setup(local: LocalCluster, maxPerNode?: number): { cluster: Cluster; portOf: Map<number, string> } {
+  const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, ...(maxPerNode === undefined ? {} : { pool: { max: maxPerNode } }) }]));
   const portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
   // Routing alone: read-your-writes (the consistency layer, tested on its own) is off here.
   return { cluster: createCluster({ databases, debug: true, consistency: 'eventual' }), portOf };
@@ -106,7 +106,7 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
 
   before(async () => {
     local = await sharedCluster('mariadb');
-    ({ cluster, portOf } = setup(local));
+    ({ cluster, portOf } = setup(local, 1));
     routed = pool();
     db = drizzleMysql(routed.asMysqlPool());
     await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
@@ -135,6 +135,27 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
     assert.equal(portOf.get(Number(inTx[0]!.port)), 'default');
     assert.equal(Number(inTx[0]!.n), 1);
     assert.ok(cluster.queries.every((q) => q.alias === 'default'), JSON.stringify(cluster.queries.map((q) => [q.sql, q.alias])));
+  });
+
+  test('.iterator() streams on a replica; breaking out early gives the connection back', async () => {
+    await db.insert(myItems).values(Array.from({ length: 20 }, (_, i) => ({ v: `it${i}` })));
+    await local.waitForAllReplicas();
+    for (let round = 0; round < 3; round++) {
+      let n = 0;
+      for await (const row of db.select({ port: sql<number>`@@port`, v: myItems.v }).from(myItems).iterator()) {
+        assert.match(portOf.get(Number(row.port))!, /^replica/);
+        if (++n === 2) break;
+      }
+      assert.equal(n, 2);
+    }
+    // The routed pool has one connection per node (see before()): a leaked one would block this.
+    for (const alias of ['replica1', 'replica2']) {
+      const rows = await Promise.race([
+        cluster.using(alias, () => db.select({ port: sql<number>`@@port` }).from(sql`(SELECT 1) AS one`)),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${alias}: a connection leaked`)), 5000).unref()),
+      ]);
+      assert.equal(portOf.get(Number(rows[0]!.port)), alias);
+    }
   });
 
   test('with replay paused: replicas do not see a new row, the primary scope does', async () => {

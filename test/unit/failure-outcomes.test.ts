@@ -301,7 +301,7 @@ for (const engine of ['postgres', 'mysql'] as const) {
 
   describe(`${engine}: without a health monitor`, () => {
     const plain = (replicas: number) => {
-      const cluster = createCluster({ databases: databases(engine, replicas), consistency: 'eventual' });
+      const cluster = createCluster({ databases: databases(engine, replicas), consistency: 'eventual', health: false });
       const net = new Net(engine === 'postgres' ? pgCut : mysqlCut);
       return { cluster, net, db: routed(engine, cluster, net) };
     };
@@ -361,7 +361,7 @@ for (const engine of ['postgres', 'mysql'] as const) {
 
   describe(`${engine}: a write cut mid-flight (item 7)`, () => {
     const setup = () => {
-      const cluster = createCluster({ databases: databases(engine, 1), consistency: 'eventual' });
+      const cluster = createCluster({ databases: databases(engine, 1), consistency: 'eventual', health: false });
       const net = new Net(engine === 'postgres' ? pgCut : mysqlCut);
       return { net, db: routed(engine, cluster, net) };
     };

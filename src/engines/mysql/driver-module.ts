@@ -1,0 +1,131 @@
+import { DbRouterError } from '../../errors.js';
+import type { HasInternals } from '../../routing/contracts.js';
+import { loadDriver } from '../driver.js';
+import { QUERY_OPTION_KEYS, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlCallbackPool } from './routed-pool.js';
+
+/** What a driver module keeps of the config an ORM hands `createPool`/`createConnection`: mysql2's per-query options. */
+function queryOptionsOf(config: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof config !== 'object' || config === null) return out;
+  for (const k of QUERY_OPTION_KEYS) {
+    const v = (config as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A connection from a driver module's `createConnection()`: a lazily binding routed connection
+ * that lives until `end()`/`destroy()`, as a mysql2 `Connection` does. It emits `'connect'` on
+ * the next tick (Sequelize waits for it); `connect(cb)` answers at once (Knex).
+ */
+export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
+  #closed = false;
+  readonly #onClose: () => void;
+
+  constructor(pool: RoutedMysqlPool, queryOptions: Readonly<Record<string, unknown>>, onClose: () => void) {
+    super(pool, queryOptions, true);
+    this.#onClose = onClose;
+    process.nextTick(() => this.emit('connect'));
+  }
+
+  /** What Sequelize and Knex look at to validate a mysql2 connection. */
+  get _closing(): boolean {
+    return this.#closed;
+  }
+
+  /** mysql2's socket, as far as its validators look at it. */
+  get stream(): { readonly destroyed: boolean } {
+    return { destroyed: this.#closed };
+  }
+
+  override end(callback?: (err: Error | null) => void): Promise<void> | undefined {
+    this.#close();
+    return super.end(callback);
+  }
+
+  override destroy(): void {
+    super.destroy();
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose();
+  }
+}
+
+/** The parts of the `mysql2` module an ORM calls, built over a cluster (see {@link mysqlDriver}). */
+export interface MysqlDriverModule {
+  /** A routed pool (callback-first, as `mysql2.createPool`); `config` keeps only mysql2's per-query options. */
+  createPool(config?: unknown): RoutedMysqlCallbackPool;
+  /** A lazily binding routed connection (as `mysql2.createConnection`); `config` keeps only mysql2's per-query options. */
+  createConnection(config?: unknown): RoutedMysqlStandaloneConnection;
+  /** Refused: the cluster already knows its primary and replicas; drop the ORM's replication setting. */
+  createPoolCluster(): never;
+  escape(value: unknown): string;
+  escapeId(value: unknown, forbidQualified?: boolean): string;
+  format(sql: string, values?: unknown): string;
+  raw(sql: string): unknown;
+  readonly Types: Readonly<Record<string, number>>;
+  readonly Charsets: Readonly<Record<string, number>>;
+  readonly CharsetToEncoding: readonly string[];
+}
+
+interface Mysql2Module {
+  escape(v: unknown): string;
+  escapeId(v: unknown, f?: boolean): string;
+  format(s: string, v?: unknown): string;
+  raw(s: string): unknown;
+  Types: Record<string, number>;
+  Charsets: Record<string, number>;
+  CharsetToEncoding: string[];
+}
+
+/**
+ * A stand-in for the `mysql2` module, built from a cluster, for libraries that take a driver
+ * module rather than a pool: TypeORM's `driver`, Sequelize's `dialectModule` (mysql dialect),
+ * MikroORM's driver options. Connection settings come from the cluster; of the config the library
+ * passes, only mysql2's per-query options (`typeCast`, `timezone`, `dateStrings`,
+ * `supportBigNumbers`, ...) are kept. Connections from `createConnection` share one routed pool,
+ * ended when the last of them ends (so `sequelize.close()` lets the process exit).
+ *
+ * @example
+ *   new DataSource({ type: 'mysql', driver: mysqlDriver(cluster), ... })         // TypeORM
+ *   new Sequelize({ dialect: 'mysql', dialectModule: mysqlDriver(cluster) })     // Sequelize 6
+ */
+export function mysqlDriver(cluster: HasInternals): MysqlDriverModule {
+  const mysql = (): Mysql2Module => loadDriver<Mysql2Module>('mysql2');
+  let shared: RoutedMysqlPool | undefined;
+  let open = 0;
+  return {
+    createPool: (config) => new RoutedMysqlPool(cluster, { queryOptions: queryOptionsOf(config) }).pool,
+    createConnection: (config) => {
+      shared ??= new RoutedMysqlPool(cluster);
+      const pool = shared;
+      open++;
+      return new RoutedMysqlStandaloneConnection(pool, queryOptionsOf(config), () => {
+        if (--open > 0 || shared !== pool) return;
+        shared = undefined;
+        pool.end().catch((e: unknown) => pool.emit('error', e));
+      });
+    },
+    createPoolCluster: () => {
+      throw new DbRouterError('UNSUPPORTED', 'createPoolCluster(): the dbrouter cluster already routes between the primary and its replicas; remove the replication setting from the ORM and give it this driver module alone.');
+    },
+    escape: (v) => mysql().escape(v),
+    escapeId: (v, f) => mysql().escapeId(v, f),
+    format: (s, v) => mysql().format(s, v),
+    raw: (s) => mysql().raw(s),
+    get Types() {
+      return mysql().Types;
+    },
+    get Charsets() {
+      return mysql().Charsets;
+    },
+    get CharsetToEncoding() {
+      return mysql().CharsetToEncoding;
+    },
+  };
+}

@@ -1,0 +1,239 @@
+import { EventEmitter } from 'node:events';
+import { DbRouterError } from '../../errors.js';
+import { INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
+import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
+import { loadDriver } from '../driver.js';
+
+/** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
+export type MariadbQueryInput = string | { readonly sql: string; readonly [k: string]: unknown };
+
+/** The part of a `mariadb` connector pool connection dbrouter uses. */
+export interface MariadbConnectionLike {
+  query(sql: unknown, values?: unknown): Promise<unknown>;
+  execute(sql: unknown, values?: unknown): Promise<unknown>;
+  release(): Promise<void> | void;
+  destroy?(): void;
+  on?(event: 'error', fn: (err: unknown) => void): unknown;
+  off?(event: 'error', fn: (err: unknown) => void): unknown;
+}
+
+/** The part of a `mariadb` connector pool dbrouter uses: a real one, or a fake in tests. */
+export interface MariadbPoolLike {
+  query(sql: unknown, values?: unknown): Promise<unknown>;
+  execute(sql: unknown, values?: unknown): Promise<unknown>;
+  getConnection(): Promise<MariadbConnectionLike>;
+  end(): Promise<void>;
+  on?(event: 'error', fn: (err: unknown) => void): unknown;
+}
+
+export interface RoutedMariadbPoolOptions {
+  /** Makes the real pool of one node; default the `mariadb` connector's `createPool(config)`. */
+  readonly createPool?: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
+}
+
+type Method = 'query' | 'execute';
+type Args = readonly [Method, unknown, unknown];
+
+function textOf(input: unknown): string {
+  if (typeof input === 'string') return input;
+  if (typeof input === 'object' && input !== null && typeof (input as { sql?: unknown }).sql === 'string') return (input as { sql: string }).sql;
+  throw new TypeError('query() takes SQL text or an options object with a `sql` property');
+}
+
+/** `mariadb` connector settings for one node; the password stays non-enumerable. */
+function mariadbConfig(c: ConnectionOptions, onConnect: readonly string[]): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    host: c.host,
+    port: c.port,
+    ...(c.user !== undefined ? { user: c.user } : {}),
+    ...(c.database !== undefined ? { database: c.database } : {}),
+    ...(c.ssl !== undefined && c.ssl !== false ? { ssl: c.ssl === true ? {} : c.ssl } : {}),
+    ...(c.pool.max !== undefined ? { connectionLimit: c.pool.max } : {}),
+    ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeout: Math.ceil(c.pool.idleTimeoutMillis / 1000) } : {}),
+    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis, acquireTimeout: c.pool.connectionTimeoutMillis } : {}),
+    // The connector's own set-up list: run on every new connection before it is handed out.
+    ...(onConnect.length > 0 ? { initSql: [...onConnect] } : {}),
+    ...c.driverOptions,
+  };
+  if (c.password !== undefined) Object.defineProperty(config, 'password', { value: c.password, enumerable: false, writable: true, configurable: true });
+  return config;
+}
+
+function ended(): DbRouterError {
+  return new DbRouterError('POOL_ENDED', 'Cannot use a pool after calling end() on it; create a new pool with createMariadbPool(cluster).');
+}
+
+/**
+ * A pool with the `mariadb` connector's API (`query`, `execute`, `getConnection`, `end`) that
+ * routes: reads to replicas, writes and transactions to the primary, with read-your-writes and
+ * health as the mysql2 pool. Each node has a real `mariadb` connector pool inside, so results
+ * keep the connector's shape (rows with `meta`, `insertId` as a BigInt). What Prisma's
+ * `@prisma/adapter-mariadb` takes.
+ *
+ * @example
+ *   import { PrismaMariaDb } from '@prisma/adapter-mariadb';
+ *   import { createMariadbPool } from 'dbrouter/mariadb';
+ *   const prisma = new PrismaClient({ adapter: new PrismaMariaDb(createMariadbPool(cluster)) });
+ */
+export class RoutedMariadbPool extends EventEmitter {
+  readonly #cx: ClusterInternals;
+  readonly #create: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
+  readonly #inner: (MariadbPoolLike | undefined)[];
+  readonly #runner: NodeRunner<Args, unknown, MariadbConnectionLike>;
+  #ended = false;
+  #ending: Promise<void> | undefined;
+
+  constructor(cluster: HasInternals, options: RoutedMariadbPoolOptions = {}) {
+    super();
+    this.#cx = cluster[INTERNALS];
+    if (this.#cx.engine.name !== 'mysql') {
+      throw new DbRouterError('ENGINE_MISMATCH', `createMariadbPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
+    }
+    this.#create = options.createPool ?? ((config) => loadDriver<{ createPool(c: Record<string, unknown>): MariadbPoolLike }>('mariadb').createPool(config));
+    this.#inner = this.#cx.nodes.map(() => undefined);
+    this.#runner = {
+      query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
+      acquire: (i) => this.#pool(i).getConnection(),
+      queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      release: (c, err) => {
+        if (err !== undefined && err !== false && c.destroy !== undefined) c.destroy();
+        else void Promise.resolve(c.release()).catch((e: unknown) => this.#background(e));
+      },
+      rows: async (i, sql) => (await this.#pool(i).query(sql)) as Record<string, unknown>[],
+    };
+    this.#cx.track(this);
+  }
+
+  #pool(index: number): MariadbPoolLike {
+    const existing = this.#inner[index];
+    if (existing !== undefined) return existing;
+    const node = this.#cx.nodes[index]!;
+    const p = this.#create(mariadbConfig(node.connection, this.#cx.onConnect ?? []), node.alias);
+    p.on?.('error', (err) => this.#background(err));
+    this.#inner[index] = p;
+    return p;
+  }
+
+  #background(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else this.#cx.backgroundError(err);
+  }
+
+  #run(method: Method, input: unknown, values: unknown): Promise<unknown> {
+    if (this.#ended) return Promise.reject(ended());
+    const cx = this.#cx;
+    if (!cx.isReady) return cx.ready().then(() => this.#run(method, input, values));
+    try {
+      const sql = textOf(input);
+      return dispatch(cx, this.#runner, sql, [method, input, values] as const, cx.route(sql));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** The connector's `pool.query(sql, values?)`, routed. */
+  query(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('query', sql, values);
+  }
+
+  /** The connector's `pool.execute(sql, values?)` (binary protocol, prepared), routed. */
+  execute(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('execute', sql, values);
+  }
+
+  /** A lazily binding connection: reads on replicas until it writes or begins a transaction, then the primary until `release()`. */
+  async getConnection(): Promise<RoutedMariadbConnection> {
+    if (this.#ended) throw ended();
+    if (!this.#cx.isReady) await this.#cx.ready();
+    return new RoutedMariadbConnection(new Binding(this.#cx, this.#runner));
+  }
+
+  /** Ends every node's pool; idempotent. */
+  end(): Promise<void> {
+    if (this.#ending === undefined) {
+      this.#ended = true;
+      this.#cx.untrack(this);
+      this.#ending = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : p.end()))).then(() => undefined);
+    }
+    return this.#ending;
+  }
+
+  /** Whether `end()` was called. */
+  get closed(): boolean {
+    return this.#ended;
+  }
+}
+
+/** A checked-out connection of a {@link RoutedMariadbPool}, with the connector's connection API. */
+export class RoutedMariadbConnection extends EventEmitter {
+  readonly #binding: Binding<Args, unknown, MariadbConnectionLike>;
+
+  constructor(binding: Binding<Args, unknown, MariadbConnectionLike>) {
+    super();
+    this.#binding = binding;
+  }
+
+  #run(method: Method, input: unknown, values: unknown): Promise<unknown> {
+    try {
+      return this.#binding.query(textOf(input), [method, input, values] as const);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  query(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('query', sql, values);
+  }
+
+  execute(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('execute', sql, values);
+  }
+
+  async beginTransaction(): Promise<void> {
+    await this.#run('query', 'START TRANSACTION', undefined);
+  }
+
+  async commit(): Promise<void> {
+    await this.#run('query', 'COMMIT', undefined);
+  }
+
+  async rollback(): Promise<void> {
+    await this.#run('query', 'ROLLBACK', undefined);
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('query', 'SELECT 1', undefined);
+  }
+
+  /** The alias this connection holds (after a write or a transaction began), if any. */
+  get boundAlias(): string | undefined {
+    return this.#binding.boundAlias;
+  }
+
+  /** Gives the connection back. A second call throws `CLIENT_RELEASED`. */
+  release(): Promise<void> {
+    this.#binding.release();
+    return Promise.resolve();
+  }
+
+  /** As the connector's `end()` on a pool connection: gives it back. */
+  end(): Promise<void> {
+    if (!this.#binding.released) this.#binding.release();
+    return Promise.resolve();
+  }
+
+  /** Closes the held physical connection instead of giving it back. */
+  destroy(): void {
+    if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
+  }
+}
+
+/**
+ * A routed pool with the `mariadb` connector's API over a MySQL/MariaDB cluster.
+ *
+ * @example
+ *   const adapter = new PrismaMariaDb(createMariadbPool(cluster));
+ */
+export function createMariadbPool(cluster: HasInternals, options?: RoutedMariadbPoolOptions): RoutedMariadbPool {
+  return new RoutedMariadbPool(cluster, options);
+}

@@ -1,0 +1,171 @@
+// mysql2's own API through the routed pool on real MariaDB replicas (issue 10): the callback forms
+// return mysql2's Query (events, setMaxListeners, .stream()); streams run on a replica that has
+// replayed the unit of work's position, a streamed write on the primary; the connection is held
+// for the stream's life and given back on end, error and an early stop. Each node's pool has one
+// connection, so a leaked one would make the next statement on that node wait forever (bounded
+// here by `within`).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { createCluster, type Cluster } from '../../src/index.js';
+import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
+import type { LocalCluster } from '../../src/local/index.js';
+import { engineSkip, sharedCluster } from '../harness/clusters.js';
+
+const TABLE = 'rt_fid_items';
+
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms (a connection leaked?)`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('mysql2 driver fidelity through the routed pool', { skip: await engineSkip('mariadb') }, () => {
+  let local: LocalCluster;
+  let cluster: Cluster;
+  let pool: RoutedMysqlPool;
+  let portOf: Map<number, string>;
+
+  before(async () => {
+    local = await sharedCluster('mariadb');
+    portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
+    // One connection per node: a connection not given back blocks the next statement on that node.
+    const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, pool: { max: 1 } }]));
+    cluster = createCluster({ databases, debug: true });
+    pool = createMysqlPool(cluster);
+    await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await pool.query(`CREATE TABLE ${TABLE} (id int AUTO_INCREMENT PRIMARY KEY, v varchar(100))`);
+    await pool.query(`INSERT INTO ${TABLE} (v) SELECT CONCAT('r', seq) FROM seq_1_to_200`);
+    await local.waitForAllReplicas();
+  });
+  after(async () => {
+    await pool?.end();
+    await cluster?.end();
+  });
+  // Read-your-writes is on (the default): with the replicas caught up, reads go to them.
+  beforeEach(async () => {
+    await local.waitForAllReplicas();
+    cluster.resetStats();
+  });
+  afterEach(() => assert.equal(cluster.stats().misroutes, 0));
+
+  test('the callback form returns a Query: setMaxListeners, fields/result/end events, and the callback (Sequelize)', async () => {
+    const events: string[] = [];
+    const done = new Promise<{ rows: unknown }>((resolve, reject) => {
+      const q = pool.query(`INSERT INTO ${TABLE} (v) VALUES (?)`, ['cb'], (err, rows) => (err ? reject(err) : resolve({ rows })));
+      assert.equal(q.setMaxListeners(100), q);
+      q.on('result', () => events.push('result')).on('end', () => events.push('end'));
+    });
+    const { rows } = await done;
+    assert.equal((rows as { affectedRows: number }).affectedRows, 1);
+    await once(pool.pool.query('SELECT 1'), 'end');
+    assert.deepEqual(events.slice(0, 2), ['result', 'end']);
+    assert.equal(cluster.queries[0]!.alias, 'default');
+  });
+
+  test('pool.pool.query().stream() reads on a replica, row by row; the connection goes back at the end', async () => {
+    const rows: { v: string; port: number }[] = [];
+    for await (const row of pool.pool.query(`SELECT v, @@port AS port FROM ${TABLE} WHERE v LIKE 'r%' ORDER BY id`).stream({ highWaterMark: 4 })) rows.push(row as { v: string; port: number });
+    assert.equal(rows.length, 200);
+    assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+    // Every node's only connection is free again: one statement on each answers.
+    for (const alias of Object.keys(local.databases)) await within(5000, cluster.using(alias, () => pool.query('SELECT 1')), alias);
+  });
+
+  test('a stream stopped early gives its connection back (destroyed: rows were still on the wire)', async () => {
+    for (let i = 0; i < 4; i++) {
+      // A million rows: most are still on the wire (or unsent) when the loop stops. Each round is
+      // bounded: with a leaked connection, the next stream on that replica waits for it.
+      await within(10_000, (async () => {
+        let seen = 0;
+        for await (const row of pool.pool.query('SELECT seq, @@port AS port FROM seq_1_to_1000000').stream({ highWaterMark: 1 })) {
+          assert.match(portOf.get(Number((row as { port: number }).port))!, /^replica/);
+          if (++seen === 3) break;
+        }
+      })(), `stream round ${i}`);
+    }
+    for (const alias of ['replica1', 'replica2']) await within(5000, cluster.using(alias, () => pool.query('SELECT 1')), alias);
+  });
+
+  test('a failing stream errors and gives its connection back', async () => {
+    const stream = pool.pool.query('SELECT * FROM rt_fid_no_such_table').stream();
+    await assert.rejects(async () => {
+      for await (const row of stream) void row;
+    }, /doesn't exist/);
+    for (const alias of ['replica1', 'replica2']) await within(5000, cluster.using(alias, () => pool.query('SELECT 1')), alias);
+  });
+
+  test('a streamed write runs on the primary; a streamed read after it with replicas paused sees it (read-your-writes)', async () => {
+    await local.pause('replica1');
+    await local.pause('replica2');
+    try {
+      {
+        const marker = `sw-${Date.now()}`;
+        const ends: unknown[] = [];
+        for await (const r of pool.pool.query(`INSERT INTO ${TABLE} (v) VALUES (?)`, [marker]).stream()) ends.push(r);
+        assert.equal((ends[0] as { affectedRows: number }).affectedRows, 1);
+        assert.equal(cluster.queries.at(-1)!.alias, 'default');
+        const seen: { port: number }[] = [];
+        for await (const r of pool.pool.query(`SELECT @@port AS port FROM ${TABLE} WHERE v = ?`, [marker]).stream()) seen.push(r as { port: number });
+        assert.equal(seen.length, 1, 'the read saw the write');
+        assert.equal(portOf.get(Number(seen[0]!.port)), 'default', 'no replica has replayed it: the primary');
+      }
+    } finally {
+      await local.resume('replica1');
+      await local.resume('replica2');
+    }
+    await local.waitForAllReplicas();
+  });
+
+  test('a checked-out connection: a stream on a replica while free, on the primary inside a transaction; release() after an early stop', async () => {
+    const conn = await pool.getConnection();
+    try {
+      const free: { port: number }[] = [];
+      for await (const r of conn.query(`SELECT @@port AS port FROM ${TABLE} LIMIT 5`).stream()) free.push(r as { port: number });
+      assert.match(portOf.get(Number(free[0]!.port))!, /^replica/);
+      assert.equal(conn.boundAlias, undefined);
+      await conn.beginTransaction();
+      await conn.query(`INSERT INTO ${TABLE} (v) VALUES ('tx-stream')`);
+      let n = 0;
+      for await (const r of conn.connection.query(`SELECT @@port AS port, v FROM ${TABLE} ORDER BY id DESC`).stream({ highWaterMark: 1 })) {
+        assert.equal(portOf.get(Number((r as { port: number }).port)), 'default');
+        if (++n === 2) break;
+      }
+      // The transaction's connection was not destroyed by the early stop: it still sees its insert.
+      const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM ${TABLE} WHERE v = 'tx-stream'`);
+      assert.equal(Number((rows as { n: number }[])[0]!.n), 1);
+      await conn.rollback();
+    } finally {
+      conn.release();
+    }
+    await within(5000, cluster.using('default', () => pool.query('SELECT 1')), 'default');
+  });
+
+  test('promise(), connection, releaseConnection, escape/escapeId/format, config (the primary settings)', async () => {
+    assert.equal(pool.promise(), pool);
+    assert.equal(pool.pool.promise(), pool);
+    const conn = await pool.getConnection();
+    assert.equal(conn.connection, conn);
+    assert.equal(conn.promise(), conn);
+    const [[row]] = (await conn.promise().query('SELECT 1 AS one')) as [{ one: number }[], unknown];
+    assert.equal(row!.one, 1);
+    pool.releaseConnection(conn);
+    assert.equal(pool.escapeId('a.b'), '`a`.`b`');
+    assert.equal(pool.format('SELECT ? AS x, ?? AS y', [1, 'c']), 'SELECT 1 AS x, `c` AS y');
+    assert.equal(pool.escape("it's"), "'it\\'s'");
+    assert.equal(pool.config.connectionConfig.port, Number(new URL(local.databases.default!.url).port));
+  });
+
+  test('execute (prepared statements) with a callback and as a stream', async () => {
+    const [rows] = await new Promise<[unknown, unknown]>((resolve, reject) =>
+      pool.execute(`SELECT @@port AS port, ? AS x`, [7], (err, r, f) => (err ? reject(err) : resolve([r, f]))),
+    );
+    assert.equal(Number((rows as { x: number }[])[0]!.x), 7);
+    const streamed: unknown[] = [];
+    for await (const r of pool.pool.execute(`SELECT v FROM ${TABLE} WHERE id <= ?`, [3]).stream()) streamed.push(r);
+    assert.equal(streamed.length, 3);
+  });
+});
