@@ -16,7 +16,7 @@ import {
 import { HEALTH, type FailoverHooks } from '../health/failover-hooks.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import { authFailure } from '../health/auth.js';
-import type { HealthStatus } from '../health/monitor.js';
+import { holdOpen, type HealthStatus } from '../health/monitor.js';
 import { ClusterHealth, type ClusterHealthOptions } from '../health/cluster-health.js';
 import { withTimeout } from '../engines/bounds.js';
 import { ConsistencyLayer, type ConsistencyStats } from '../consistency/consistency.js';
@@ -576,7 +576,8 @@ export class Cluster extends EventEmitter {
    */
   async end(): Promise<void> {
     this.#ended = true;
-    await Promise.all([...[...this.#pools].map((p) => p.end()), this.#health?.stop()]);
+    // The monitor's sockets and timers are unref'd; an awaited end must still finish (bounded).
+    await holdOpen(Promise.all([...[...this.#pools].map((p) => p.end()), this.#health?.stop()]));
   }
 
   /** @internal */
