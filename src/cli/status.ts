@@ -5,7 +5,7 @@ import { INTERNALS } from '../routing/contracts.js';
 import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';
 import { DbRouterError } from '../errors.js';
-import { HealthMonitor, type HealthStatus } from '../health/monitor.js';
+import { HealthMonitor, holdOpen, type HealthStatus } from '../health/monitor.js';
 import type { Role } from '../health/probe.js';
 import { parseDurationMillis } from './cluster.js';
 import { loadConfigFile } from './config-file.js';
@@ -91,11 +91,13 @@ export async function checkCluster(
   let st;
   let undated;
   let tookMillis;
+  // The monitor's handles are unref'd (background checks never keep an app alive); this command
+  // awaits them, so it holds the process open itself, or Node would exit mid-check (code 13).
   try {
-    await monitor.start();
-    ({ st, undated, tookMillis } = await settleLag(monitor, options.maxLagMillis));
+    await holdOpen(monitor.start());
+    ({ st, undated, tookMillis } = await holdOpen(settleLag(monitor, options.maxLagMillis)));
   } finally {
-    await monitor.stop();
+    await holdOpen(monitor.stop());
   }
   const scrub = (text: string | undefined): string | undefined =>
     text === undefined ? undefined : passwords.reduce((t, p) => t.split(p).join('***'), text);
