@@ -4,7 +4,7 @@ export type { ErrorCode } from './errors.js';
 export { Cluster, createCluster } from './cluster/cluster.js';
 export type { MigrationTarget, NodeDescription, ScopeTarget } from './cluster/cluster.js';
 export type { ClusterConfig, DatabaseObject, DatabaseSetting } from './cluster/config.js';
-export type { WriteEvent, WriteHook } from './cluster/internals.js';
+export type { WriteEvent, WriteHook } from './routing/contracts.js';
 export type { BoundedStaleness, ConsistencyLevel, ConsistencyOptions } from './consistency/levels.js';
 export type { ConsistencyStats } from './consistency/consistency.js';
 export type { TokenRejection } from './consistency/token.js';
@@ -14,21 +14,21 @@ export { byTable, type TableRouter } from './routing/by-table.js';
 export { multiPrimary } from './routing/multi-primary.js';
 export { primaryReplica, type PrimaryReplicaOptions } from './routing/primary-replica.js';
 export { randomIncludingPrimary } from './routing/random-including-primary.js';
-export type { Hints, MigrateContext, NodeInfo, ReplicaStrategy, RouteContext, Router, RoutingView } from './routing/router.js';
+export type { Hints, MigrateContext, NodeInfo, ReplicaStrategy, Role, RouteContext, Router, RoutingView } from './routing/router.js';
 export type { RouteDecision } from './routing/decide.js';
 export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
-export type { Engine, EngineName, Role, PoolOptions } from './engines/engine.js';
+export type { Engine, EngineName, PoolOptions } from './routing/contracts.js';
 // The engines' pools live in `dbrouter/pg` and `dbrouter/mysql`: this entry must not pull in the
 // types of a driver the application does not use (a pg-only project has no mysql2, and the other
 // way round), so a project type-checks with `skipLibCheck: false`.
 
-export { watchCluster, ClusterHealth, type ClusterHealthOptions } from './health/cluster-health.js';
+export { watchCluster, ClusterHealth, type ClusterHealthOptions, type WatchedCluster } from './health/cluster-health.js';
 export { HealthMonitor } from './health/monitor.js';
 export type {
   HealthMonitorOptions, HealthMonitorEvents, HealthStatus, NodeHealth, NodeProblem, NodeDownEvent, NodeUpEvent,
   LaggingEvent, CaughtUpEvent, PrimaryChangedEvent, PrimaryLostEvent, SplitBrainEvent, ProblemEvent, CheckEvent,
 } from './health/monitor.js';
 export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './health/probe.js';
-export type { FailoverHooks } from './cluster/internals.js';
+export type { FailoverHooks } from './health/failover-hooks.js';

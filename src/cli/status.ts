@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createCluster } from '../cluster/cluster.js';
-import { INTERNALS } from '../cluster/internals.js';
+import { INTERNALS } from '../routing/contracts.js';
 import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';
 import { DbRouterError } from '../errors.js';

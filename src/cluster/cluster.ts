@@ -1,16 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { DbRouterError, isDbRouterError } from '../errors.js';
-import type { ConnectionOptions, Engine, EngineName, Role } from '../engines/engine.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
 import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
 import { primaryReplica } from '../routing/primary-replica.js';
-import type { Hints, MigrateContext, NodeInfo } from '../routing/router.js';
+import type { Hints, MigrateContext, NodeInfo, Role } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
-import { CONSISTENCY, HEALTH, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type CountsConnections, type FailoverHooks, type WriteEvent, type WriteHook } from './internals.js';
+import {
+  CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
+  type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
+} from '../routing/contracts.js';
+import { HEALTH, type FailoverHooks } from '../health/failover-hooks.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
 import { authFailure } from '../health/auth.js';
 import { holdOpen, type HealthStatus } from '../health/monitor.js';

@@ -1,8 +1,11 @@
 import { checkFunction, checkKeys as checkKeysOf, checkMillis, checkObject, checkWhole, invalidConfig, shown, suggest } from '../options.js';
-import { engineByName, engineForScheme, SCHEMES, type ConnectionOptions, type Engine, type EngineName, type PoolOptions, type Role } from '../engines/index.js';
-import type { Router } from '../routing/router.js';
+import { engineByName, engineForScheme, SCHEMES } from '../engines/index.js';
+import type { ConnectionOptions, Engine, EngineName, PoolOptions, ResolvedNode } from '../routing/contracts.js';
+import type { Role, Router } from '../routing/router.js';
 import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
 import type { ClusterHealthOptions } from '../health/cluster-health.js';
+
+export type { ResolvedNode };
 
 /**
  * One database in `databases`: a URL, or an object. A replica's missing settings are taken from
@@ -75,16 +78,6 @@ export interface ClusterConfig {
  * hand sets it by mistake.
  */
 export const SAME_SERVER: unique symbol = Symbol.for('dbrouter.sameServer');
-
-/** One node after validation. */
-export interface ResolvedNode {
-  readonly alias: string;
-  readonly role: Role | undefined;
-  readonly weight: number;
-  readonly connection: ConnectionOptions;
-  /** The node's URL with the password replaced by `***`: safe to log. */
-  readonly safeUrl: string;
-}
 
 export interface ResolvedConfig {
   readonly engine: Engine;

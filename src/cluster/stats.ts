@@ -1,4 +1,4 @@
-import type { Role } from '../engines/engine.js';
+import type { Role } from '../routing/router.js';
 
 /**
  * One routed statement, as Django's `connection.queries` entry with its `db`: the SQL text (never

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DbRouterError } from '../errors.js';
-import type { ResolvedNode } from '../cluster/config.js';
-import type { WriteEvent } from '../cluster/internals.js';
-import type { ReplicationPositions, RowsFn } from '../engines/positions.js';
+import type { ResolvedNode } from '../routing/contracts.js';
+import type { WriteEvent } from '../routing/contracts.js';
+import type { ReplicationPositions, RowsFn } from '../routing/positions.js';
 import type { RouteDecision } from '../routing/decide.js';
 import type { RouteContext } from '../routing/router.js';
 import { currentScope, runInScope, type ScopeFrame } from '../routing/scopes.js';

@@ -1,3 +1,7 @@
+import type { PositionKind } from '../routing/positions.js';
+
+export type { PositionKind };
+
 /**
  * Replication positions, engine by engine, as plain comparable values.
  *
@@ -12,8 +16,6 @@
  *   reached('postgres', '0/3000200', '0/3000148') // true
  *   reached('mariadb', '0-1-41', '0-1-42')        // false
  */
-export type PositionKind = 'postgres' | 'mariadb' | 'mysql';
-
 export function reached(kind: PositionKind, have: string, want: string): boolean {
   switch (kind) {
     case 'postgres': {

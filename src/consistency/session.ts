@@ -1,5 +1,5 @@
 import type { ConsistencyLevel } from './levels.js';
-import type { RowsFn } from '../engines/positions.js';
+import type { RowsFn } from '../routing/positions.js';
 
 /**
  * What one async context (a request, a job, the process outside any) knows about its own writes,

@@ -1,5 +1,5 @@
 import type { Cluster } from '../cluster/cluster.js';
-import { INTERNALS } from '../cluster/internals.js';
+import { INTERNALS } from '../routing/contracts.js';
 import type { RouteEvent } from '../cluster/stats.js';
 import type { ClusterHealth } from '../health/cluster-health.js';
 import type { HealthMonitorEvents } from '../health/monitor.js';

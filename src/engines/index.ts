@@ -1,4 +1,4 @@
-import type { Engine, EngineName } from './engine.js';
+import type { Engine, EngineName } from '../routing/contracts.js';
 import { mysqlEngine } from './mysql/engine.js';
 import { postgresEngine } from './postgres/engine.js';
 

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { Cluster } from '../cluster/cluster.js';
-import { HEALTH, INTERNALS } from '../cluster/internals.js';
+import { INTERNALS, type HasInternals } from '../routing/contracts.js';
+import type { Role } from '../routing/router.js';
 import { errorCode } from '../engines/engine.js';
 import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';
 import { DbRouterError } from '../errors.js';
 import type { NodeState } from '../routing/topology.js';
+import { HEALTH, type FailoverHooks } from './failover-hooks.js';
 import { checkMonitorOptions, HealthMonitor, holdOpen, type HealthMonitorEvents, type HealthMonitorOptions, type HealthStatus } from './monitor.js';
 import type { MonitoredNode, Prober } from './probe.js';
 import { checkClusterHealthOptions } from './options.js';
@@ -38,6 +39,20 @@ const EVENTS = ['node-down', 'node-up', 'lagging', 'caught-up', 'primary-changed
 export const DEFAULT_CHECK_TIMEOUT_MILLIS = 1000;
 
 /**
+ * What cluster health needs from a cluster: a `Cluster` is one. The health layer sits below the
+ * cluster, so it names what it uses instead of importing the cluster's class.
+ */
+export interface WatchedCluster extends HasInternals {
+  ready(): Promise<void>;
+  describe(): readonly { readonly alias: string; readonly role: Role | undefined }[];
+  setNodeState(alias: string, state: NodeState): void;
+  setRole(alias: string, role: Role): void;
+  setFailoverHooks(hooks: FailoverHooks | undefined): void;
+  /** The cluster's own `ClusterHealth`, tuned with `options` (what `watchCluster` returns). */
+  [HEALTH](options?: ClusterHealthOptions): ClusterHealth;
+}
+
+/**
  * A cluster kept healthy by a {@link HealthMonitor}: late or dead replicas leave the reads and come
  * back, a read that meets a dead connection is retried once elsewhere, writes wait for a new
  * primary after a failover (up to `failoverTimeoutMillis`) and are refused during split brain, and
@@ -55,7 +70,7 @@ export const DEFAULT_CHECK_TIMEOUT_MILLIS = 1000;
  *   await health.start();
  */
 export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
-  readonly #cluster: Cluster;
+  readonly #cluster: WatchedCluster;
   #options: ClusterHealthOptions;
   #failoverTimeout: number;
   #monitor: HealthMonitor | undefined;
@@ -63,7 +78,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
   #attachError: Error | undefined;
   #stopped = false;
 
-  constructor(cluster: Cluster, options: ClusterHealthOptions = {}) {
+  constructor(cluster: WatchedCluster, options: ClusterHealthOptions = {}) {
     super();
     this.#cluster = cluster;
     this.#options = {};
@@ -272,6 +287,6 @@ function neverSent(err: unknown): boolean {
  *   await health.start();
  *   health.status().readableReplicas // ['replica1', 'replica2']
  */
-export function watchCluster(cluster: Cluster, options?: ClusterHealthOptions): ClusterHealth {
+export function watchCluster(cluster: WatchedCluster, options?: ClusterHealthOptions): ClusterHealth {
   return cluster[HEALTH](options);
 }

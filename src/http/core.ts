@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 // that a hand-written parser would be a liability in a security-relevant path.
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Cluster } from '../cluster/cluster.js';
-import { CONSISTENCY } from '../cluster/internals.js';
+import { CONSISTENCY } from '../routing/contracts.js';
 import type { ConsistencyLayer } from '../consistency/consistency.js';
 import { checkLevel, type ConsistencyLevel } from '../consistency/levels.js';
 import type { ConsistencyScope } from '../consistency/session.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { checkSessionStoreOptions } from './options.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { CONSISTENCY } from '../cluster/internals.js';
+import { CONSISTENCY } from '../routing/contracts.js';
 import { createMysqlPool, type RoutedMysqlPool } from '../engines/mysql/routed-pool.js';
 import { createPgPool, type RoutedPgPool } from '../engines/postgres/routed-pool.js';
 import { DbRouterError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { DbRouterError } from '../errors.js';
-import type { ClusterInternals } from '../cluster/internals.js';
+import type { ClusterInternals } from './contracts.js';
 import type { Classification } from '../sql/types.js';
 import type { RouteDecision } from './decide.js';
 import type { NodeInfo } from './router.js';

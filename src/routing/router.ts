@@ -1,5 +1,7 @@
-import type { Role } from '../engines/engine.js';
 import type { Classification } from '../sql/types.js';
+
+/** A node's role: the primary takes writes; a replica serves reads. */
+export type Role = 'primary' | 'replica';
 
 /** Caller-supplied context for routers, as Django's `hints`: `{ model: 'User' }`, anything. */
 export type Hints = Readonly<Record<string, unknown>>;

@@ -1,6 +1,5 @@
-import type { Role } from '../engines/engine.js';
 import { DbRouterError } from '../errors.js';
-import type { NodeInfo, ReplicaStrategy, RouteContext, RoutingView } from './router.js';
+import type { NodeInfo, ReplicaStrategy, Role, RouteContext, RoutingView } from './router.js';
 
 /** A node's availability as the health monitor sees it. Only `up` nodes serve reads. */
 export type NodeState = 'up' | 'down' | 'lagging';

@@ -2,7 +2,7 @@ import { AssertionError } from 'node:assert';
 import type { Cluster } from '../cluster/cluster.js';
 import { SAME_SERVER, type DatabaseObject } from '../cluster/config.js';
 import type { RouteEvent } from '../cluster/stats.js';
-import type { Role } from '../engines/engine.js';
+import type { Role } from '../routing/router.js';
 import { DbRouterError } from '../errors.js';
 
 /** What {@link recordStatements} saw: `fn`'s result and every statement routed while it ran, in order. */

@@ -1,5 +1,5 @@
 import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
-import type { ConnectionOptions } from '../engine.js';
+import type { ConnectionOptions } from '../../routing/contracts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MILLIS } from '../bounds.js';
 
 /** mysql2 settings for one node. The password stays non-enumerable. */

@@ -1,5 +1,5 @@
 import { DbRouterError } from '../../errors.js';
-import type { HasInternals } from '../../cluster/internals.js';
+import type { HasInternals } from '../../routing/contracts.js';
 import { loadDriver } from '../driver.js';
 import { QUERY_OPTION_KEYS, RoutedMysqlConnection, RoutedMysqlPool, type RoutedMysqlCallbackPool } from './routed-pool.js';
 

@@ -1,6 +1,7 @@
 import type { ConnectionOptions as MysqlConnectionOptions } from 'mysql2';
-import type { HasInternals } from '../../cluster/internals.js';
-import { errorCode, errorNumber, failedToConnect, type ConnectionOptions, type Engine, type Role } from '../engine.js';
+import type { ConnectionOptions, Engine, HasInternals } from '../../routing/contracts.js';
+import type { Role } from '../../routing/router.js';
+import { errorCode, errorNumber, failedToConnect } from '../engine.js';
 import { mysqlPoolConfig } from './config.js';
 import { RoutedMysqlPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, type ClusterInternals, type HasInternals } from '../../cluster/internals.js';
+import { INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
 import { loadDriver } from '../driver.js';
-import type { ConnectionOptions } from '../engine.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
 export type MariadbQueryInput = string | { readonly sql: string; readonly [k: string]: unknown };

@@ -1,5 +1,6 @@
 import { errorNumber } from '../engine.js';
-import { firstValue, type ReplicationPositions, type RowsFn } from '../positions.js';
+import { firstValue } from '../positions.js';
+import type { ReplicationPositions, RowsFn } from '../../routing/positions.js';
 
 /** ER_UNKNOWN_SYSTEM_VARIABLE: the server is MySQL, not MariaDB (no `gtid_binlog_pos`). */
 const UNKNOWN_VARIABLE = 1193;

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import type { ClientConfig } from 'pg';
-import type { ConnectionOptions } from '../engine.js';
+import type { ConnectionOptions } from '../../routing/contracts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MILLIS } from '../bounds.js';
 
 /**

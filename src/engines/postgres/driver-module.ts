@@ -1,4 +1,4 @@
-import type { HasInternals } from '../../cluster/internals.js';
+import type { HasInternals } from '../../routing/contracts.js';
 import { loadDriver } from '../driver.js';
 import { RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './routed-pool.js';
 

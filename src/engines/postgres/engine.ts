@@ -1,6 +1,7 @@
 import type { Client, ClientConfig } from 'pg';
-import type { HasInternals } from '../../cluster/internals.js';
-import { errorCode, failedToConnect, type ConnectionOptions, type Engine, type Role } from '../engine.js';
+import type { ConnectionOptions, Engine, HasInternals } from '../../routing/contracts.js';
+import type { Role } from '../../routing/router.js';
+import { errorCode, failedToConnect } from '../engine.js';
 import { pgClientConfig } from './config.js';
 import { RoutedPgPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';

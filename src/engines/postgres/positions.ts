@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { firstValue, type ReplicationPositions, type RowsFn } from '../positions.js';
+import { firstValue } from '../positions.js';
+import type { ReplicationPositions, RowsFn } from '../../routing/positions.js';
 
 /**
  * PostgreSQL positions are WAL LSNs: the primary's `pg_current_wal_lsn()`, a standby's

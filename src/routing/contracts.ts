@@ -1,0 +1,164 @@
+import type { Classification, Dialect } from '../sql/types.js';
+import type { RouteDecision } from './decide.js';
+import type { ReplicationPositions } from './positions.js';
+import type { NodeInfo, Role } from './router.js';
+import type { NodeCounters } from './topology.js';
+
+/*
+ * The routing core's seams. An engine implements `Engine`; a cluster hands its routed pools a
+ * `ClusterInternals`; the consistency layer hears writes through `WriteHook`. They sit here, with
+ * the core, so that engines/ and cluster/ above both depend on them and never on each other's
+ * insides (see "Dependencies run one way" in STYLE.md).
+ */
+
+/** The engine name a cluster runs on. One cluster is one engine. */
+export type EngineName = 'postgres' | 'mysql';
+
+/**
+ * Everything needed to open a connection to one node. The password is a non-enumerable property,
+ * so it never shows in `JSON.stringify`, `util.inspect` or a spread into a log line.
+ */
+export interface ConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string | undefined;
+  readonly password?: string;
+  readonly database: string | undefined;
+  readonly ssl: boolean | Record<string, unknown> | undefined;
+  /** Pool size and timeouts, in the engine-independent names of {@link PoolOptions}. */
+  readonly pool: PoolOptions;
+  /** Passed to the driver as is (after the options above): the escape hatch for driver settings. */
+  readonly driverOptions: Readonly<Record<string, unknown>>;
+}
+
+/** Pool settings for one node; each engine maps them onto its driver's names. */
+export interface PoolOptions {
+  /** Most connections open to this node at once. */
+  readonly max?: number;
+  /** Close a connection idle for this long. */
+  readonly idleTimeoutMillis?: number;
+  /** Give up opening a connection after this long. */
+  readonly connectionTimeoutMillis?: number;
+}
+
+/**
+ * What differs between PostgreSQL and MySQL/MariaDB, behind one interface: the routing core never
+ * branches on the engine. Later layers add replication positions and lag here (consistency, health).
+ */
+export interface Engine {
+  readonly name: EngineName;
+  readonly dialect: Dialect;
+  readonly defaultPort: number;
+  /** True when a server refused a statement because it is read-only (a write that reached a replica). */
+  isReadOnlyError(err: unknown): boolean;
+  /** True when an error means the connection or the server is gone, not that the statement was wrong. */
+  isConnectionError(err: unknown): boolean;
+  /**
+   * True when a connection error proves the statement never reached a server: the connection was
+   * refused, its host did not resolve or could not be reached, it timed out while connecting, the
+   * server refused the session (starting up, shutting down, too many connections), or the driver
+   * refused to send on a connection it already knew was dead. Such a statement is safe to send
+   * again anywhere. Any other connection error (reset, terminated, lost mid-query) may have cut a
+   * statement the server already ran.
+   */
+  neverSent(err: unknown): boolean;
+  /**
+   * Ask the server itself whether it is a primary or a replica (one short-lived connection), within
+   * `timeoutMillis` connecting included (default: the node's connect bound); past it the connection
+   * is destroyed and the promise rejects.
+   */
+  discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
+  /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
+  createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
+  /** One statement on its own short-lived connection (a check done once, outside the pools). */
+  queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]>;
+  /** Reading and waiting on replication positions (consistency layer); one per cluster. */
+  createPositions(): ReplicationPositions;
+}
+
+/** One node after validation. */
+export interface ResolvedNode {
+  readonly alias: string;
+  readonly role: Role | undefined;
+  readonly weight: number;
+  readonly connection: ConnectionOptions;
+  /** The node's URL with the password replaced by `***`: safe to log. */
+  readonly safeUrl: string;
+}
+
+/**
+ * What the consistency layer hears after a unit of work wrote on a primary: an autocommit write, or
+ * the end of a transaction that wrote. `query` runs one statement on that primary (for example to
+ * read `pg_current_wal_lsn()` or `@@gtid_binlog_pos`). A returned promise is awaited before the
+ * caller gets its result, so a token captured here is ready when the caller goes on.
+ */
+export interface WriteEvent {
+  readonly alias: string;
+  readonly sql: string;
+  readonly classification: Classification;
+  /** `statement`: an autocommit write; `commit`: the end of a transaction that wrote. */
+  readonly kind: 'statement' | 'commit';
+  query(sql: string): Promise<readonly Record<string, unknown>[]>;
+}
+
+export type WriteHook = (event: WriteEvent) => void | Promise<void>;
+
+/** What a routed pool needs from its cluster. Not part of the public API. */
+export interface ClusterInternals {
+  readonly engine: Engine;
+  readonly nodes: readonly ResolvedNode[];
+  readonly counters: NodeCounters;
+  readonly isReady: boolean;
+  ready(): Promise<void>;
+  classify(sql: string): Classification;
+  route(sql: string, c?: Classification): RouteDecision;
+  node(alias: string): NodeInfo;
+  primary(): NodeInfo;
+  /** Whether `record` wants a start time (debug log or `'route'` listeners). */
+  readonly timing: boolean;
+  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean): void;
+  readonly hasWriteHooks: boolean;
+  /** Runs the write hooks; `undefined` when none returned a promise (no await on the hot path). */
+  afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;
+  /** Background errors from pools: emitted as the cluster's `'error'` when someone listens. */
+  backgroundError(err: unknown): void;
+  /**
+   * Consistency seam: a read the read gates sent to the primary may go to a replica that has
+   * caught up, or wait for one. `undefined` keeps `d` (the hot path: no await).
+   */
+  beforeRead(sql: string, d: RouteDecision, nodes: { rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]> }): RouteDecision | Promise<RouteDecision> | undefined;
+  /** Health seam (the monitor's `FailoverHooks`): a promise to await before a write, or `undefined` to go on at once. */
+  beforeWrite(): Promise<void> | undefined;
+  /** Health seam: a statement on `node` failed with a connection error; true to retry it once elsewhere. */
+  connectionError(node: NodeInfo, err: unknown, write: boolean): boolean;
+  /** Statements every new physical connection of every node runs first (`onConnect` in the cluster config). */
+  readonly onConnect?: readonly string[];
+  track(pool: { end(): Promise<void> }): void;
+  untrack(pool: { end(): Promise<void> }): void;
+}
+
+/** The key under which a cluster hands its consistency layer to the HTTP integrations. */
+export const CONSISTENCY: unique symbol = Symbol('dbrouter.cluster.consistency');
+
+/** The key under which a cluster hands its internals to the routed pools. */
+export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');
+
+/** Has the cluster internals: a `Cluster`. */
+export interface HasInternals {
+  readonly [INTERNALS]: ClusterInternals;
+}
+
+/** Connections of one node's pool: what `cluster.poolStats()` adds up over every routed pool. */
+export interface NodePoolCounts {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+/** The key of a routed pool's method that counts its connections per node index (`undefined`: no pool opened to that node yet). */
+export const NODE_POOL_COUNTS: unique symbol = Symbol('dbrouter.pool.counts');
+
+/** A routed pool that can count its connections per node. */
+export interface CountsConnections {
+  [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[];
+}
