@@ -188,9 +188,11 @@ export async function healthDefaultScenarios(engine: EngineName): Promise<void> 
       const users = Array.from({ length: 8 }, async () => {
         while (running) {
           try {
+            // A read issued after detection (one already in flight may still finish on the dying node).
+            const issuedAfter = detected;
             const port = await db.port();
             ok++;
-            if (detected) after.push(port);
+            if (issuedAfter) after.push(port);
           } catch (e) {
             failures.push(e);
           }
