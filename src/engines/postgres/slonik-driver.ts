@@ -66,7 +66,7 @@ async function typesOf(pg: PgDriverModule, parsers: readonly DriverTypeParser[])
  * transactions on the primary, streams (`pool.stream`) through `pg-query-stream` on a replica. The
  * `DISCARD ALL` Slonik sends when it releases a connection does not pin it to the primary. Slonik's
  * `connectionUri` is not used to connect (the cluster's databases decide); its `typeParsers`,
- * `resetConnection` and pool sizes are. Needs `slonik` (>= 49, with `@slonik/driver`) and
+ * `resetConnection` and pool sizes are. Needs `slonik` (>= 47, with its `@slonik/driver`) and
  * `pg-query-stream` installed.
  *
  * @example
@@ -98,7 +98,7 @@ export function createSlonikDriverFactory(cluster: HasInternals, options: Routed
               await client.end();
               client.off('error', onError).off('notice', onNotice);
             },
-            query: async (sql, values, queryOptions) => {
+            query: async (sql: string, values?: unknown[], queryOptions?: { readonly name?: string }) => {
               let result;
               try {
                 result = await client.query(queryOptions?.name !== undefined ? { name: queryOptions.name, text: sql, values } : { text: sql, values });
