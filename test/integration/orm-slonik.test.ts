@@ -77,7 +77,7 @@ describe('Slonik with driverFactory: createSlonikDriverFactory(cluster)', { skip
     s.cluster.resetStats();
     const port = await slonik.transaction(async (tx) => {
       await tx.query(sql.unsafe`INSERT INTO rt_slonik_items (v) VALUES ('tx')`);
-      return await tx.oneFirst(sql.unsafe`SELECT inet_server_port()`);
+      return Number(await tx.oneFirst(sql.unsafe`SELECT inet_server_port()`));
     });
     assert.equal(s.aliasOf(port), 'default');
     const inTx = s.cluster.queries.filter((q) => !/DISCARD ALL/i.test(q.sql));
