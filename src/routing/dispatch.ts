@@ -339,6 +339,11 @@ export class Binding<A, R, C> {
     return this.#mode === FREE ? undefined : this.#node?.alias;
   }
 
+  /** The connection this client holds and its node, while bound (`undefined` while free). */
+  get held(): { readonly conn: C; readonly node: NodeInfo } | undefined {
+    return this.#mode === FREE || this.#conn === undefined ? undefined : { conn: this.#conn, node: this.#node! };
+  }
+
   // Not async: a free client's read is the hot path of ORMs that check out a client per query.
   query(sql: string, args: A): Promise<R> {
     return this.#query(sql, args, false);
@@ -499,6 +504,39 @@ export class Binding<A, R, C> {
     }
     this.#lost = lost;
     return Promise.reject(lost);
+  }
+
+  /**
+   * The connection this client holds, for session state that lives on one physical connection
+   * (a server-side prepared statement, a session reset). A free client binds to the primary first
+   * (every read through it then sees every write); a bound one keeps its node. Refused inside a
+   * read-only transaction on a replica, whose connection goes back when the transaction ends.
+   */
+  async hold(): Promise<{ readonly conn: C; readonly node: NodeInfo }> {
+    if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
+    if (this.#lost !== undefined) throw this.#lost;
+    const cx = this.#cx;
+    if (!cx.isReady) await cx.ready();
+    if (this.#mode === READ_ONLY_TX) {
+      throw new DbRouterError('UNSUPPORTED', 'This client is in a read-only transaction on a replica, whose connection goes back when it ends: prepare statements after COMMIT (on the primary) or outside the read-only transaction.');
+    }
+    if (this.#mode === FREE) {
+      const wait = this.#pinned === undefined ? cx.beforeWrite() : undefined;
+      if (wait !== undefined) await wait;
+      if (this.#mode === FREE) this.#bind(this.#pinned ?? cx.primary(), STICKY);
+    }
+    const node = this.#node!;
+    if (this.#conn === undefined) {
+      try {
+        this.#conn = await this.#runner.acquire(node.index);
+      } catch (err) {
+        this.#mode = FREE;
+        this.#node = undefined;
+        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
+        throw err;
+      }
+    }
+    return { conn: this.#conn, node };
   }
 
   /**

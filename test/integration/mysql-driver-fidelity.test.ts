@@ -156,7 +156,7 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     assert.equal(pool.escapeId('a.b'), '`a`.`b`');
     assert.equal(pool.format('SELECT ? AS x, ?? AS y', [1, 'c']), 'SELECT 1 AS x, `c` AS y');
     assert.equal(pool.escape("it's"), "'it\\'s'");
-    assert.equal(pool.config.connectionConfig.port, Number(new URL(local.databases.default!.url).port));
+    assert.equal(pool.pool.config.connectionConfig.port, Number(new URL(local.databases.default!.url).port));
   });
 
   test('execute (prepared statements) with a callback and as a stream', async () => {

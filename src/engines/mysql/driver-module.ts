@@ -39,9 +39,15 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
     return { destroyed: this.#closed };
   }
 
-  override end(callback?: (err: Error | null) => void): Promise<void> | undefined {
+  override end(callback: (err: Error | null) => void): void;
+  override end(options: unknown, callback: (err: Error | null) => void): void;
+  override end(options?: unknown): Promise<void>;
+  override end(options?: unknown, callback?: (err: Error | null) => void): Promise<void> | undefined {
     this.#close();
-    return super.end(callback);
+    const cb = typeof options === 'function' ? (options as (err: Error | null) => void) : callback;
+    if (cb === undefined) return super.end();
+    super.end(cb);
+    return undefined;
   }
 
   override destroy(): void {

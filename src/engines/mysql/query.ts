@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Readable, type ReadableOptions } from 'node:stream';
+import { DbRouterError } from '../../errors.js';
 
 /** What a mysql2 query resolves to: `[rows or OkPacket, fields]`. */
 export type MysqlResult = [unknown, unknown];
@@ -58,8 +59,10 @@ const STREAMED = 2;
  * the primary for a write) and released on end, on error and on an early stop; otherwise the
  * statement runs through the routed path like a promise query and the events follow its result.
  */
-export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
+export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promise<R> {
   readonly [Symbol.toStringTag] = 'Query';
+  /** In mysql2's typings only: `undefined` on its own `Query` at run time, as here. */
+  declare readonly determinePacket: (firstByte: number, parser: unknown) => unknown;
   /** The statement text, as mysql2's `Query.sql`. */
   readonly sql: string;
   /** The values bound to it, as mysql2's `Query.values`. */
@@ -268,24 +271,33 @@ export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
     this.#abort?.();
   }
 
+  /**
+   * mysql2's packet state machine starts a query when its connection sends it; a routed query
+   * starts itself on the next tick. Calling it would be meaningless: `UNSUPPORTED`.
+   */
+  start(): void {
+    throw new DbRouterError('UNSUPPORTED', 'Query.start() is part of mysql2\'s protocol state machine; a routed query starts itself. Listen to its events, call .stream(), or await it.');
+  }
+
   /** Resolves to `[rows, fields]`, as `mysql2/promise`'s `query()`. */
-  then<T1 = MysqlResult, T2 = never>(onFulfilled?: ((value: MysqlResult) => T1 | PromiseLike<T1>) | null, onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null): Promise<T1 | T2> {
+  then<T1 = R, T2 = never>(onFulfilled?: ((value: R) => T1 | PromiseLike<T1>) | null, onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null): Promise<T1 | T2> {
     return this.#asPromise().then(onFulfilled, onRejected);
   }
 
-  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<MysqlResult | T> {
+  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<R | T> {
     return this.#asPromise().catch(onRejected);
   }
 
-  finally(onFinally?: (() => void) | null): Promise<MysqlResult> {
+  finally(onFinally?: (() => void) | null): Promise<R> {
     return this.#asPromise().finally(onFinally);
   }
 
-  #asPromise(): Promise<MysqlResult> {
+  // R is the caller's claim about the rows (mysql2's `query<T>()`), as with mysql2 itself.
+  #asPromise(): Promise<R> {
     if (this.#mode === STREAMED) {
       return Promise.reject(new TypeError('This query streams its rows (.stream() or a "result" listener): read them there, not with await.'));
     }
-    return this.#buffered();
+    return this.#buffered() as Promise<unknown> as Promise<R>;
   }
 }
 
@@ -293,5 +305,5 @@ export class RoutedQuery extends EventEmitter implements Promise<MysqlResult> {
  * What the callback forms of `query()`/`execute()` return: mysql2's `Query` (events, `.stream()`),
  * typed without `then` so a callback call is not taken for a floating promise.
  */
-export type MysqlQuery = Omit<RoutedQuery, 'then' | 'catch' | 'finally' | typeof Symbol.toStringTag>;
+export type MysqlQuery = Omit<RoutedQuery<unknown>, 'then' | 'catch' | 'finally' | typeof Symbol.toStringTag>;
 

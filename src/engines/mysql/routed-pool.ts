@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { PoolOptions } from 'mysql2';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import type { ConnectionOptions, ConnectionState, FieldPacket, PoolOptions, PrepareStatementInfo, Prepare, QueryError, QueryOptions, QueryResult } from 'mysql2';
+import type { Pool as PromisePool, PreparedStatementInfo } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
@@ -23,6 +23,10 @@ export interface MysqlConnectionLike {
   execute(sql: unknown, values?: unknown): Promise<MysqlResult>;
   release(): void;
   destroy?(): void;
+  /** A server-side prepared statement on this physical connection (a routed connection's `prepare()`). */
+  prepare?(options: string | QueryOptions): Promise<PreparedStatementInfo>;
+  /** COM_RESET_CONNECTION (a routed connection's `reset()`). */
+  reset?(): Promise<void>;
   /** mysql2's core connection, an EventEmitter. */
   readonly connection?: EventEmitter;
 }
@@ -74,12 +78,28 @@ export function isPortableSet(sql: string): boolean {
 /** How many distinct session set-ups one pool keeps node pools for before binding to the primary as before. */
 const MAX_SESSION_FLAVOURS = 8;
 
+/** mysql2's core `pool.config`: its limits, and the connection settings as `connectionConfig`. */
+export type MysqlPoolConfig = PoolOptions & { readonly connectionConfig: ConnectionOptions };
+
 /** A statement as mysql2 takes it: text, or an options object with `sql`. */
-export type MysqlQueryInput = string | { readonly sql: string; readonly values?: unknown; readonly [k: string]: unknown };
+export type MysqlQueryInput = string | QueryOptions | { readonly sql: string; readonly values?: unknown; readonly [k: string]: unknown };
 type Method = 'query' | 'execute';
 type Args = readonly [Method, unknown, unknown];
 type Callback = (err: Error | null, rows?: unknown, fields?: unknown) => void;
 type Done = (err: Error | null) => void;
+/** What mysql2's promise API resolves to: `[rows or OkPacket, fields]`, `T` the caller's claim about the rows. */
+type Result<T extends QueryResult> = [T, FieldPacket[]];
+/** mysql2's core `prepare(sql, cb)` callback. */
+type PrepareCallback = (err: QueryError | null, statement: PrepareStatementInfo) => unknown;
+/** mysql2's core connection, as far as a routed connection's `prepare`/`unprepare` reach it. */
+interface CorePrepare {
+  prepare(sql: string | QueryOptions, cb: (err: QueryError | null, statement: PrepareStatementInfo) => void): unknown;
+  unprepare(sql: string | QueryOptions): unknown;
+}
+
+function unsupported(what: string, why: string): DbRouterError {
+  return new DbRouterError('UNSUPPORTED', `${what}: ${why}`);
+}
 
 /** mysql2's core (callback) pool, under its promise pool's `.pool`. */
 interface CorePool {
@@ -96,6 +116,7 @@ const APPLY_SET = Symbol('dbrouter.mysql.applySet');
 /** Marks a physical connection to destroy instead of giving back (a stream stopped early). */
 const DESTROY = Symbol('dbrouter.mysql.destroy');
 const CONNECTION = Symbol('dbrouter.mysql.connection');
+const CONFIG = Symbol('dbrouter.mysql.config');
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -165,6 +186,41 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #onConnect: readonly string[];
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
   readonly #flavours = new Map<string, RoutedMysqlPool>();
+
+  // mysql2's typings declare its promise Pool as a Connection. On a real `mysql2/promise` pool
+  // these members are `undefined` at run time, and so they are here: whatever compiles against
+  // mysql2's Pool type compiles against this one and fails the same way (the surface test checks
+  // each against a real mysql2 pool). A connection's own are on `getConnection()`'s connection.
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly config: ConnectionOptions;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly threadId: number;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly state: ConnectionState;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly connect: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly ping: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly reset: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool: transactions run on `getConnection()`. */
+  declare readonly beginTransaction: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly commit: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly rollback: () => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly changeUser: (options: ConnectionOptions) => Promise<void>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool: prepare on `getConnection()`, or use `execute()`. */
+  declare readonly prepare: (options: string | QueryOptions) => Promise<PreparedStatementInfo>;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly unprepare: (sql: string | QueryOptions) => void;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly destroy: () => void;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly pause: () => void;
+  /** `undefined` at run time, as on a `mysql2/promise` pool. */
+  declare readonly resume: () => void;
 
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
@@ -254,7 +310,7 @@ export class RoutedMysqlPool extends EventEmitter {
    */
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  query(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
+  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<Result<T>>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
@@ -278,7 +334,7 @@ export class RoutedMysqlPool extends EventEmitter {
   /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise (with a callback: a {@link RoutedQuery}). */
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  execute(sql: MysqlQueryInput, values?: unknown): Promise<MysqlResult>;
+  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<Result<T>>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
@@ -466,10 +522,11 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 
   /**
-   * mysql2's `pool.config`: the limits and, as `connectionConfig`, the primary's connection
-   * settings (the password not enumerable).
+   * What mysql2's core `pool.config` holds: the limits and, as `connectionConfig`, the primary's
+   * connection settings (the password not enumerable). On the callback face as `config`; the
+   * promise face has none, as a `mysql2/promise` pool has none.
    */
-  get config(): Record<string, unknown> & { connectionConfig: Record<string, unknown> } {
+  [CONFIG](): MysqlPoolConfig {
     const primary = this.#cx.nodes.find((n) => n.role === 'primary') ?? this.#cx.nodes[0]!;
     const connectionConfig = mysqlPoolConfig(primary.connection);
     return { connectionLimit: connectionConfig.connectionLimit ?? 10, waitForConnections: true, queueLimit: 0, connectionConfig };
@@ -496,11 +553,12 @@ export class RoutedMysqlPool extends EventEmitter {
   }
 
   /**
-   * This pool typed as a `mysql2/promise` Pool, for libraries whose types ask for one (Drizzle's
-   * `drizzle(pool.asMysqlPool())`). The object is the same; only its static type changes.
+   * This pool, typed as a `mysql2/promise` Pool.
+   *
+   * @deprecated The pool itself type-checks as one: `drizzle(createMysqlPool(cluster))`.
    */
   asMysqlPool(): PromisePool {
-    return this as unknown as PromisePool;
+    return this;
   }
 
   /** mysql2's `escape`, for code that builds SQL text itself. */
@@ -546,6 +604,8 @@ export class RoutedMysqlPool extends EventEmitter {
  */
 export class RoutedMysqlCallbackPool extends EventEmitter {
   readonly #pool: RoutedMysqlPool;
+  /** In mysql2's typings only: `undefined` on its own core pool at run time, as here. */
+  declare readonly unprepare: (sql: string) => PrepareStatementInfo;
 
   constructor(pool: RoutedMysqlPool) {
     super();
@@ -586,13 +646,9 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     return this.#pool;
   }
 
-  /** A no-op, as on a routed connection: prepared statements live on each node's physical connections. */
-  unprepare(sql: string): void {
-    void sql;
-  }
-
-  get config(): RoutedMysqlPool['config'] {
-    return this.#pool.config;
+  /** mysql2's `pool.config`: the limits and, as `connectionConfig`, the primary's connection settings (the password not enumerable). */
+  get config(): MysqlPoolConfig {
+    return this.#pool[CONFIG]();
   }
 
   escape(value: unknown): string {
@@ -676,8 +732,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   }
 
   /** The primary's connection settings, as mysql2's `connection.config` (the password not enumerable). */
-  get config(): Record<string, unknown> {
-    return this.#pool.config.connectionConfig;
+  get config(): ConnectionOptions {
+    return this.#pool[CONFIG]().connectionConfig;
   }
 
   /** mysql2's connection state: `connected` until released or ended, then `disconnected`. */
@@ -690,14 +746,31 @@ export class RoutedMysqlConnection extends EventEmitter {
     return loadDriver<{ raw(s: string): unknown }>('mysql2').raw(sql);
   }
 
-  /** mysql2's server thread id: `null`, since the physical connection changes as the statements are routed. */
-  get threadId(): null {
-    return null;
+  /**
+   * The server thread id of the physical connection this connection holds on the primary, else
+   * `null` (typed `number`, as mysql2's): while free its statements run on whichever connection
+   * of whichever node they are routed to, and a `KILL QUERY` by this id (Knex's cancel), which
+   * dbrouter sends to the primary, must not reach another server's thread of the same number.
+   */
+  get threadId(): number {
+    const held = this.#binding.held;
+    const id = held?.node.role === 'primary' ? (held.conn.connection as { threadId?: unknown } | undefined)?.threadId : undefined;
+    return (typeof id === 'number' ? id : null) as number;
+  }
+
+  /** mysql2's `authorized`: `true`, as every physical connection a routed one uses has passed its handshake. */
+  get authorized(): boolean {
+    return true;
+  }
+
+  /** mysql2's protocol packet counter: `0`, as a routed connection speaks no protocol of its own. */
+  get sequenceId(): number {
+    return 0;
   }
 
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  query(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
     const [v, cb] = split(values, callback);
     return this.#query('query', sql, v, cb);
@@ -705,7 +778,7 @@ export class RoutedMysqlConnection extends EventEmitter {
 
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  execute(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
+  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
     const [v, cb] = split(values, callback);
     return this.#query('execute', sql, v, cb);
@@ -758,21 +831,143 @@ export class RoutedMysqlConnection extends EventEmitter {
   }
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */
+  beginTransaction(): Promise<void>;
+  beginTransaction(callback: Done): void;
   beginTransaction(callback?: Done): Promise<void> | undefined {
     return callbackOr(this.#statement('START TRANSACTION'), callback);
   }
 
+  commit(): Promise<void>;
+  commit(callback: Done): void;
   commit(callback?: Done): Promise<void> | undefined {
     return callbackOr(this.#statement('COMMIT'), callback);
   }
 
+  rollback(): Promise<void>;
+  rollback(callback: Done): void;
   rollback(callback?: Done): Promise<void> | undefined {
     return callbackOr(this.#statement('ROLLBACK'), callback);
   }
 
   /** A round trip where the next statement would go (a replica while unbound). */
+  ping(): Promise<void>;
+  ping(callback: Done): void;
   ping(callback?: Done): Promise<void> | undefined {
     return callbackOr(this.#statement('SELECT 1'), callback);
+  }
+
+  /**
+   * A server-side prepared statement, as mysql2's `prepare()`: the promise form resolves to
+   * mysql2's `PreparedStatementInfo` (`execute(values)`, `close()`), the callback form calls back
+   * with the core one. A statement handle lives on one physical connection, so this binds the
+   * connection to the primary first (as a transaction does) and prepares there; every `execute`
+   * of it then runs on the primary and sees every write. Inside a read-only transaction on a
+   * replica it is refused (`UNSUPPORTED`). `conn.execute(sql, values)` needs no `prepare()`: it
+   * prepares on whichever node runs it, and reads stay on replicas.
+   */
+  prepare(options: string | QueryOptions, callback: PrepareCallback): Prepare;
+  prepare(options: string | QueryOptions): Promise<PreparedStatementInfo>;
+  prepare(options: string | QueryOptions, callback?: PrepareCallback): Prepare | Promise<PreparedStatementInfo> {
+    const held = this.#binding.hold();
+    if (callback === undefined) {
+      return held.then(({ conn }) => {
+        if (conn.prepare === undefined) throw unsupported('prepare()', 'this node\'s driver has no prepared statements.');
+        return conn.prepare(options);
+      });
+    }
+    const command = new RoutedPrepare();
+    held.then(({ conn }) => {
+      const core = conn.connection as Partial<CorePrepare> | undefined;
+      if (typeof core?.prepare !== 'function') throw unsupported('prepare()', 'this node\'s driver has no prepared statements.');
+      core.prepare(options, (err, statement) => void callback(err, statement));
+    }).catch((err: QueryError) => void callback(err, undefined as unknown as PrepareStatementInfo));
+    return command;
+  }
+
+  /**
+   * mysql2's `unprepare(sql)`: closes the statement prepared for `sql` on the held connection, if
+   * any (a free connection holds none). It returns `undefined`, as mysql2's own does (its typings
+   * say `PrepareStatementInfo`, kept so that this connection type-checks as mysql2's).
+   */
+  unprepare(sql: string | QueryOptions): PrepareStatementInfo {
+    const core = this.#binding.held?.conn.connection as Partial<CorePrepare> | undefined;
+    core?.unprepare?.(sql);
+    return undefined as unknown as PrepareStatementInfo;
+  }
+
+  /**
+   * mysql2's `reset()` (COM_RESET_CONNECTION): a held connection is reset on its server and closed
+   * at release instead of going back (its pool's own set-up went with the reset); a free one drops
+   * the session settings it had sent (`SET time_zone`, ...). It stays bound where it was.
+   */
+  reset(): Promise<void>;
+  reset(callback: Done): void;
+  reset(callback?: Done): Promise<void> | undefined {
+    return callbackOr(this.#reset(), callback);
+  }
+
+  async #reset(): Promise<void> {
+    if (this.#binding.released) throw new DbRouterError('CLIENT_RELEASED', 'This connection was released to the pool; check out a new one with getConnection().');
+    const held = this.#binding.held;
+    if (held === undefined) {
+      this.#settings = [];
+      this.#flavour = this.#pool;
+      ({ binding: this.#binding, lease: this.#lease } = this.#pool[PARTS](!this.#loosen));
+      return;
+    }
+    if (held.conn.reset === undefined) throw unsupported('reset()', 'this node\'s driver cannot reset a connection.');
+    (held.conn as { [DESTROY]?: boolean })[DESTROY] = true;
+    await held.conn.reset();
+  }
+
+  /**
+   * Refused with `UNSUPPORTED`: a routed connection's statements run on connections of several
+   * nodes, shared with other users of the pool, so there is no one session to switch. Create a
+   * cluster (or a pool's `createPool`) with the other user's credentials instead.
+   */
+  changeUser(options: ConnectionOptions): Promise<void>;
+  changeUser(options: ConnectionOptions, callback: Done): void;
+  changeUser(options: ConnectionOptions, callback?: Done): Promise<void> | undefined {
+    void options;
+    return callbackOr(Promise.reject(unsupported('changeUser()', 'a routed connection runs on connections of several nodes shared with the rest of the pool; create a cluster with the other user\'s credentials instead.')), callback);
+  }
+
+  /** Server side of mysql2's protocol (its `createServer`): meaningless on a client connection, `UNSUPPORTED`. */
+  serverHandshake(args: unknown): never {
+    void args;
+    throw serverSide('serverHandshake');
+  }
+
+  /** Server side of mysql2's protocol: `UNSUPPORTED`. */
+  writeOk(args?: unknown): never {
+    void args;
+    throw serverSide('writeOk');
+  }
+
+  /** Server side of mysql2's protocol: `UNSUPPORTED`. */
+  writeError(args?: unknown): never {
+    void args;
+    throw serverSide('writeError');
+  }
+
+  /** Server side of mysql2's protocol: `UNSUPPORTED`. */
+  writeEof(warnings?: number, statusFlags?: number): never {
+    void warnings;
+    void statusFlags;
+    throw serverSide('writeEof');
+  }
+
+  /** Server side of mysql2's protocol: `UNSUPPORTED`. */
+  writeTextResult(rows?: unknown[], columns?: unknown[]): never {
+    void rows;
+    void columns;
+    throw serverSide('writeTextResult');
+  }
+
+  /** Server side of mysql2's protocol: `UNSUPPORTED`. */
+  writePacket(packet: unknown): never {
+    void packet;
+    throw serverSide('writePacket');
   }
 
   async #statement(sql: string): Promise<void> {
@@ -780,16 +975,10 @@ export class RoutedMysqlConnection extends EventEmitter {
   }
 
   /** Nothing to do: the connection binds on its first statement (mysql2's `connect(cb)`). */
+  connect(): Promise<void>;
+  connect(callback: Done): void;
   connect(callback?: Done): Promise<void> | undefined {
     return callbackOr(Promise.resolve(), callback);
-  }
-
-  /**
-   * mysql2's `unprepare(sql)`: a no-op. Prepared statements live on the physical connections of
-   * each node, which mysql2 caches and closes itself.
-   */
-  unprepare(sql: string): void {
-    void sql;
   }
 
   /** Only meaningful on one physical connection; a routed connection has none to pause. */
@@ -815,16 +1004,21 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#closeOpen();
   }
 
-  /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. */
-  end(callback?: Done): Promise<void> | undefined {
+  /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. Options, as mysql2's, are ignored. */
+  end(callback: Done): void;
+  end(options: unknown, callback: Done): void;
+  end(options?: unknown): Promise<void>;
+  end(options?: unknown, callback?: Done): Promise<void> | undefined {
     if (!this.#binding.released) this.#binding.release();
     this.#closeOpen();
-    return callbackOr(Promise.resolve(), callback);
+    return callbackOr(Promise.resolve(), typeof options === 'function' ? options : callback);
   }
 
   /** As `end()`. */
+  close(callback: Done): void;
+  close(): Promise<void>;
   close(callback?: Done): Promise<void> | undefined {
-    return this.end(callback);
+    return callback === undefined ? this.end() : (this.end(callback), undefined);
   }
 
   /** Closes the held physical connection instead of returning it to the pool. */
@@ -840,6 +1034,26 @@ export class RoutedMysqlConnection extends EventEmitter {
   [Symbol.asyncDispose](): Promise<void> {
     this[Symbol.dispose]();
     return Promise.resolve();
+  }
+}
+
+function serverSide(name: string): DbRouterError {
+  return unsupported(`${name}()`, 'it is the server side of mysql2\'s protocol (mysql2.createServer); a routed connection is a client.');
+}
+
+/**
+ * What the callback form of a routed connection's `prepare(sql, cb)` returns, as mysql2's
+ * `Prepare` command: the statement comes to the callback. Its packet state machine is not
+ * there to drive: `start()` is `UNSUPPORTED`, and `sql`/`stream`/`determinePacket` are
+ * `undefined`, as on mysql2's own `Prepare` at run time.
+ */
+class RoutedPrepare extends EventEmitter {
+  declare readonly sql: string;
+  declare readonly stream: Prepare['stream'];
+  declare readonly determinePacket: Prepare['determinePacket'];
+
+  start(): void {
+    throw unsupported('Prepare.start()', 'it is part of mysql2\'s protocol state machine; the statement comes to prepare()\'s callback.');
   }
 }
 
