@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
+import { drizzle as drizzleMysql, type MySql2Database } from 'drizzle-orm/mysql2';
 import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
 import { createCluster, type Cluster } from '../../src/index.js';
 import { createPgPool } from '../../src/engines/postgres/index.js';
-import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
+import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 
@@ -100,7 +100,7 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
   let local: LocalCluster;
   let cluster: Cluster;
   let portOf: Map<number, string>;
-  let db: ReturnType<typeof drizzleMysql<Record<string, never>, ReturnType<RoutedMysqlPool['asMysqlPool']>>>;
+  let db: MySql2Database;
   const pool = () => createMysqlPool(cluster);
   let routed: ReturnType<typeof pool>;
 
@@ -108,7 +108,8 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
     local = await sharedCluster('mariadb');
     ({ cluster, portOf } = setup(local, 1));
     routed = pool();
-    db = drizzleMysql(routed.asMysqlPool());
+    // Issue 10: the routed pool is a mysql2/promise Pool to the type checker, no asMysqlPool().
+    db = drizzleMysql(routed);
     await db.execute(sql`DROP TABLE IF EXISTS rt_dz_items`);
     await db.execute(sql`CREATE TABLE rt_dz_items (id int AUTO_INCREMENT PRIMARY KEY, v varchar(100))`);
     await local.waitForAllReplicas();
@@ -165,5 +166,46 @@ describe('Drizzle (mysql2) over the routed mysql2 pool', { skip: await engineSki
       assert.equal((await db.select().from(myItems).where(eq(myItems.v, marker))).length, 0);
       assert.equal((await cluster.primary(() => db.select().from(myItems).where(eq(myItems.v, marker)))).length, 1);
     });
+  });
+});
+
+describe('Drizzle (mysql2) with read-your-writes: drizzle(createMysqlPool(cluster)), no cast', { skip: await engineSkip('mariadb') }, () => {
+  let local: LocalCluster;
+  let cluster: Cluster;
+  let portOf: Map<number, string>;
+  let routed: ReturnType<typeof createMysqlPool>;
+  let db: MySql2Database;
+
+  before(async () => {
+    local = await sharedCluster('mariadb');
+    portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
+    // The default consistency: read-your-writes.
+    cluster = createCluster({ databases: Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role }])), debug: true });
+    routed = createMysqlPool(cluster);
+    db = drizzleMysql(routed);
+    await db.execute(sql`CREATE TABLE IF NOT EXISTS rt_dz_items (id int AUTO_INCREMENT PRIMARY KEY, v varchar(100))`);
+    await local.waitForAllReplicas();
+  });
+  after(async () => {
+    await routed?.end();
+    await cluster?.end();
+  });
+  afterEach(() => noMisroutes(cluster));
+
+  test('a write then a read with every replica paused: the read sees the row, on the primary; with nothing written, a plain read on a replica', async () => {
+    await paused(local, async () => {
+      const marker = `dzryw-${Date.now()}`;
+      const [ins] = await db.insert(myItems).values({ v: marker });
+      assert.ok(ins.insertId > 0);
+      const seen = await db.select({ id: myItems.id, port: sql<number>`@@port` }).from(myItems).where(eq(myItems.v, marker));
+      assert.equal(seen.length, 1, 'the read saw its own write');
+      assert.equal(seen[0]!.id, ins.insertId);
+      assert.equal(portOf.get(Number(seen[0]!.port)), 'default', 'no replica has replayed it: the primary answered');
+    });
+    // Replicas caught up (paused() waits for them): a plain read goes to one.
+    cluster.resetStats();
+    const [r] = await db.select({ port: sql<number>`@@port` }).from(sql`(SELECT 1) AS one`);
+    assert.match(portOf.get(Number(r!.port))!, /^replica/);
+    assert.deepEqual(cluster.queries.map((q) => q.role), ['replica']);
   });
 });
