@@ -10,8 +10,8 @@ import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, typ
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import {
-  CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
-  type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
+  CLOSE_NODE_CONNECTIONS, CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
+  type ClosesNodeConnections, type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
 } from '../routing/contracts.js';
 import { HEALTH, type FailoverHooks } from '../health/failover-hooks.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
@@ -343,6 +343,20 @@ export class Cluster extends EventEmitter {
 
   isAvailable(alias: string): boolean {
     return this.nodeState(alias) === 'up';
+  }
+
+  /**
+   * Destroys every routed pool's connections to `alias`, idle ones and ones with a statement in
+   * flight, and returns how many. What the health monitor does to a node that failed its checks: a
+   * statement stuck on a silent network fails at once and follows the usual rules (a read is
+   * retried elsewhere, a write is `WRITE_OUTCOME_UNKNOWN`, a transaction `TRANSACTION_LOST`).
+   * `reason` goes into the error those statements see; never put a credential in it.
+   */
+  closeNodeConnections(alias: string, reason: string): number {
+    const i = this.#index(alias, 'closeNodeConnections()');
+    let n = 0;
+    for (const pool of this.#pools) n += (pool as Partial<ClosesNodeConnections>)[CLOSE_NODE_CONNECTIONS]?.(i, reason) ?? 0;
+    return n;
   }
 
   /** Changes a node's role (a promotion seen by the health monitor); routing follows at once. */

@@ -110,7 +110,15 @@ export interface HealthStatus {
   readonly nodes: readonly NodeHealth[];
 }
 
-export interface NodeDownEvent { readonly alias: string; readonly error: string | undefined }
+export interface NodeDownEvent {
+  readonly alias: string;
+  readonly error: string | undefined;
+  /**
+   * False when the last failed check was answered by the server (it refused the monitor's login):
+   * the node is down for routing, but connections to it are not stuck on a silent network.
+   */
+  readonly unreachable: boolean;
+}
 export interface NodeUpEvent { readonly alias: string }
 export interface LaggingEvent { readonly alias: string; readonly lagMillis: number | undefined; readonly lagPosition: number | undefined }
 export interface CaughtUpEvent { readonly alias: string; readonly lagMillis: number | undefined }
@@ -547,7 +555,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     s.suspect = false;
     if (s.health === 'unknown' || (s.health === 'up' && (wasSuspect || s.failures >= this.#failuresBeforeDown))) {
       s.health = 'down';
-      this.#emit('node-down', { alias: s.node.alias, error: s.lastError });
+      this.#emit('node-down', { alias: s.node.alias, error: s.lastError, unreachable: authFailure(e) === undefined });
     }
   }
 

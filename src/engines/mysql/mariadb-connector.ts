@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
+import { DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
+import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
 import { loadDriver } from '../driver.js';
 
@@ -23,7 +25,13 @@ export interface MariadbPoolLike {
   execute(sql: unknown, values?: unknown): Promise<unknown>;
   getConnection(): Promise<MariadbConnectionLike>;
   end(): Promise<void>;
-  on?(event: 'error', fn: (err: unknown) => void): unknown;
+  on?(event: 'error' | 'acquire', fn: (arg: never) => void): unknown;
+}
+
+/** The connector's own connection object, as its pool's `'acquire'` event hands it out. */
+interface RawConnection {
+  readonly socket?: { readonly destroyed?: boolean; destroy(err?: Error): void };
+  once?(event: 'end', fn: () => void): unknown;
 }
 
 export interface RoutedMariadbPoolOptions {
@@ -53,6 +61,9 @@ function mariadbConfig(c: ConnectionOptions, onConnect: readonly string[]): Reco
     ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis, acquireTimeout: c.pool.connectionTimeoutMillis } : {}),
     // The connector's own set-up list: run on every new connection before it is handed out.
     ...(onConnect.length > 0 ? { initSql: [...onConnect] } : {}),
+    // TCP keepalive (the connector's default is off): a connection to a peer that went silent fails
+    // once the operating system's probes go unanswered, even with no health monitor.
+    keepAliveDelay: DEFAULT_KEEPALIVE_DELAY_MILLIS,
     ...c.driverOptions,
   };
   if (c.password !== undefined) Object.defineProperty(config, 'password', { value: c.password, enumerable: false, writable: true, configurable: true });
@@ -79,6 +90,8 @@ export class RoutedMariadbPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
   readonly #inner: (MariadbPoolLike | undefined)[];
+  /** Connections of each node that ran something (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<RawConnection>[] = [];
   readonly #runner: NodeRunner<Args, unknown, MariadbConnectionLike>;
   #ended = false;
   #ending: Promise<void> | undefined;
@@ -109,7 +122,16 @@ export class RoutedMariadbPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mariadbConfig(node.connection, this.#cx.onConnect ?? []), node.alias);
-    p.on?.('error', (err) => this.#background(err));
+    p.on?.('error', (err: unknown) => this.#background(err));
+    // Every statement, one-shot or on a checked-out connection, runs on a connection the pool has
+    // just handed out with 'acquire': a connection in flight is always among these.
+    const open = new Set<RawConnection>();
+    this.#open[index] = open;
+    p.on?.('acquire', (conn: RawConnection) => {
+      if (open.has(conn)) return;
+      open.add(conn);
+      conn.once?.('end', () => open.delete(conn));
+    });
     this.#inner[index] = p;
     return p;
   }
@@ -146,6 +168,26 @@ export class RoutedMariadbPool extends EventEmitter {
     if (this.#ended) throw ended();
     if (!this.#cx.isReady) await this.#cx.ready();
     return new RoutedMariadbConnection(new Binding(this.#cx, this.#runner));
+  }
+
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): their
+   * sockets are destroyed with a `NODE_DOWN` error, which the connector hands to the statement in
+   * flight. The connector's own `destroy()` would not do: with a statement running it first
+   * connects again to the same server to KILL it, which a silent server never answers.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number, reason: string): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    const alias = this.#cx.nodes[index]!.alias;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      if (c.socket === undefined || c.socket.destroyed === true) continue;
+      c.socket.destroy(cutForDownNode(alias, reason));
+      n += 1;
+    }
+    return n;
   }
 
   /** Ends every node's pool; idempotent. */

@@ -3,7 +3,8 @@ import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -155,6 +156,8 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #create: (config: PoolOptions, alias: string) => MysqlPoolLike;
   readonly #inner: (MysqlPoolLike | undefined)[];
   readonly #core: (CorePool | undefined)[] = [];
+  /** Sockets of each node's connected connections, idle or in use (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<Socketed>[] = [];
   readonly #runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>;
   readonly #pinnedAlias: string | undefined;
   #ended = false;
@@ -219,6 +222,17 @@ export class RoutedMysqlPool extends EventEmitter {
     const core = p.pool as Partial<CorePool> | undefined;
     this.#core[index] = typeof core?.query === 'function' && typeof core.execute === 'function' ? (core as CorePool) : undefined;
     p.pool?.on('error', (err: unknown) => this.#background(err));
+    // mysql2's 'connection' comes once a connection has connected (a connection still connecting is
+    // left out: cutting it would fail a statement that never reached the server as if it had).
+    const open = new Set<Socketed>();
+    this.#open[index] = open;
+    p.pool?.on('connection', (conn: { stream?: Socketed['stream'] }) => {
+      const stream = conn.stream;
+      if (stream === undefined) return;
+      const entry = { stream };
+      open.add(entry);
+      stream.once('close', () => open.delete(entry));
+    });
     this.#inner[index] = p;
     return p;
   }
@@ -520,6 +534,26 @@ export class RoutedMysqlPool extends EventEmitter {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.end();
+  }
+
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): their
+   * sockets are destroyed with a `NODE_DOWN` error, which mysql2 hands to the statement in flight
+   * (a connection error that may have run) before the connection leaves its pool. mysql2's own
+   * `destroy()` would not do: it ends the socket politely, and a statement in flight never hears.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number, reason: string): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    const alias = this.#cx.nodes[index]!.alias;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      if (c.stream.destroyed === true) continue;
+      c.stream.destroy(cutForDownNode(alias, reason));
+      n += 1;
+    }
+    return n;
   }
 
   /** @internal Connections per node, for `cluster.poolStats()` (read from mysql2's core pool, which has no public counters). */
@@ -841,6 +875,11 @@ export class RoutedMysqlConnection extends EventEmitter {
     this[Symbol.dispose]();
     return Promise.resolve();
   }
+}
+
+/** A connection's socket, as the drivers expose it. */
+interface Socketed {
+  readonly stream: { readonly destroyed?: boolean; destroy(err?: Error): void; once(event: 'close', fn: () => void): unknown };
 }
 
 function destroyMysqlConnections(p: MysqlPoolLike): void {

@@ -5,7 +5,7 @@ import type {
   QueryResultRow, Submittable as PgSubmittable,
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -151,6 +151,8 @@ export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: PoolConfig, alias: string) => PgPoolLike;
   readonly #inner: (PgPoolLike | undefined)[];
+  /** Connected clients of each node's pool, idle or checked out (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<PgClientLike>[] = [];
   readonly #callbackApi: boolean[] = [];
   readonly #forwarding = new Set<string>();
   readonly #runner: NodeRunner<Args, QueryResult, PgClientLike>;
@@ -208,6 +210,12 @@ export class RoutedPgPool extends EventEmitter {
     this.#callbackApi[index] = typeof (p as { Client?: unknown }).Client === 'function';
     // An idle client's error is emitted on its pool; unhandled, it would crash the process.
     p.on('error', (err: Error, client: unknown) => this.#background(err, client));
+    // pg-pool's own events: 'connect' once a client is connected (a client still connecting is left
+    // out: cutting it would fail a statement that never reached the server as if it had), 'remove'.
+    const open = new Set<PgClientLike>();
+    this.#open[index] = open;
+    p.on('connect', (c: PgClientLike) => open.add(c));
+    p.on('remove', (c: PgClientLike) => open.delete(c));
     const setup = this.#onConnect;
     // node-postgres runs a client's queries in order: set-up queued here runs before any other.
     if (setup !== undefined) p.on('connect', (c: PgClientLike) => void c.query(setup).catch((err: unknown) => this.#background(err, c)));
@@ -460,6 +468,27 @@ export class RoutedPgPool extends EventEmitter {
   #sum(k: 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount'): number {
     let n = 0;
     for (const p of this.#inner) if (p !== undefined) n += p[k] ?? 0;
+    return n;
+  }
+
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): a
+   * statement in flight on one fails with pg's `Connection terminated unexpectedly`, which the
+   * routing core treats as cut mid-flight; an idle one leaves its pool.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      // No error passed to destroy(): pg already reports the closed socket to the statement in
+      // flight and to the client's listeners; an error of ours would reach a checked-out client twice.
+      const stream = (c as { connection?: { stream?: { destroyed?: boolean; destroy(): void } } }).connection?.stream;
+      if (stream === undefined || stream.destroyed === true) continue;
+      stream.destroy();
+      n += 1;
+    }
     return n;
   }
 
