@@ -67,15 +67,18 @@ function mysql2Api(cluster: Cluster): Api {
   };
 }
 
+/** The mariadb connector answers a SELECT with rows (plus `meta`), anything else with one OK result. */
+const rowsOf = (r: unknown): Row[] => (Array.isArray(r) ? [...r as Row[]] : [r as Row]);
+
 function mariadbApi(cluster: Cluster): Api {
   const pool = createMariadbPool(cluster);
   pool.on('error', () => undefined);
   return {
     name: 'mariadb connector',
-    pool: async (sql) => [...(await pool.query(sql)) as Row[]],
+    pool: async (sql) => rowsOf(await pool.query(sql)),
     checkout: async () => {
       const c = await pool.getConnection();
-      return { query: async (sql) => [...(await c.query(sql)) as Row[]], release: () => void c.release() };
+      return { query: async (sql) => rowsOf(await c.query(sql)), release: () => void c.release() };
     },
     end: () => pool.end(),
   };
