@@ -21,6 +21,7 @@ import type { NodeDownEvent } from '../../src/health/monitor.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
 import { startProxy, type TcpProxy } from '../harness/tcp-proxy.js';
+import { dropPort, packetDropSkip } from '../harness/packet-drop.js';
 
 type EngineName = 'postgres' | 'mariadb';
 type Row = Record<string, unknown>;
@@ -367,6 +368,55 @@ function scenarios(engine: EngineName): void {
     }
     await until(allUp, 20_000, 'replica2 caught up');
   });
+
+  // Without a monitor nothing decides a node is down: TCP keepalive (on by default) is the bound.
+  // The kernel must see the silence, so packets to and from the proxy's port are dropped (iptables);
+  // the first probe is set to 2 s here (10 s by default) to keep the test short.
+  const dropSkip = packetDropSkip();
+  for (const apiIndex of pgEngine ? [0] : [0, 1]) {
+    const label = pgEngine ? 'pg' : apiIndex === 0 ? 'mysql2' : 'mariadb connector';
+    test(`${engine} (${label}), no monitor: keepalive fails the read and the write in flight on silent nodes (retried / WRITE_OUTCOME_UNKNOWN)`, { skip: dropSkip, timeout: 60_000 }, async () => {
+      await until(allUp, 15_000, 'every node up');
+      const keepAlive = pgEngine ? { keepAliveInitialDelayMillis: 2000 } : apiIndex === 0 ? { keepAliveInitialDelay: 2000 } : { keepAliveDelay: 2000 };
+      const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => {
+        const url = new URL(d.url);
+        url.port = String(proxies[alias]!.port);
+        return [alias, { url: url.toString(), role: d.role, driverOptions: keepAlive }];
+      }));
+      const plain = createCluster({ databases, health: false, routers: [primaryReplica({ strategy: 'round-robin' })] });
+      plain.on('error', () => undefined);
+      const a = pgEngine ? pgApi(plain) : apiIndex === 0 ? mysql2Api(plain) : mariadbApi(plain);
+      const undo: (() => void)[] = [];
+      try {
+        await Promise.all(Array.from({ length: 4 }, (_, i) => a.pool(sleepRead(`ka_warm_${apiIndex}_${i}`, 0.1))));
+        const m = (s: string) => `${s}_${apiIndex}`;
+        const read = a.pool(sleepRead(m('ka_read'), 1));
+        const write = a.pool(sleepInsert(m('ka_write')));
+        read.catch(() => undefined);
+        write.catch(() => undefined);
+        const silent = await runningOn(m('ka_read'), ['replica1', 'replica2']);
+        assert.equal(await runningOn(m('ka_write'), ['default']), 'default');
+        const t0 = performance.now();
+        undo.push(dropPort(proxies[silent]!.port), dropPort(proxies.default!.port));
+        const since = () => t0;
+        const [r, w] = await Promise.all([outcome(read, since), outcome(write, since)]);
+        assert.equal(r.error, undefined, `the read: ${String(r.error)}`);
+        assert.equal(r.value![0]!.v, 'the-value');
+        assert.equal(portOf(r.value!), port(silent === 'replica1' ? 'replica2' : 'replica1'), 'retried on the other replica');
+        assert.ok(isDbRouterError(w.error, 'WRITE_OUTCOME_UNKNOWN'), `the write: ${String(w.error)}`);
+        assert.equal((w.error.cause as { code?: string }).code, 'ETIMEDOUT');
+        // 2 s, then 10 probes 1 s apart (Linux, Node's settings); the read then runs its 1 s again.
+        assert.ok(w.at > 2000 && w.at < 2000 + 10_000 + MARGIN, `the write settled after ${Math.round(w.at)} ms`);
+        assert.ok(r.at < 2000 + 10_000 + 1000 + MARGIN, `the read settled after ${Math.round(r.at)} ms`);
+        record(`${label}, no monitor, keepalive 2 s: in-flight write → WRITE_OUTCOME_UNKNOWN`, w.at);
+        record(`${label}, no monitor, keepalive 2 s: in-flight 1 s read → answered by another replica`, r.at);
+      } finally {
+        for (const u of undo) u();
+        await a.end();
+        await plain.end();
+      }
+    });
+  }
 
   test(`${engine}: no unhandled rejection`, () => {
     assert.deepEqual(unhandled, []);

@@ -124,7 +124,8 @@ test('TCP keepalive is on by default for every driver, with a 10 s first probe, 
   const seen: Record<string, unknown>[] = [];
   const fakeMariadb = { query: () => Promise.resolve([]), execute: () => Promise.resolve([]), getConnection: () => Promise.reject(new Error('unused')), end: () => Promise.resolve() };
   const mariadb = createMariadbPool(cluster, { createPool: (config) => (seen.push(config), fakeMariadb) });
-  const mysql2 = createMysqlPool(cluster, { createPool: (config) => (seen.push(config as Record<string, unknown>), { ...fakeMariadb, getConnection: () => Promise.reject(new Error('unused')) }) });
+  const fakeMysql2 = { query: () => Promise.resolve([[], []] as [unknown, unknown]), execute: () => Promise.resolve([[], []] as [unknown, unknown]), getConnection: () => Promise.reject(new Error('unused')), end: () => Promise.resolve() };
+  const mysql2 = createMysqlPool(cluster, { createPool: (config) => (seen.push(config as Record<string, unknown>), fakeMysql2) });
   return Promise.all([mariadb.query('SELECT 1'), mysql2.query('SELECT 1')]).then(() => {
     assert.equal(seen[0]!.keepAliveDelay, 10_000, 'mariadb connector');
     assert.equal(seen[1]!.enableKeepAlive, true, 'mysql2');
