@@ -161,8 +161,8 @@ function scenarios(engine: EngineName): void {
     : `SELECT SLEEP(${seconds}) AS s, ${PORT} AS port, (SELECT v FROM sn_data WHERE id = 1) AS v, '${marker}' AS marker`);
   const quickRead = (marker: string) => `SELECT ${PORT} AS port, (SELECT v FROM sn_data WHERE id = 1) AS v, '${marker}' AS marker`;
   const sleepInsert = (marker: string) => (pgEngine
-    ? `INSERT INTO sn_out (marker) SELECT '${marker}' FROM pg_sleep(1)`
-    : `INSERT INTO sn_out (marker, s) VALUES ('${marker}', SLEEP(1))`);
+    ? `INSERT INTO sn_out (marker) SELECT '${marker}' FROM pg_sleep(2)`
+    : `INSERT INTO sn_out (marker, s) VALUES ('${marker}', SLEEP(2))`);
   const insert = (marker: string) => `INSERT INTO sn_out (marker) VALUES ('${marker}')`;
   const record = (what: string, ms: number) => (timings[what] ??= []).push(Math.round(ms));
 
@@ -171,7 +171,7 @@ function scenarios(engine: EngineName): void {
     const conns = await Promise.all(aliases.map((a) => direct(engine, local.databases[a]!.url)));
     try {
       const find = pgEngine
-        ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '%${marker}%' AND pid <> pg_backend_pid()`
+        ? `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${marker}%' AND pid <> pg_backend_pid()`
         : `SELECT id FROM information_schema.processlist WHERE info LIKE '%${marker}%' AND id <> CONNECTION_ID()`;
       const t0 = performance.now();
       for (;;) {
@@ -244,7 +244,7 @@ function scenarios(engine: EngineName): void {
     const api = () => apis[apiIndex]!;
     const label = pgEngine ? 'pg' : apiIndex === 0 ? 'mysql2' : 'mariadb connector';
 
-    test(`${engine} (${label}): a read in flight on a replica that goes silent is retried on another node within the check bound, and reads issued meanwhile complete elsewhere`, { timeout: 120_000 }, async () => {
+    test(`${engine} (${label}): a read in flight on a replica that goes silent is retried on another node within the check bound, and reads issued meanwhile complete elsewhere`, { timeout: 120_000 }, async (t) => {
       for (let round = 0; round < ROUNDS; round++) {
         await until(allUp, 15_000, 'every node up');
         // Warm connections to both replicas, so the reads issued while silent find one open.
@@ -257,6 +257,7 @@ function scenarios(engine: EngineName): void {
         const downsBefore = downs.length;
         const t0 = performance.now();
         proxies[silent]!.silence();
+        t.after(() => proxies[silent]!.restore());
         const since = () => t0;
         const inFlight = outcome(read, since);
         // Issued after the node went silent, before the monitor has noticed: half land on it.
@@ -282,52 +283,53 @@ function scenarios(engine: EngineName): void {
       }
     });
 
-    test(`${engine} (${label}): a primary that goes silent: the write in flight is WRITE_OUTCOME_UNKNOWN, the transaction TRANSACTION_LOST, held clients get typed errors, within the check bound`, { timeout: 120_000 }, async () => {
+    test(`${engine} (${label}): a primary that goes silent: the write in flight is WRITE_OUTCOME_UNKNOWN, the transaction TRANSACTION_LOST, held clients get typed errors, within the check bound`, { timeout: 120_000 }, async (t) => {
       for (let round = 0; round < ROUNDS; round++) {
         await until(allUp, 15_000, 'every node up');
         const m = (s: string) => `${s}_${apiIndex}_${round}`;
-        const write = api().pool(sleepInsert(m('w_cut')));
-        write.catch(() => undefined);
-        // A transaction with a statement in flight.
-        const tx = await api().checkout();
-        await tx.query('BEGIN');
-        await tx.query(insert(m('tx_before')));
-        const txCut = tx.query(sleepInsert(m('tx_cut')));
-        txCut.catch(() => undefined);
         // A transaction with nothing in flight, and a client bound to the primary by a write.
         const idleTx = await api().checkout();
         await idleTx.query('BEGIN');
         await idleTx.query(insert(m('idle_tx')));
         const bound = await api().checkout();
         await bound.query(insert(m('bound')));
+        // A transaction with a statement in flight, and a write in flight (2 s each, on the server).
+        const tx = await api().checkout();
+        await tx.query('BEGIN');
+        await tx.query(insert(m('tx_before')));
+        const txCut = tx.query(sleepInsert(m('tx_cut')));
+        txCut.catch(() => undefined);
+        const write = api().pool(sleepInsert(m('w_cut')));
+        write.catch(() => undefined);
         assert.equal(await runningOn(m('w_cut'), ['default']), 'default');
         assert.equal(await runningOn(m('tx_cut'), ['default']), 'default');
         const downsBefore = downs.length;
         const t0 = performance.now();
         proxies.default!.silence();
+        t.after(() => proxies.default!.restore());
         const since = () => t0;
-        const [w, t] = await Promise.all([outcome(write, since), outcome(txCut, since)]);
+        const [w, c] = await Promise.all([outcome(write, since), outcome(txCut, since)]);
         assert.ok(isDbRouterError(w.error, 'WRITE_OUTCOME_UNKNOWN'), `the write: WRITE_OUTCOME_UNKNOWN, got ${String(w.error)}`);
         assert.match(w.error.message, /may or may not have committed/);
-        assert.ok(isDbRouterError(t.error, 'TRANSACTION_LOST'), `the transaction: TRANSACTION_LOST, got ${String(t.error)}`);
+        assert.ok(isDbRouterError(c.error, 'TRANSACTION_LOST'), `the transaction: TRANSACTION_LOST, got ${String(c.error)}`);
         // The cause says why (pg reports the closed socket in its own words).
         assert.match(String((w.error.cause as Error).message), pgEngine ? /Connection terminated unexpectedly/ : /failed its health checks/);
         assert.ok(w.at < DOWN_BOUND + MARGIN, `the write settled after ${Math.round(w.at)} ms`);
-        assert.ok(t.at < DOWN_BOUND + MARGIN, `the transaction settled after ${Math.round(t.at)} ms`);
+        assert.ok(c.at < DOWN_BOUND + MARGIN, `the transaction settled after ${Math.round(c.at)} ms`);
         const down = downs.slice(downsBefore).find((d) => d.alias === 'default');
         assert.ok(down !== undefined, 'the primary was found down');
         // Held clients whose connection was destroyed: the next statement fails at once, typed.
         const t1 = performance.now();
         await assert.rejects(idleTx.query('SELECT 1'), (e) => isDbRouterError(e, 'TRANSACTION_LOST'));
         await assert.rejects(bound.query('SELECT 1'), (e) => isDbRouterError(e, 'CONNECTION_LOST'));
-        await assert.rejects(tx.query('ROLLBACK'), (e) => e === t.error, 'ROLLBACK fails with the same error');
+        await assert.rejects(tx.query('ROLLBACK'), (e) => e === c.error, 'ROLLBACK fails with the same error');
         assert.ok(performance.now() - t1 < 1000, 'held clients answered at once');
         tx.release();
         idleTx.release();
         bound.release();
         record(`${label}: silent primary → down`, down.at - t0);
         record(`${label}: in-flight write on a silent primary → WRITE_OUTCOME_UNKNOWN`, w.at);
-        record(`${label}: in-flight statement in a transaction on a silent primary → TRANSACTION_LOST`, t.at);
+        record(`${label}: in-flight statement in a transaction on a silent primary → TRANSACTION_LOST`, c.at);
         proxies.default!.restore();
         // The write had run: its outcome really was unknown to the caller. Nothing of either
         // transaction committed (the server rolls them back once their sessions close).

@@ -27,6 +27,16 @@ const CONNECTION_CODES = new Set([
  * statements it cuts.
  */
 const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR', 'ER_CMD_CONNECTION_CLOSED']);
+/**
+ * The mariadb connector's pool gave up handing out a connection while it had none and could not
+ * open one (ER_GET_CONNECTION_TIMEOUT with this wording; the opening error is its `cause`): nothing
+ * was sent. Its other wording ("pool timeout: … after N ms") means the pool was full, and passes
+ * through as pg-pool's `timeout exceeded when trying to connect` does.
+ */
+function connectorCouldNotConnect(err: unknown): boolean {
+  return errorCode(err) === 'ER_GET_CONNECTION_TIMEOUT' && err instanceof Error && err.message.includes('pool failed to retrieve a connection from pool');
+}
+
 /** mysql2 refusing to send on a connection it already knows is closed. */
 const NOT_SENT_MESSAGE = /^Can't add new command when connection is in closed state/;
 
@@ -49,7 +59,7 @@ export class MysqlEngine implements Engine {
   }
 
   isConnectionError(err: unknown): boolean {
-    if (isCutForDownNode(err)) return true;
+    if (isCutForDownNode(err) || connectorCouldNotConnect(err)) return true;
     const code = errorCode(err);
     if (typeof code === 'string') return CONNECTION_CODES.has(code);
     return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
@@ -58,7 +68,7 @@ export class MysqlEngine implements Engine {
   // PROTOCOL_CONNECTION_LOST ("Connection lost: The server closed the connection."), ECONNRESET,
   // EPIPE and ER_SERVER_SHUTDOWN come from a connection that was open: the statement may have run.
   neverSent(err: unknown): boolean {
-    if (failedToConnect(err)) return true;
+    if (failedToConnect(err) || connectorCouldNotConnect(err)) return true;
     const code = errorCode(err);
     if (typeof code === 'string') return REFUSED_SESSION_CODES.has(code);
     return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);

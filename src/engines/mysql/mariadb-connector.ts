@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
-import { DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
 import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
 import { loadDriver } from '../driver.js';
@@ -30,8 +30,7 @@ export interface MariadbPoolLike {
 
 /** The connector's own connection object, as its pool's `'acquire'` event hands it out. */
 interface RawConnection {
-  readonly socket?: { readonly destroyed?: boolean; destroy(err?: Error): void };
-  once?(event: 'end', fn: () => void): unknown;
+  readonly socket?: { readonly destroyed?: boolean; destroy(err?: Error): void; once(event: 'close', fn: () => void): unknown };
 }
 
 export interface RoutedMariadbPoolOptions {
@@ -58,7 +57,9 @@ function mariadbConfig(c: ConnectionOptions, onConnect: readonly string[]): Reco
     ...(c.ssl !== undefined && c.ssl !== false ? { ssl: c.ssl === true ? {} : c.ssl } : {}),
     ...(c.pool.max !== undefined ? { connectionLimit: c.pool.max } : {}),
     ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeout: Math.ceil(c.pool.idleTimeoutMillis / 1000) } : {}),
-    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis, acquireTimeout: c.pool.connectionTimeoutMillis } : {}),
+    // The connector waits 10 s for a connection by default: dbrouter's connect bound instead.
+    acquireTimeout: c.pool.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS,
+    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis } : {}),
     // The connector's own set-up list: run on every new connection before it is handed out.
     ...(onConnect.length > 0 ? { initSql: [...onConnect] } : {}),
     // TCP keepalive (the connector's default is off): a connection to a peer that went silent fails
@@ -128,9 +129,9 @@ export class RoutedMariadbPool extends EventEmitter {
     const open = new Set<RawConnection>();
     this.#open[index] = open;
     p.on?.('acquire', (conn: RawConnection) => {
-      if (open.has(conn)) return;
+      if (open.has(conn) || conn.socket === undefined) return;
       open.add(conn);
-      conn.once?.('end', () => open.delete(conn));
+      conn.socket.once('close', () => open.delete(conn));
     });
     this.#inner[index] = p;
     return p;
