@@ -13,6 +13,9 @@ import { createMariadbPool } from '../../src/engines/mysql/mariadb-connector.js'
 import { pgClientConfig } from '../../src/engines/postgres/config.js';
 import { mysqlPoolConfig } from '../../src/engines/mysql/config.js';
 import { DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../../src/engines/bounds.js';
+import { cutForDownNode } from '../../src/engines/engine.js';
+import { MysqlEngine } from '../../src/engines/mysql/engine.js';
+import { PostgresEngine } from '../../src/engines/postgres/engine.js';
 import { watchCluster } from '../../src/health/cluster-health.js';
 import { FakeClock, FakeProber, primary, replica } from './health-fakes.js';
 
@@ -130,4 +133,27 @@ test('TCP keepalive is on by default for every driver, with a 10 s first probe, 
     assert.equal(seen[0]!.keepAliveDelay, 10_000, 'mariadb connector');
     assert.equal(seen[1]!.enableKeepAlive, true, 'mysql2');
   });
+});
+
+test('how the engines read a cut for a down node and the mariadb connector\'s connection errors', () => {
+  const my = new MysqlEngine();
+  const pgEngine = new PostgresEngine();
+  const cut = cutForDownNode('replica1', 'connect ETIMEDOUT');
+  assert.match(cut.message, /dbrouter closed this connection to "replica1": the node failed its health checks \(connect ETIMEDOUT\)/);
+  for (const e of [my, pgEngine]) {
+    assert.equal(e.isConnectionError(cut), true);
+    assert.equal(e.neverSent(cut), false, 'it was sent: the outcome is unknown');
+  }
+  const sqlError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const closed = sqlError('ER_CMD_CONNECTION_CLOSED', '(conn:12, no: 45013, SQLState: 08S01) Cannot execute new commands: connection closed');
+  assert.equal(my.isConnectionError(closed), true);
+  assert.equal(my.neverSent(closed), true);
+  const socketClosed = sqlError('ER_SOCKET_UNEXPECTED_CLOSE', 'socket has unexpectedly been closed');
+  assert.equal(my.isConnectionError(socketClosed), true);
+  assert.equal(my.neverSent(socketClosed), false);
+  const couldNotOpen = sqlError('ER_GET_CONNECTION_TIMEOUT', '(conn:-1, no: 45028, SQLState: HY000) pool failed to retrieve a connection from pool\n    (pool connections: active=0 idle=0 limit=10)');
+  assert.equal(my.isConnectionError(couldNotOpen), true);
+  assert.equal(my.neverSent(couldNotOpen), true);
+  const full = sqlError('ER_GET_CONNECTION_TIMEOUT', '(conn:-1, no: 45028, SQLState: HY000) pool timeout: failed to retrieve a connection from pool after 5001ms');
+  assert.equal(my.isConnectionError(full), false, 'a full pool is not the node failing');
 });
