@@ -20,7 +20,8 @@ import { watchCluster } from '../../src/health/cluster-health.js';
 import { FakeClock, FakeProber, primary, replica } from './health-fakes.js';
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
-const loginRefused = () => Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' });
+const loginRefused = () => Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01', severity: 'FATAL' });
+const tooMany = () => Object.assign(new Error('sorry, too many clients already'), { code: '53300', severity: 'FATAL' });
 
 class FakeSocket {
   destroyed = false;
@@ -56,7 +57,7 @@ class FakePool extends EventEmitter {
   }
 }
 
-test('a node that fails its checks loses its pooled connections; lagging, suspect and login-refusing nodes keep theirs', async () => {
+test('a node that fails its checks loses its pooled connections; lagging, suspect, login-refusing and busy nodes keep theirs', async () => {
   const cluster = createCluster({
     databases: {
       default: { url: 'postgres://app@127.0.0.1:5000/app', role: 'primary' },
@@ -92,6 +93,13 @@ test('a node that fails its checks loses its pooled connections; lagging, suspec
   await clock.advance(0);
   // Refusing the monitor's login: down for routing, but the server answers; kept.
   prober.behaviour.set('replica1', loginRefused());
+  await clock.advance(3000);
+  assert.equal(cluster.nodeState('replica1'), 'down');
+  // Too many connections: the server answers, it is busy, not cut off; kept.
+  prober.behaviour.set('replica1', replica());
+  await clock.advance(3000);
+  assert.equal(cluster.nodeState('replica1'), 'up');
+  prober.behaviour.set('replica1', tooMany());
   await clock.advance(3000);
   assert.equal(cluster.nodeState('replica1'), 'down');
   assert.equal(destroyed('replica1'), 0);
