@@ -2,6 +2,10 @@
 // refused with READ_ONLY before it reaches any server (no routed statement, no row on the primary),
 // while reads in the same scope run on replicas (by the server's own port).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely';
 import mysql from 'mysql2/promise';
@@ -14,7 +18,7 @@ import { createMariadbPool } from '../../src/engines/mysql/mariadb-connector.js'
 import { readOnlyKysely } from '../../src/orm/kysely.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { recordStatements } from '../../src/testing/index.js';
-import { engineSkip, sharedCluster } from '../harness/clusters.js';
+import { engineSkip, ownCluster, sharedCluster } from '../harness/clusters.js';
 import { primaryConnection, routedDb, type Db } from './consistency-helpers.js';
 
 for (const engine of ['postgres', 'mariadb'] as const) {
@@ -61,8 +65,8 @@ for (const engine of ['postgres', 'mariadb'] as const) {
 // Read-only pools (createPgPool / createMysqlPool / createMariadbPool with `readOnly: true`) on
 // real clusters: a write is refused with READ_ONLY and provably reached no server — no routed
 // statement, the read-only pool never opened a connection to the primary, the primary's rows are
-// unchanged, and the statement's marker is in no server's view of its sessions (pg_stat_activity;
-// MariaDB's general log). Reads run on replicas (by the server's own port); a transaction on it.
+// unchanged (and, on a cluster of this file's own, the statement is in no server's log). Reads run
+// on replicas (by the server's own port); a transaction on it; streams; Kysely typed read-only.
 const roWrites = (engine: 'postgres' | 'mariadb', marker: string): string[] => [
   `INSERT INTO ro_pool_items (id, v) VALUES (2, 20) /* ${marker} */`,
   `UPDATE ro_pool_items SET v = 11 /* ${marker} */`,
@@ -189,53 +193,18 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       await db?.end();
     });
 
-    test('writes, locks and unvouched texts are refused with READ_ONLY and reach no server; reads run on replicas', async () => {
-      const marker = `romk${Date.now()}x${Math.floor(Math.random() * 1e6)}`;
-      // The marker split in two, so that looking for it never puts it in a server's view.
-      const [m1, m2] = [marker.slice(0, 6), marker.slice(6)];
-      const generalLog = engine === 'mariadb'
-        ? await eachNode(local, async (_a, q) => {
-          const [r] = await q('SELECT @@global.general_log AS on_, @@global.log_output AS output');
-          await q("SET GLOBAL log_output = 'TABLE', general_log = 1");
-          return r!;
-        })
-        : [];
-      try {
-        const writes = roWrites(engine, marker);
-        const { statements } = await recordStatements(ro.cluster, async () => {
-          for (const sql of writes) await assert.rejects(ro.q(sql), refusedReadOnly, sql);
-          const rows = await ro.q(`SELECT count(*) AS n, ${PORT} AS port FROM ro_pool_items`);
-          assert.equal(Number(rows[0]!.n), 1);
-          assert.match(where(rows)!, /^replica/, 'a read on a replica');
-        });
-        assert.deepEqual(statements.map((s) => [s.reason, s.role]), [['select', 'replica']], 'only the read was routed to a server');
-        assert.equal(ro.cluster.stats().misroutes, 0, 'no write reached a replica (the safety net would have re-run it on the primary)');
-        const primaryConnections = ro.cluster.poolStats().find((p) => p.alias === local.primaryAlias)!.total;
-        assert.equal(primaryConnections, 0, 'the read-only pool never opened a connection to the primary');
-        assert.deepEqual((await primaryRows()).map((r) => [Number(r.id), Number(r.v)]), [[1, 10]], 'the primary has its one row, unchanged');
-        const seen = await eachNode(local, async (alias, q) => {
-          const rows = engine === 'postgres'
-            ? await q(`SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%' || '${m1}' || '${m2}' || '%'`)
-            : await q(`SELECT count(*) AS n FROM mysql.general_log WHERE argument LIKE CONCAT('%', '${m1}', '${m2}', '%')`);
-          return [alias, Number(rows[0]!.n)] as const;
-        });
-        assert.deepEqual(seen.filter(([, n]) => n > 0), [], 'no server saw the marker of a refused statement');
-        if (engine === 'mariadb') {
-          // The log works: a statement that did run is in it.
-          const probe = `${m1}${m2}probe`;
-          await ro.q(`SELECT '${probe.slice(0, 4)}' AS a /* ${probe} */`);
-          const found = await eachNode(local, async (_a, q) => Number((await q(`SELECT count(*) AS n FROM mysql.general_log WHERE argument LIKE CONCAT('%', '${m1}', '${m2}', 'probe%')`))[0]!.n));
-          assert.equal(found.reduce((a, b) => a + b, 0), 1, 'the general log holds the statement that ran, once');
-        }
-      } finally {
-        if (engine === 'mariadb') {
-          let i = 0;
-          await eachNode(local, async (_a, q) => {
-            const r = generalLog[i++]!;
-            await q(`SET GLOBAL general_log = ${Number(r.on_)}, log_output = '${String(r.output)}'`);
-          });
-        }
-      }
+    test('writes, locks and unvouched texts are refused with READ_ONLY; reads run on replicas; the pool never connects to the primary', async () => {
+      const { statements } = await recordStatements(ro.cluster, async () => {
+        for (const sql of roWrites(engine, 'ro-shared')) await assert.rejects(ro.q(sql), refusedReadOnly, sql);
+        const rows = await ro.q(`SELECT count(*) AS n, ${PORT} AS port FROM ro_pool_items`);
+        assert.equal(Number(rows[0]!.n), 1);
+        assert.match(where(rows)!, /^replica/, 'a read on a replica');
+      });
+      assert.deepEqual(statements.map((s) => [s.reason, s.role]), [['select', 'replica']], 'only the read was routed to a server');
+      assert.equal(ro.cluster.stats().misroutes, 0, 'no write reached a replica (the safety net would have re-run it on the primary)');
+      const primaryConnections = ro.cluster.poolStats().find((p) => p.alias === local.primaryAlias)!.total;
+      assert.equal(primaryConnections, 0, 'the read-only pool never opened a connection to the primary');
+      assert.deepEqual((await primaryRows()).map((r) => [Number(r.id), Number(r.v)]), [[1, 10]], 'the primary has its one row, unchanged');
     });
 
     test('a transaction: READ ONLY on a replica, a plain one on the primary; a write inside is refused and the transaction goes on', async () => {
@@ -316,5 +285,64 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         assert.deepEqual((await primaryRows()).map((r) => [Number(r.id), Number(r.v)]), [[1, 10]]);
       });
     }
+  });
+}
+
+// The proof that a refused statement reached no server, from the servers themselves: a cluster of
+// this file's own whose every node logs every statement it receives (PostgreSQL log_statement=all;
+// MariaDB's general log). The marker of each refused statement is in no node's log; the marker of
+// a read that ran is in exactly one replica's.
+for (const engine of ['postgres', 'mariadb'] as const) {
+  describe(`read-only pool on ${engine}: no refused statement reaches a server (every server logs every statement)`, { skip: await engineSkip(engine) }, () => {
+    let local: LocalCluster;
+    let dataRoot: string;
+    let ro: RoPool;
+    const serverLog = async (alias: string) =>
+      engine === 'postgres' ? local.log(alias) : readFile(path.join(dataRoot, alias, 'general.log'), 'utf8');
+
+    before(async () => {
+      dataRoot = mkdtempSync(path.join(tmpdir(), 'dbr-ro-'));
+      const settings: Record<string, string> = engine === 'postgres' ? { log_statement: 'all' } : { general_log: '1', general_log_file: 'general.log' };
+      local = await ownCluster(engine, { replicas: 1, dataRoot, settings });
+      const db = routedDb(local, { consistency: 'eventual' });
+      try {
+        await db.q('CREATE TABLE ro_pool_items (id int PRIMARY KEY, v int)');
+        await db.q('INSERT INTO ro_pool_items (id, v) VALUES (1, 10)');
+        if (engine === 'postgres') await db.q('CREATE SEQUENCE ro_pool_seq');
+      } finally {
+        await db.end();
+      }
+      await local.waitForAllReplicas();
+      ro = roPool(local);
+    });
+    after(async () => {
+      await ro?.end();
+      await local?.down();
+      rmSync(dataRoot, { recursive: true, force: true });
+    });
+
+    test('the marker of every refused statement is in no server\'s log; a read that ran is in one replica\'s', async () => {
+      const marker = `romk${Date.now()}x${Math.floor(Math.random() * 1e6)}`;
+      const writes = roWrites(engine, marker);
+      const c = await ro.client();
+      try {
+        for (const sql of writes) await assert.rejects(ro.q(sql), refusedReadOnly, sql);
+        await c.q(engine === 'postgres' ? 'BEGIN READ ONLY' : 'START TRANSACTION READ ONLY');
+        for (const sql of writes) await assert.rejects(c.q(sql), refusedReadOnly, `in a transaction: ${sql}`);
+        await c.q('COMMIT');
+        await assert.rejects(ro.stream(`DELETE FROM ro_pool_items /* ${marker} */`), refusedReadOnly);
+      } finally {
+        c.release();
+      }
+      const probe = `${marker}probe`;
+      await ro.q(`SELECT count(*) AS n FROM ro_pool_items /* ${probe} */`);
+      const logs = await Promise.all(Object.keys(local.databases).map(async (alias) => [alias, await serverLog(alias)] as const));
+      const ran = logs.filter(([, text]) => text.includes(probe)).map(([alias]) => alias);
+      assert.equal(ran.length, 1, 'the read that ran is in one server\'s log: the logs hold what each server received');
+      assert.match(ran[0]!, /^replica/);
+      const reached = logs.filter(([, text]) => text.replaceAll(probe, '').includes(marker)).map(([alias]) => alias);
+      assert.deepEqual(reached, [], 'no refused statement reached any server');
+      assert.equal(ro.cluster.poolStats().find((p) => p.alias === local.primaryAlias)!.total, 0, 'the read-only pool never connected to the primary');
+    });
   });
 }
