@@ -1,6 +1,8 @@
 // Type test (compiled by `npm run typecheck` and by test/integration/read-only-types.test.ts):
 // on the read-only Kysely and Drizzle handles every read compiles and every write builder is a
 // type error. Each `@ts-expect-error` line fails the compile if it ever type-checks.
+// The lines expected to fail are calls of members that do not exist, hence the unsafe-* rules off.
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/require-await */
 import { Kysely, PostgresDialect, MysqlDialect, sql, type Generated } from 'kysely';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
@@ -70,11 +72,11 @@ export function kyselyWrites(db: ReadonlyKysely<DB>): void {
 export function kyselyOverPools(): void {
   const pgCluster = createCluster({ databases: { default: 'postgres://app@primary/app', replica1: 'postgres://app@replica/app' } });
   const pgDb = readOnlyKysely(new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPgPool(pgCluster, { readOnly: true }) }) }));
-  // @ts-expect-error
+  // @ts-expect-error no insertInto
   void pgDb.insertInto('orders');
   const myCluster = createCluster({ databases: { default: 'mysql://app@primary/app', replica1: 'mysql://app@replica/app' } });
   const myDb: ReadonlyKysely<DB> = readOnlyKysely(new Kysely<DB>({ dialect: new MysqlDialect({ pool: createMysqlPool(myCluster, { readOnly: true }) }) }));
-  // @ts-expect-error
+  // @ts-expect-error no updateTable
   void myDb.updateTable('orders');
 }
 
@@ -107,12 +109,12 @@ export async function drizzleHandles(): Promise<void> {
   const myCluster = createCluster({ databases: { default: 'mysql://app@primary/app', replica1: 'mysql://app@replica/app' } });
   const myDb = readOnlyDrizzle(drizzleMysql(createMysqlPool(myCluster, { readOnly: true }).asMysqlPool()));
   await myDb.select().from(myOrders);
-  // @ts-expect-error
+  // @ts-expect-error no insert on a read-only Drizzle
   void myDb.insert(myOrders);
-  // @ts-expect-error
+  // @ts-expect-error no update on a read-only Drizzle
   void myDb.update(myOrders);
-  // @ts-expect-error
+  // @ts-expect-error no delete on a read-only Drizzle
   void myDb.delete(myOrders);
-  // @ts-expect-error
+  // @ts-expect-error a transaction hands out a read-only transaction
   void myDb.transaction(async (tx) => tx.delete(myOrders));
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
-import { readOnlyInternals } from '../../routing/read-only.js';
+import { readOnlyInternals } from '../read-only.js';
 import { loadDriver } from '../driver.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
