@@ -20,16 +20,16 @@
  */
 
 /** The members of a Drizzle database (or transaction) that only read. */
-type ReadMember = 'select' | 'selectDistinct' | 'selectDistinctOn' | '$count' | '$with' | 'query' | 'execute' | 'rollback' | 'setTransaction' | '_';
+export type ReadMember = 'select' | 'selectDistinct' | 'selectDistinctOn' | '$count' | '$with' | 'query' | 'execute' | 'rollback' | 'setTransaction' | '_';
 
-/** The selects of what Drizzle's `db.with(…)` returns. */
-type WithSelects<W> = W extends (...args: infer A) => infer R ? (...args: A) => Pick<R, Extract<keyof R, 'select' | 'selectDistinct' | 'selectDistinctOn'>> : never;
+/** Drizzle's `db.with(…)`, returning only its selects. */
+export type WithSelects<W> = W extends (...args: infer A) => infer R ? (...args: A) => Pick<R, Extract<keyof R, 'select' | 'selectDistinct' | 'selectDistinctOn'>> : never;
 
 /** The transaction a Drizzle database's `transaction(callback)` hands its callback. */
-type TransactionOf<D> = D extends { transaction(callback: (tx: infer Tx, ...rest: never[]) => Promise<unknown>, ...rest: never[]): unknown } ? Tx : never;
+export type TransactionOf<D> = D[Extract<keyof D, 'transaction'>] extends (callback: (tx: infer Tx, ...rest: never[]) => Promise<unknown>, ...rest: never[]) => unknown ? Tx : never;
 
 /** The config a Drizzle database's `transaction(callback, config)` takes (isolation level, access mode). */
-type TransactionConfigOf<D> = D extends { transaction(callback: never, config?: infer C): unknown } ? C : never;
+export type TransactionConfigOf<D> = D[Extract<keyof D, 'transaction'>] extends (callback: never, config?: infer C) => unknown ? C : never;
 
 /**
  * A Drizzle database `D` with only its read members: `select`, `selectDistinct`,
