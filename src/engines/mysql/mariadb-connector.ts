@@ -4,6 +4,7 @@ import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type Connecti
 import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
 import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
+import { readOnlyInternals } from '../read-only.js';
 import { loadDriver } from '../driver.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
@@ -36,6 +37,13 @@ interface RawConnection {
 export interface RoutedMariadbPoolOptions {
   /** Makes the real pool of one node; default the `mariadb` connector's `createPool(config)`. */
   readonly createPool?: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any server,
+   * on the pool and its connections (the rule of `cluster.readOnly()`). Reads are routed as on
+   * any pool; transactions, savepoints and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 type Method = 'query' | 'execute';
@@ -99,7 +107,7 @@ export class RoutedMariadbPool extends EventEmitter {
 
   constructor(cluster: HasInternals, options: RoutedMariadbPoolOptions = {}) {
     super();
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMariadbPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }

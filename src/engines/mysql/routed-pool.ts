@@ -7,6 +7,7 @@ import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterIntern
 import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -55,6 +56,14 @@ export interface RoutedMysqlPoolOptions {
    * `rowsAsArray`. What a driver module's `createPool(config)` keeps of the config an ORM hands it.
    */
   readonly queryOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
+   * server, on the pool, its checked-out clients and its streams (the rule of `cluster.readOnly()`).
+   * Reads are routed as on any pool (to the primary when consistency needs it); transactions,
+   * savepoints, cursors and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** The mysql2 settings that are also per-query options, kept from an ORM's config by the driver module. */
@@ -176,7 +185,7 @@ export class RoutedMysqlPool extends EventEmitter {
     this.#options = options;
     this.#onConnect = options.onConnect ?? [];
     this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? options.queryOptions : undefined;
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }

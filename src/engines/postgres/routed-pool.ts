@@ -8,6 +8,7 @@ import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -48,6 +49,14 @@ export interface RoutedPgPoolOptions {
    * server takes at start-up, `driverOptions: { options: '-c search_path=app' }` on a database works too.
    */
   readonly onConnect?: readonly string[];
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
+   * server, on the pool, its checked-out clients and its streams (the rule of `cluster.readOnly()`).
+   * Reads are routed as on any pool (to the primary when consistency needs it); transactions,
+   * savepoints, cursors and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
@@ -171,7 +180,7 @@ export class RoutedPgPool extends EventEmitter {
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
     checkPoolArguments('createPgPool', cluster, INTERNALS, options);
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
     }
