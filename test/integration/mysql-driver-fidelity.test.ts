@@ -8,11 +8,16 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { createCluster, type Cluster } from '../../src/index.js';
+import { createRequire } from 'node:module';
 import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
+import { CORE_POOL_CONNECTION, PROMISE_POOL_CONNECTION } from '../unit/mysql2-typed-members.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
 
 const TABLE = 'rt_fid_items';
+const require = createRequire(import.meta.url);
+const mysql = require('mysql2') as typeof import('mysql2');
+const mysqlPromise = require('mysql2/promise') as typeof import('mysql2/promise');
 
 async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -167,5 +172,81 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     const streamed: unknown[] = [];
     for await (const r of pool.pool.execute(`SELECT v FROM ${TABLE} WHERE id <= ?`, [3]).stream()) streamed.push(r);
     assert.equal(streamed.length, 3);
+  });
+
+  // Issue 10: one routed connection answers both of mysql2's PoolConnection types, so a member one
+  // of them lacks at run time is there for the other: `connection` (a core PoolConnection's is
+  // undefined) and `state` (a promise PoolConnection's is undefined). Everything else is present
+  // or undefined exactly as on mysql2's own connections, checked out here from a real server.
+  test("a checked-out connection has every member mysql2's PoolConnection typings declare that mysql2's own connections have", async () => {
+    const url = local.databases.default!.url;
+    const core = mysql.createPool(url);
+    const promised = mysqlPromise.createPool(url);
+    const realCore = await new Promise<import('mysql2').PoolConnection>((resolve, reject) => core.getConnection((err, c) => (err ? reject(err) : resolve(c))));
+    const realPromise = await promised.getConnection();
+    const conn = await pool.getConnection();
+    try {
+      const absent = (o: object, n: string) => (o as Record<string, unknown>)[n] === undefined;
+      const BOTH_FACES = new Set(['connection', 'state']);
+      for (const [names, real] of [[CORE_POOL_CONNECTION, realCore], [PROMISE_POOL_CONNECTION, realPromise]] as const) {
+        for (const n of names) {
+          if (BOTH_FACES.has(n)) assert.ok(!absent(conn, n), n);
+          else assert.equal(absent(conn, n), absent(real, n), n);
+        }
+      }
+      // Each of those is on one of mysql2's connections and not on the other.
+      for (const n of BOTH_FACES) assert.notEqual(absent(realCore, n), absent(realPromise, n), n);
+    } finally {
+      conn.release();
+      realCore.release();
+      realPromise.release();
+      await promised.end();
+      await new Promise<void>((resolve) => core.end(() => resolve()));
+    }
+  });
+
+  test('prepare() on a checked-out connection binds it to the primary; its statements run there (promise and callback forms); unprepare', async () => {
+    const conn = await pool.getConnection();
+    try {
+      const st = await within(5000, conn.prepare('SELECT @@port AS port, ? AS x'), 'prepare');
+      assert.equal(conn.boundAlias, 'default');
+      const [rows] = (await st.execute([7])) as [{ port: number; x: number }[], unknown];
+      assert.equal(portOf.get(Number(rows[0]!.port)), 'default');
+      assert.equal(Number(rows[0]!.x), 7);
+      await st.close();
+      const viaCallback = await within(5000, new Promise<{ port: number }[]>((resolve, reject) => {
+        conn.prepare('SELECT @@port AS port', (err, statement) => {
+          if (err) return reject(err);
+          statement.execute([], (e, r) => (e ? reject(e) : resolve(r as { port: number }[])));
+        });
+      }), 'prepare(cb)');
+      assert.equal(portOf.get(Number(viaCallback[0]!.port)), 'default');
+      assert.equal(conn.unprepare('SELECT @@port AS port'), undefined);
+      // The held connection's own thread, on the primary (what a `KILL QUERY` by id would reach).
+      const [[me]] = (await conn.query('SELECT CONNECTION_ID() AS id')) as [{ id: number }[], unknown];
+      assert.equal(conn.threadId, Number(me!.id));
+    } finally {
+      conn.release();
+    }
+    await within(5000, cluster.using('default', () => pool.query('SELECT 1')), 'default after release');
+  });
+
+  test('reset() on a held connection clears its session on the server; the connection is closed at release, not given back', async () => {
+    const conn = await pool.getConnection();
+    try {
+      await conn.query('SET @fid_v = 5');
+      assert.equal(conn.boundAlias, 'default');
+      const [[before]] = (await conn.query('SELECT CONNECTION_ID() AS id, @fid_v AS v')) as [{ id: number; v: number | null }[], unknown];
+      assert.equal(Number(before!.v), 5);
+      await within(5000, conn.reset(), 'reset');
+      const [[after]] = (await conn.query('SELECT CONNECTION_ID() AS id, @fid_v AS v')) as [{ id: number; v: number | null }[], unknown];
+      assert.equal(after!.v, null, 'the user variable went with the reset');
+      assert.equal(after!.id, before!.id, 'the same server session');
+    } finally {
+      conn.release();
+    }
+    // One connection per node: the reset one was closed, a new one answers.
+    const [[next]] = (await within(5000, cluster.using('default', () => pool.query('SELECT @fid_v AS v')), 'default after release')) as [{ v: unknown }[], unknown];
+    assert.equal(next!.v, null);
   });
 });
