@@ -11,6 +11,11 @@ export interface QueryLogEntry {
   readonly reason: string;
   /** Wall time from sending the statement to its result, including a misroute's retry. */
   readonly durationMillis: number;
+  /**
+   * Time spent before it was sent: waiting for a primary during a failover, or asking for and
+   * waiting on positions for read-your-writes. 0 when it went out at once.
+   */
+  readonly waitedMillis: number;
   /** A replica refused it as a write and it was re-run on the primary. */
   readonly misroute: boolean;
   /** It failed (the error went to the caller). */

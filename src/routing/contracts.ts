@@ -2,6 +2,7 @@ import type { Classification, Dialect } from '../sql/types.js';
 import type { RouteDecision } from './decide.js';
 import type { ReplicationPositions } from './positions.js';
 import type { NodeInfo, Role } from './router.js';
+import type { Commenter } from './sql-comment.js';
 import type { NodeCounters } from './topology.js';
 
 /*
@@ -116,7 +117,9 @@ export interface ClusterInternals {
   primary(): NodeInfo;
   /** Whether `record` wants a start time (debug log or `'route'` listeners). */
   readonly timing: boolean;
-  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean): void;
+  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean, waitedMillis?: number): void;
+  /** The `sqlComment` setting's commenter; `undefined` (the default) when statements go out as written. */
+  readonly sqlComment: Commenter | undefined;
   readonly hasWriteHooks: boolean;
   /** Runs the write hooks; `undefined` when none returned a promise (no await on the hot path). */
   afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;

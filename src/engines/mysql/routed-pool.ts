@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
+import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
@@ -189,6 +190,7 @@ export class RoutedMysqlPool extends EventEmitter {
       query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      comment: commentMysqlArgs,
       release: (c, err) => this.#releaseInner(c, err),
       rows: async (i, sql) => (await this.#pool(i).query(sql))[0] as Record<string, unknown>[],
     };
@@ -260,7 +262,7 @@ export class RoutedMysqlPool extends EventEmitter {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
       // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && cx.sqlComment === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -282,7 +284,7 @@ export class RoutedMysqlPool extends EventEmitter {
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && cx.sqlComment === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));

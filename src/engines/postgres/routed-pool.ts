@@ -5,6 +5,7 @@ import type {
   QueryResultRow, Submittable as PgSubmittable,
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
+import { appendSqlComment } from '../../routing/sql-comment.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
@@ -71,6 +72,22 @@ function isSubmittable(x: unknown): x is Submittable {
 type Args = readonly [unknown, unknown];
 
 const FORWARDED = ['connect', 'acquire', 'release', 'remove'] as const;
+
+/**
+ * A statement (`[text or config, values]`) with a sqlcommenter comment on its text. A config with
+ * a `name` is a named prepared statement: node-postgres refuses the name with another text.
+ */
+function commentPgArgs(a: Args, make: (prepared: boolean) => string | undefined): Args {
+  const input = a[0];
+  const text = typeof input === 'string' ? input : typeof input === 'object' && input !== null && !isSubmittable(input) ? (input as { text?: unknown }).text : undefined;
+  if (typeof text !== 'string') return a;
+  const name = typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
+  const comment = make(typeof name === 'string' && name !== '');
+  if (comment === undefined) return a;
+  const commented = appendSqlComment(text, comment, 'postgres');
+  if (commented === text) return a;
+  return [typeof input === 'string' ? commented : { ...(input as object), text: commented }, a[1]];
+}
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -182,6 +199,7 @@ export class RoutedPgPool extends EventEmitter {
       query: (i, a) => this.#pool(i).query(a[0], a[1]),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => c.query(a[0], a[1]),
+      comment: commentPgArgs,
       release: (c, err) => this.#releaseInner(c, err, false),
       rows: async (i, sql) => (await this.#pool(i).query(sql)).rows as Record<string, unknown>[],
     };
@@ -289,7 +307,7 @@ export class RoutedPgPool extends EventEmitter {
     // config object (Drizzle sends `{ text, rowMode, types }`).
     const cx = this.#cx;
     const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text;
-    if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
+    if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text) || cx.sqlComment !== undefined) {
       if (isSubmittable(text)) return this.#submit(text);
       return this.#query(text, values);
     }
@@ -506,6 +524,7 @@ export class RoutedPgClient extends EventEmitter {
       query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
       acquire: (i) => this.#take(i, this.#settings),
       queryOn: (c, a) => shared.queryOn(c, a),
+      comment: (a, make) => shared.comment(a, make),
       release: (c, err) => host.release(c, err, this.#settings.length > 0),
       rows: (i, sql) => shared.rows(i, sql),
     };
