@@ -77,10 +77,10 @@ describe('sqlComment on postgres', { skip: await engineSkip('postgres') }, () =>
       // The same name on the same connections, over and over: node-postgres checks the text never changes.
       for (let i = 0; i < 6; i++) {
         const r = await pool.query({ name: 'sqlc-by-port', text: 'SELECT inet_server_port() AS port, $1::int AS i', values: [i] });
-        assert.equal(r.rows[0].i, i);
+        assert.equal(r.rows[0]!.i, i);
       }
       const multi = await pool.query('SELECT 1 AS a; SELECT 2 AS b;') as unknown as pg.QueryResult[];
-      assert.deepEqual(multi.map((r) => r.rows[0]), [{ a: 1 }, { b: 2 }]);
+      assert.deepEqual(multi.map((r) => r.rows[0] as unknown), [{ a: 1 }, { b: 2 }]);
       const copy = await pool.query('COPY (SELECT 1) TO STDOUT');
       assert.equal(copy.command, 'COPY');
       const client = await pool.connect();
