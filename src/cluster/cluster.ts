@@ -588,6 +588,13 @@ export class Cluster extends EventEmitter {
     return this.#internals;
   }
 
+  #errorCodes(err: unknown): { errorType: string; responseCode?: string } {
+    const responseCode = this.#engine.responseCode(err);
+    if (responseCode !== undefined) return { errorType: responseCode, responseCode };
+    const code = (err as { code?: unknown } | null)?.code;
+    return { errorType: typeof code === 'string' && code !== '' ? code : err instanceof Error ? err.name : '_OTHER' };
+  }
+
   #makeInternals(): ClusterInternals {
     const stats = this.#stats;
     const isReady = (): boolean => this.#live;
@@ -613,11 +620,12 @@ export class Cluster extends EventEmitter {
       get timing() {
         return timing();
       },
-      record: (node, sql, reason, write, startedAt, misroute, failed, waitedMillis) => {
+      record: (node, sql, reason, write, startedAt, misroute, failed, waitedMillis, err) => {
         stats.count(node.index, reason, write, misroute, failed);
         if (startedAt > 0) {
           const entry: QueryLogEntry = {
             sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, waitedMillis: waitedMillis ?? 0, misroute, failed, at: Date.now(),
+            ...(failed && err !== undefined ? this.#errorCodes(err) : {}),
           };
           stats.log(entry);
           if (this.listenerCount('route') > 0) this.emit('route', entry);

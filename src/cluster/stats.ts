@@ -20,6 +20,14 @@ export interface QueryLogEntry {
   readonly misroute: boolean;
   /** It failed (the error went to the caller). */
   readonly failed: boolean;
+  /**
+   * When it failed: the database's response code if a server refused it (SQLSTATE on PostgreSQL,
+   * the error number on MySQL/MariaDB), else the client error's code (`ECONNRESET`) or class
+   * name. Never the message (it may quote a value).
+   */
+  readonly errorType?: string;
+  /** The database's response code, when a server refused the statement. */
+  readonly responseCode?: string;
   /** `Date.now()` when it finished. */
   readonly at: number;
 }

@@ -37,7 +37,7 @@ const TRACER_NAME = 'dbrouter';
  * Records every routed statement as an OpenTelemetry span, a child of the span active where the
  * statement was issued. Attributes: the stable database conventions — `db.system.name`,
  * `db.namespace`, `db.operation.name`, `server.address`, `server.port`, and on failure
- * `error.type` — plus `dbrouter.alias`, `dbrouter.role`, `dbrouter.reason`,
+ * `error.type` and `db.response.status_code` (SQLSTATE, or the MySQL/MariaDB error number) — plus `dbrouter.alias`, `dbrouter.role`, `dbrouter.reason`,
  * `dbrouter.wait.duration` (seconds spent before the statement was sent: waiting for a primary,
  * or for a replica that has the caller's writes) and `dbrouter.misroute`. The span covers the
  * wait and the statement. Never a parameter; the text only with `queryText: true`.
@@ -86,7 +86,10 @@ export function instrumentCluster(cluster: Cluster, options: TracingOptions = {}
     }
     if (e.misroute) attributes['dbrouter.misroute'] = true;
     if (queryText) attributes['db.query.text'] = e.sql;
-    if (e.failed) attributes['error.type'] = 'statement_failed';
+    if (e.failed) {
+      attributes['error.type'] = e.errorType ?? '_OTHER';
+      if (e.responseCode !== undefined) attributes['db.response.status_code'] = e.responseCode;
+    }
     const name = [operation, server?.database].filter((s) => s !== undefined && s !== '').join(' ') || system;
     const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: start, attributes });
     if (e.failed) span.setStatus({ code: SpanStatusCode.ERROR });

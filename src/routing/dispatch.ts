@@ -203,7 +203,7 @@ export function settle<A, R, C>(
         onMisroute?.(cx.primary());
         return misrouted(cx, runner, sql, args, d, t0);
       }
-      cx.record(node, sql, d.reason, d.write, t0, false, true, d.waitedMillis);
+      cx.record(node, sql, d.reason, d.write, t0, false, true, d.waitedMillis, err);
       if (!cx.engine.isConnectionError(err)) throw err;
       return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
     },
@@ -298,7 +298,7 @@ function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, s
     },
     (err: unknown) => {
       inFlight[primary.index]!--;
-      cx.record(primary, sql, d.reason, true, t0, true, true, d.waitedMillis);
+      cx.record(primary, sql, d.reason, true, t0, true, true, d.waitedMillis, err);
       if (cx.engine.isConnectionError(err) && !cx.engine.neverSent(err)) {
         cx.connectionError(primary, err, true);
         throw outcomeUnknown(primary, err);
@@ -433,7 +433,7 @@ export class Binding<A, R, C> {
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
-        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
+        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true, undefined, err);
         if (!cx.engine.isConnectionError(err)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
@@ -451,7 +451,7 @@ export class Binding<A, R, C> {
       result = await this.#runner.queryOn(this.#conn!, tagged(cx, this.#runner, args, node, reason, c));
     } catch (err) {
       inFlight[node.index]!--;
-      cx.record(node, sql, reason, write, t0, false, true, waitedMillis);
+      cx.record(node, sql, reason, write, t0, false, true, waitedMillis, err);
       if (cx.engine.isConnectionError(err)) return this.#connectionLost(sql, args, c, node, err, fresh, retried);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
@@ -576,7 +576,7 @@ export class Binding<A, R, C> {
             if (!open) return;
             open = false;
             cx.counters.inFlight[f.node.index]!--;
-            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined, f.waitedMillis);
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined, f.waitedMillis, err);
             const broken = err !== undefined && cx.engine.isConnectionError(err);
             if (broken) cx.connectionError(f.node, err, false);
             this.#runner.release(conn, broken ? err : undefined);
@@ -607,7 +607,7 @@ export class Binding<A, R, C> {
         if (!open) return;
         open = false;
         cx.counters.inFlight[node.index]!--;
-        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        cx.record(node, sql, reason, write, t0, false, err !== undefined, undefined, err);
         if (err !== undefined) {
           if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
           return;
@@ -672,7 +672,7 @@ function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql
       if (given) return undefined;
       given = true;
       cx.counters.inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined, d.waitedMillis);
+      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined, d.waitedMillis, err);
       const broken = err !== undefined && cx.engine.isConnectionError(err);
       if (broken) cx.connectionError(node, err, d.write);
       runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);

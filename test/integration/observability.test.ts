@@ -193,6 +193,25 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       }
     });
 
+    test('a statement the server refuses: error.type and db.response.status_code are its code, not its message', async () => {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      const tracing = instrumentCluster(cluster, { tracerProvider: provider });
+      const pool = engine === 'postgres' ? createPgPool(cluster) : createMysqlPool(cluster);
+      try {
+        await assert.rejects(pool.query('SELEC 1'));
+        const span = exporter.getFinishedSpans().at(-1)!;
+        const code = engine === 'postgres' ? '42601' : '1064';
+        assert.equal(span.attributes['db.response.status_code'], code);
+        assert.equal(span.attributes['error.type'], code);
+        assert.equal(span.status.code, 2, 'status ERROR');
+      } finally {
+        tracing.stop();
+        await pool.end();
+        await provider.shutdown();
+      }
+    });
+
     test('a read that waited for a replica: the wait is an attribute and inside the span', async () => {
       const exporter = new InMemorySpanExporter();
       const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
