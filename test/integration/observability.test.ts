@@ -199,7 +199,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       const tracing = instrumentCluster(cluster, { tracerProvider: provider });
       const pool = engine === 'postgres' ? createPgPool(cluster) : createMysqlPool(cluster);
       try {
-        await assert.rejects(pool.query('SELEC 1'));
+        await assert.rejects((pool as { query(sql: string): Promise<unknown> }).query('SELEC 1'));
         const span = exporter.getFinishedSpans().at(-1)!;
         const code = engine === 'postgres' ? '42601' : '1064';
         assert.equal(span.attributes['db.response.status_code'], code);
