@@ -41,7 +41,7 @@ export function tagged<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C
 }
 
 /** `d` with the time since `startedAt` spent before it could run (waiting for a primary), when someone times statements. */
-function waited(cx: ClusterInternals, d: RouteDecision, startedAt: number): RouteDecision {
+function waited(d: RouteDecision, startedAt: number): RouteDecision {
   return startedAt === 0 ? d : { ...d, waitedMillis: performance.now() - startedAt + (d.waitedMillis ?? 0) };
 }
 
@@ -399,7 +399,7 @@ export class Binding<A, R, C> {
         const wait = cx.beforeWrite();
         if (wait !== undefined) {
           const t = cx.timing ? performance.now() : 0;
-          return wait.then(() => this.#free(sql, args, c, waited(cx, cx.route(sql, c), t), nextReadOnly, retried));
+          return wait.then(() => this.#free(sql, args, c, waited(cx.route(sql, c), t), nextReadOnly, retried));
         }
       }
       return this.#free(sql, args, c, d, nextReadOnly, retried);
