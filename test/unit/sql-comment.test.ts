@@ -1,5 +1,6 @@
 // sqlcommenter-style comments (cluster option `sqlComment`): the format of the spec, where the
 // comment goes, and which statements are left alone (prepared, already commented, unreadable).
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendSqlComment, serializeSqlComment } from '../../src/routing/sql-comment.js';
@@ -127,4 +128,35 @@ test('mysql: query carries alias and reason, execute (prepared) the alias alone;
 
 test('sqlComment is validated', () => {
   assert.throws(() => fakeCluster('postgres', 1, { sqlComment: 'yes' as never }), /sqlComment must be true, false or a function/);
+});
+
+test('the drivers\' callback hot path sends the comment too, and the route event keeps the text as written', async () => {
+  const { cluster, net } = fakeCluster('postgres', 1, { sqlComment: true });
+  class CallbackPool extends FakePgPool {
+    Client = class {};
+    override query(text: unknown, values?: unknown, cb?: (err: Error | undefined, r?: unknown) => void): Promise<import('pg').QueryResult> {
+      const p = super.query(text, values);
+      if (cb === undefined) return p;
+      p.then((r) => cb(undefined, r), (e: Error) => cb(e));
+      return undefined as never;
+    }
+  }
+  const pool = createPgPool(cluster, { createPool: (cfg, alias) => new CallbackPool(net, alias, cfg) });
+  await pool.query('SELECT 1');
+  await pool.query({ name: 'n', text: 'SELECT 2' });
+  assert.deepEqual(net.ran.map((r) => r.sql), ["SELECT 1 /*dbrouter_alias='replica1',dbrouter_reason='select'*/", "SELECT 2 /*dbrouter_alias='replica1'*/"]);
+  await pool.end();
+
+  const my = fakeCluster('mysql', 1, { sqlComment: true });
+  class CorePool extends FakeMysqlPool {
+    override readonly pool = Object.assign(new EventEmitter(), {
+      query: (sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void) => { my.net.run(this.alias, sql, values, 'pool'); cb(null, [], []); },
+      execute: (sql: string, values: unknown, cb: (err: Error | null, rows: unknown, fields: unknown) => void) => { my.net.run(this.alias, sql, values, 'pool'); cb(null, [], []); },
+    });
+  }
+  const mpool = createMysqlPool(my.cluster, { createPool: (cfg, alias) => new CorePool(my.net, alias, cfg) });
+  await mpool.query('SELECT 1');
+  await mpool.execute('SELECT 2');
+  assert.deepEqual(my.net.ran.map((r) => r.sql), ["SELECT 1 /*dbrouter_alias='replica1',dbrouter_reason='select'*/", "SELECT 2 /*dbrouter_alias='replica1'*/"]);
+  await mpool.end();
 });

@@ -5,7 +5,7 @@ import type { Pool as PromisePool } from 'mysql2/promise';
 import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
-import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, tagged, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
@@ -262,7 +262,7 @@ export class RoutedMysqlPool extends EventEmitter {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
       // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && cx.sqlComment === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -284,7 +284,7 @@ export class RoutedMysqlPool extends EventEmitter {
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && cx.sqlComment === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -354,11 +354,13 @@ export class RoutedMysqlPool extends EventEmitter {
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const core = this.#core[d.node.index];
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `sql`).
+    const sent = cx.sqlComment === undefined ? sql : tagged(cx, runner, [method, sql, values] as const, d.node, d.reason, d.classification)[1] as string;
     const t0 = started(cx, d);
-    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sent, values) : p.execute(sent, values));
     const frame = currentScope();
     return new Promise<MysqlResult>((resolve, reject) => {
-      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
+      core[method](sent, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
     });
   }
 

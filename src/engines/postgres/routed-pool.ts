@@ -7,7 +7,7 @@ import type {
 import { DbRouterError } from '../../errors.js';
 import { appendSqlComment } from '../../routing/sql-comment.js';
 import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
-import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, prepare, runPrepared, settle, started, tagged, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
@@ -307,7 +307,7 @@ export class RoutedPgPool extends EventEmitter {
     // config object (Drizzle sends `{ text, rowMode, types }`).
     const cx = this.#cx;
     const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text;
-    if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text) || cx.sqlComment !== undefined) {
+    if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
       if (isSubmittable(text)) return this.#submit(text);
       return this.#query(text, values);
     }
@@ -321,12 +321,14 @@ export class RoutedPgPool extends EventEmitter {
     if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f));
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `args`).
+    const sent = cx.sqlComment === undefined ? text : tagged(cx, runner, args, d.node, d.reason, d.classification)[0];
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values));
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(sent, values));
     const dd = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
+      (p as unknown as CallbackPool).query(sent, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
     });
   }
 
