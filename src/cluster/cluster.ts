@@ -9,6 +9,7 @@ import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo, Role } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
+import { createCommenter, type Commenter } from '../routing/sql-comment.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import {
   CLOSE_NODE_CONNECTIONS, CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
@@ -76,6 +77,7 @@ export class Cluster extends EventEmitter {
   #failover: FailoverHooks | undefined;
   readonly #consistency: ConsistencyLayer;
   readonly #onConnect: readonly string[] | undefined;
+  readonly #sqlComment: Commenter | undefined;
   #health: ClusterHealth | undefined;
   // Health starts by itself at the first use unless the configuration says `health: false`.
   readonly #healthAuto: boolean;
@@ -88,6 +90,7 @@ export class Cluster extends EventEmitter {
     super();
     const resolved = resolveConfig(config);
     this.#onConnect = config.onConnect === undefined ? undefined : Object.freeze([...config.onConnect]);
+    this.#sqlComment = config.sqlComment === undefined || config.sqlComment === false ? undefined : createCommenter(config.sqlComment, resolved.nodes.length);
     this.#engine = resolved.engine;
     this.#nodes = resolved.nodes;
     this.#aliasIndex = new Map(this.#nodes.map((n, i) => [n.alias, i]));
@@ -602,6 +605,13 @@ export class Cluster extends EventEmitter {
     return this.#internals;
   }
 
+  #errorCodes(err: unknown): { errorType: string; responseCode?: string } {
+    const responseCode = this.#engine.responseCode(err);
+    if (responseCode !== undefined) return { errorType: responseCode, responseCode };
+    const code = (err as { code?: unknown } | null)?.code;
+    return { errorType: typeof code === 'string' && code !== '' ? code : err instanceof Error ? err.name : '_OTHER' };
+  }
+
   #makeInternals(): ClusterInternals {
     const stats = this.#stats;
     const isReady = (): boolean => this.#live;
@@ -627,10 +637,13 @@ export class Cluster extends EventEmitter {
       get timing() {
         return timing();
       },
-      record: (node, sql, reason, write, startedAt, misroute, failed) => {
+      record: (node, sql, reason, write, startedAt, misroute, failed, waitedMillis, err) => {
         stats.count(node.index, reason, write, misroute, failed);
         if (startedAt > 0) {
-          const entry: QueryLogEntry = { sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, misroute, failed, at: Date.now() };
+          const entry: QueryLogEntry = {
+            sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, waitedMillis: waitedMillis ?? 0, misroute, failed, at: Date.now(),
+            ...(failed && err !== undefined ? this.#errorCodes(err) : {}),
+          };
           stats.log(entry);
           if (this.listenerCount('route') > 0) this.emit('route', entry);
         }
@@ -657,6 +670,7 @@ export class Cluster extends EventEmitter {
       beforeWrite: () => this.#failover?.beforeWrite(),
       connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
       onConnect: this.#onConnect,
+      sqlComment: this.#sqlComment,
       track: (p) => this.#pools.add(p),
       untrack: (p) => this.#pools.delete(p),
     };

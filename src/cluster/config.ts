@@ -2,6 +2,7 @@ import { checkFunction, checkKeys as checkKeysOf, checkMillis, checkObject, chec
 import { engineByName, engineForScheme, SCHEMES } from '../engines/index.js';
 import type { ConnectionOptions, Engine, EngineName, PoolOptions, ResolvedNode } from '../routing/contracts.js';
 import type { Role, Router } from '../routing/router.js';
+import type { SqlCommentFunction } from '../routing/sql-comment.js';
 import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
 import type { ClusterHealthOptions } from '../health/cluster-health.js';
 
@@ -70,6 +71,16 @@ export interface ClusterConfig {
    * See docs/health-and-failover.md.
    */
   readonly health?: boolean | ClusterHealthOptions;
+  /**
+   * Off by default. `true` appends a sqlcommenter comment to each statement sent, saying where it
+   * ran and why (`/*dbrouter_alias='replica1',dbrouter_reason='select'*\/`), so server logs,
+   * `pg_stat_activity` and the processlist show it; a function chooses the keys. Never parameters.
+   * See docs/observability.md.
+   *
+   * @example
+   *   createCluster({ databases, sqlComment: true })
+   */
+  readonly sqlComment?: boolean | SqlCommentFunction;
 }
 
 /**
@@ -84,7 +95,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect', 'health'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect', 'health', 'sqlComment'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -302,6 +313,9 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
   }
   if (config.health !== undefined && typeof config.health !== 'boolean' && (typeof config.health !== 'object' || config.health === null || Array.isArray(config.health))) {
     throw invalid('health must be true, false or an object such as { checkIntervalMillis: 1000, failoverTimeoutMillis: 10000 }.');
+  }
+  if (config.sqlComment !== undefined && typeof config.sqlComment !== 'boolean' && typeof config.sqlComment !== 'function') {
+    throw invalid("sqlComment must be true, false or a function such as (s) => ({ dbrouter_alias: s.alias, route: '/orders' }).");
   }
   checkRouters(config.routers);
   checkDebug(config.debug);

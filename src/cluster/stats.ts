@@ -11,10 +11,23 @@ export interface QueryLogEntry {
   readonly reason: string;
   /** Wall time from sending the statement to its result, including a misroute's retry. */
   readonly durationMillis: number;
+  /**
+   * Time spent before it was sent: waiting for a primary during a failover, or asking for and
+   * waiting on positions for read-your-writes. 0 when it went out at once.
+   */
+  readonly waitedMillis: number;
   /** A replica refused it as a write and it was re-run on the primary. */
   readonly misroute: boolean;
   /** It failed (the error went to the caller). */
   readonly failed: boolean;
+  /**
+   * When it failed: the database's response code if a server refused it (SQLSTATE on PostgreSQL,
+   * the error number on MySQL/MariaDB), else the client error's code (`ECONNRESET`) or class
+   * name. Never the message (it may quote a value).
+   */
+  readonly errorType?: string;
+  /** The database's response code, when a server refused the statement. */
+  readonly responseCode?: string;
   /** `Date.now()` when it finished. */
   readonly at: number;
 }

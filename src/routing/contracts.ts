@@ -2,6 +2,7 @@ import type { Classification, Dialect } from '../sql/types.js';
 import type { RouteDecision } from './decide.js';
 import type { ReplicationPositions } from './positions.js';
 import type { NodeInfo, Role } from './router.js';
+import type { Commenter } from './sql-comment.js';
 import type { NodeCounters } from './topology.js';
 
 /*
@@ -51,6 +52,11 @@ export interface Engine {
   readonly defaultPort: number;
   /** True when a server refused a statement because it is read-only (a write that reached a replica). */
   isReadOnlyError(err: unknown): boolean;
+  /**
+   * The database's response code when a server refused the statement: the SQLSTATE on PostgreSQL,
+   * the error number on MySQL/MariaDB (`1062`); `undefined` for an error the client raised.
+   */
+  responseCode(err: unknown): string | undefined;
   /** True when an error means the connection or the server is gone, not that the statement was wrong. */
   isConnectionError(err: unknown): boolean;
   /**
@@ -116,7 +122,10 @@ export interface ClusterInternals {
   primary(): NodeInfo;
   /** Whether `record` wants a start time (debug log or `'route'` listeners). */
   readonly timing: boolean;
-  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean): void;
+  /** `err`: what a failed statement failed with (its codes go to `'route'` listeners; never its message). */
+  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean, waitedMillis?: number, err?: unknown): void;
+  /** The `sqlComment` setting's commenter; `undefined` (the default) when statements go out as written. */
+  readonly sqlComment: Commenter | undefined;
   readonly hasWriteHooks: boolean;
   /** Runs the write hooks; `undefined` when none returned a promise (no await on the hot path). */
   afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;

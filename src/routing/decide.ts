@@ -18,6 +18,11 @@ export interface RouteDecision {
   readonly classification: Classification;
   /** The statement writes or changes session state (it must run on a primary). */
   readonly write: boolean;
+  /**
+   * Time spent before the statement could be sent: waiting for a primary (failover) or finding a
+   * replica that has a read-your-writes position. Measured only when someone times statements.
+   */
+  readonly waitedMillis?: number;
 }
 
 /** The router chain split by method once, so a decision skips routers with no opinion on it. */

@@ -16,6 +16,33 @@ export interface NodeRunner<A, R, C> {
   release(conn: C, err?: unknown): void;
   /** One plain statement on a node, rows as objects (for write hooks). */
   rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]>;
+  /**
+   * `args` with a sqlcommenter comment added to the statement's text (`args` itself when there is
+   * nothing to add). `make` is told whether the statement is a server-side prepared one.
+   */
+  comment(args: A, make: (prepared: boolean) => string | undefined): A;
+}
+
+/**
+ * The arguments to send to `node`: with the cluster's `sqlComment` on, the statement's text
+ * carries where it runs and why. Only what goes to the driver is commented; a retry elsewhere
+ * starts again from the caller's `args`. A throwing comment function leaves the statement as it
+ * is and reports on the cluster's `'error'`.
+ */
+export function tagged<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, args: A, node: NodeInfo, reason: string, c: Classification): A {
+  const commenter = cx.sqlComment;
+  if (commenter === undefined) return args;
+  try {
+    return runner.comment(args, (prepared) => commenter(node, reason, c, prepared));
+  } catch (err) {
+    cx.backgroundError(err);
+    return args;
+  }
+}
+
+/** `d` with the time since `startedAt` spent before it could run (waiting for a primary), when someone times statements. */
+function waited(d: RouteDecision, startedAt: number): RouteDecision {
+  return startedAt === 0 ? d : { ...d, waitedMillis: performance.now() - startedAt + (d.waitedMillis ?? 0) };
 }
 
 /** Primary-only statements that change no data: no consistency token needed after them. */
@@ -33,6 +60,15 @@ export function wroteData(c: Classification): boolean {
  * Synchronous (no promise) when neither has anything to do: the hot path.
  */
 export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
+  const r = prepareOnce(cx, runner, sql, d, retried);
+  if (!(r instanceof Promise) || !cx.timing) return r;
+  // Someone times statements ('route' listeners, the debug log): the wait is part of the story.
+  const t = performance.now();
+  // The whole wait, measured here (a nested prepare's own stamp is part of it), plus any before `d`.
+  return r.then((f) => ({ ...f, waitedMillis: performance.now() - t + (d.waitedMillis ?? 0) }));
+}
+
+function prepareOnce<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
   if (d.reason === 'pinned') return d;
   if (d.write) {
     const wait = cx.beforeWrite();
@@ -95,7 +131,7 @@ export function runPrepared<A, R, C>(
   retried = false,
 ): Promise<R> {
   const t0 = started(cx, d);
-  return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, args), onMisroute, retried);
+  return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, tagged(cx, runner, args, d.node, d.reason, d.classification)), onMisroute, retried);
 }
 
 /**
@@ -125,7 +161,7 @@ export function finish<A, R, C>(
   }
   const node = d.node;
   cx.counters.inFlight[node.index]!--;
-  cx.record(node, sql, d.reason, d.write, t0, false, false);
+  cx.record(node, sql, d.reason, d.write, t0, false, false, d.waitedMillis);
   if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
     withFrame(frame, () => {
       const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
@@ -154,7 +190,7 @@ export function settle<A, R, C>(
   return pending.then(
     (result) => {
       inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, false);
+      cx.record(node, sql, d.reason, d.write, t0, false, false, d.waitedMillis);
       if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
         const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
         if (p !== undefined) return p.then(() => result);
@@ -167,7 +203,7 @@ export function settle<A, R, C>(
         onMisroute?.(cx.primary());
         return misrouted(cx, runner, sql, args, d, t0);
       }
-      cx.record(node, sql, d.reason, d.write, t0, false, true);
+      cx.record(node, sql, d.reason, d.write, t0, false, true, d.waitedMillis, err);
       if (!cx.engine.isConnectionError(err)) throw err;
       return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
     },
@@ -250,10 +286,10 @@ function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, s
   const primary = cx.primary();
   const inFlight = cx.counters.inFlight;
   inFlight[primary.index]!++;
-  return runner.query(primary.index, args).then(
+  return runner.query(primary.index, tagged(cx, runner, args, primary, d.reason, d.classification)).then(
     (result) => {
       inFlight[primary.index]!--;
-      cx.record(primary, sql, d.reason, true, t0, true, false);
+      cx.record(primary, sql, d.reason, true, t0, true, false, d.waitedMillis);
       if (cx.hasWriteHooks) {
         const p = cx.afterWrite(primary, sql, d.classification, 'statement', (q) => runner.rows(primary.index, q));
         if (p !== undefined) return p.then(() => result);
@@ -262,7 +298,7 @@ function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, s
     },
     (err: unknown) => {
       inFlight[primary.index]!--;
-      cx.record(primary, sql, d.reason, true, t0, true, true);
+      cx.record(primary, sql, d.reason, true, t0, true, true, d.waitedMillis, err);
       if (cx.engine.isConnectionError(err) && !cx.engine.neverSent(err)) {
         cx.connectionError(primary, err, true);
         throw outcomeUnknown(primary, err);
@@ -361,7 +397,10 @@ export class Binding<A, R, C> {
         : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
       if (d.write && d.reason !== 'pinned') {
         const wait = cx.beforeWrite();
-        if (wait !== undefined) return wait.then(() => this.#free(sql, args, c, cx.route(sql, c), nextReadOnly, retried));
+        if (wait !== undefined) {
+          const t = cx.timing ? performance.now() : 0;
+          return wait.then(() => this.#free(sql, args, c, waited(cx.route(sql, c), t), nextReadOnly, retried));
+        }
       }
       return this.#free(sql, args, c, d, nextReadOnly, retried);
     } catch (e) {
@@ -376,7 +415,7 @@ export class Binding<A, R, C> {
     else if (d.write && (this.#holdAfterWrite || c.effect !== 'none')) this.#bind(d.node, STICKY);
     // A misrouted read wrote on the primary: the client stays there, as after any write.
     else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY), retried);
-    return this.#runBound(sql, args, c, retried);
+    return this.#runBound(sql, args, c, retried, d.waitedMillis);
   }
 
   #bind(node: NodeInfo, mode: number): void {
@@ -384,7 +423,7 @@ export class Binding<A, R, C> {
     this.#mode = mode;
   }
 
-  async #runBound(sql: string, args: A, c: Classification, retried: boolean): Promise<R> {
+  async #runBound(sql: string, args: A, c: Classification, retried: boolean, waitedMillis?: number): Promise<R> {
     const cx = this.#cx;
     const node = this.#node!;
     const fresh = this.#conn === undefined;
@@ -394,7 +433,7 @@ export class Binding<A, R, C> {
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
-        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
+        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true, undefined, err);
         if (!cx.engine.isConnectionError(err)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
@@ -409,16 +448,16 @@ export class Binding<A, R, C> {
     inFlight[node.index]!++;
     let result: R;
     try {
-      result = await this.#runner.queryOn(this.#conn!, args);
+      result = await this.#runner.queryOn(this.#conn!, tagged(cx, this.#runner, args, node, reason, c));
     } catch (err) {
       inFlight[node.index]!--;
-      cx.record(node, sql, reason, write, t0, false, true);
+      cx.record(node, sql, reason, write, t0, false, true, waitedMillis, err);
       if (cx.engine.isConnectionError(err)) return this.#connectionLost(sql, args, c, node, err, fresh, retried);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
     }
     inFlight[node.index]!--;
-    cx.record(node, sql, reason, write, t0, false, false);
+    cx.record(node, sql, reason, write, t0, false, false, waitedMillis);
     if (begins) {
       this.#inTx = true;
       this.#txWrote = false;
@@ -537,7 +576,7 @@ export class Binding<A, R, C> {
             if (!open) return;
             open = false;
             cx.counters.inFlight[f.node.index]!--;
-            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined);
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined, f.waitedMillis, err);
             const broken = err !== undefined && cx.engine.isConnectionError(err);
             if (broken) cx.connectionError(f.node, err, false);
             this.#runner.release(conn, broken ? err : undefined);
@@ -568,7 +607,7 @@ export class Binding<A, R, C> {
         if (!open) return;
         open = false;
         cx.counters.inFlight[node.index]!--;
-        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        cx.record(node, sql, reason, write, t0, false, err !== undefined, undefined, err);
         if (err !== undefined) {
           if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
           return;
@@ -633,7 +672,7 @@ function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql
       if (given) return undefined;
       given = true;
       cx.counters.inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined);
+      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined, d.waitedMillis, err);
       const broken = err !== undefined && cx.engine.isConnectionError(err);
       if (broken) cx.connectionError(node, err, d.write);
       runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);

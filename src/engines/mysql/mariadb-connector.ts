@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
@@ -117,6 +118,7 @@ export class RoutedMariadbPool extends EventEmitter {
       query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
       acquire: (i) => this.#pool(i).getConnection(),
       queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      comment: commentMysqlArgs,
       release: (c, err) => {
         if (err !== undefined && err !== false && c.destroy !== undefined) c.destroy();
         else void Promise.resolve(c.release()).catch((e: unknown) => this.#background(e));

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
+import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { cutForDownNode } from '../engine.js';
-import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, tagged, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -201,6 +202,7 @@ export class RoutedMysqlPool extends EventEmitter {
       query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      comment: commentMysqlArgs,
       release: (c, err) => this.#releaseInner(c, err),
       rows: async (i, sql) => (await this.#pool(i).query(sql))[0] as Record<string, unknown>[],
     };
@@ -375,11 +377,13 @@ export class RoutedMysqlPool extends EventEmitter {
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const core = this.#core[d.node.index];
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `sql`).
+    const sent = cx.sqlComment === undefined ? sql : tagged(cx, runner, [method, sql, values] as const, d.node, d.reason, d.classification)[1] as string;
     const t0 = started(cx, d);
-    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sent, values) : p.execute(sent, values));
     const frame = currentScope();
     return new Promise<MysqlResult>((resolve, reject) => {
-      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
+      core[method](sent, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
     });
   }
 

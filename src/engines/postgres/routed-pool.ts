@@ -5,8 +5,9 @@ import type {
   QueryResultRow, Submittable as PgSubmittable,
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
+import { appendSqlComment } from '../../routing/sql-comment.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
-import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, prepare, runPrepared, settle, started, tagged, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -80,6 +81,22 @@ function isSubmittable(x: unknown): x is Submittable {
 type Args = readonly [unknown, unknown];
 
 const FORWARDED = ['connect', 'acquire', 'release', 'remove'] as const;
+
+/**
+ * A statement (`[text or config, values]`) with a sqlcommenter comment on its text. A config with
+ * a `name` is a named prepared statement: node-postgres refuses the name with another text.
+ */
+function commentPgArgs(a: Args, make: (prepared: boolean) => string | undefined): Args {
+  const input = a[0];
+  const text = typeof input === 'string' ? input : typeof input === 'object' && input !== null && !isSubmittable(input) ? (input as { text?: unknown }).text : undefined;
+  if (typeof text !== 'string') return a;
+  const name = typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
+  const comment = make(typeof name === 'string' && name !== '');
+  if (comment === undefined) return a;
+  const commented = appendSqlComment(text, comment, 'postgres');
+  if (commented === text) return a;
+  return [typeof input === 'string' ? commented : { ...(input as object), text: commented }, a[1]];
+}
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -197,6 +214,7 @@ export class RoutedPgPool extends EventEmitter {
       query: (i, a) => this.#pool(i).query(a[0], a[1]),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => c.query(a[0], a[1]),
+      comment: commentPgArgs,
       release: (c, err) => this.#releaseInner(c, err, false),
       rows: async (i, sql) => (await this.#pool(i).query(sql)).rows as Record<string, unknown>[],
     };
@@ -324,12 +342,14 @@ export class RoutedPgPool extends EventEmitter {
     if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f));
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `args`).
+    const sent = cx.sqlComment === undefined ? text : tagged(cx, runner, args, d.node, d.reason, d.classification)[0];
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values));
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(sent, values));
     const dd = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
+      (p as unknown as CallbackPool).query(sent, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
     });
   }
 
@@ -551,6 +571,7 @@ export class RoutedPgClient extends EventEmitter {
       query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
       acquire: (i) => this.#take(i, this.#settings),
       queryOn: (c, a) => shared.queryOn(c, a),
+      comment: (a, make) => shared.comment(a, make),
       release: (c, err) => host.release(c, err, this.#settings.length > 0),
       rows: (i, sql) => shared.rows(i, sql),
     };
