@@ -30,5 +30,5 @@ export type {
   HealthMonitorOptions, HealthMonitorEvents, HealthStatus, NodeHealth, NodeProblem, NodeDownEvent, NodeUpEvent,
   LaggingEvent, CaughtUpEvent, PrimaryChangedEvent, PrimaryLostEvent, SplitBrainEvent, ProblemEvent, CheckEvent,
 } from './health/monitor.js';
-export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './health/probe.js';
+export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './engines/probe.js';
 export type { FailoverHooks } from './health/failover-hooks.js';

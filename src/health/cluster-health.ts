@@ -8,7 +8,7 @@ import { DbRouterError } from '../errors.js';
 import type { NodeState } from '../routing/topology.js';
 import { HEALTH, type FailoverHooks } from './failover-hooks.js';
 import { checkMonitorOptions, HealthMonitor, holdOpen, type HealthMonitorEvents, type HealthMonitorOptions, type HealthStatus } from './monitor.js';
-import type { MonitoredNode, Prober } from './probe.js';
+import type { MonitoredNode, Prober } from '../engines/probe.js';
 import { checkClusterHealthOptions } from './options.js';
 
 /**

@@ -3,7 +3,7 @@ import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
 import { authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from '../engines/probe.js';
 import { checkMonitorOptions as checkMonitorKeys } from './options.js';
 
 /**

@@ -1,7 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DbRouterError } from '../errors.js';
 import type { Hints } from './router.js';
-import type { ConsistencyScope } from '../consistency/session.js';
+
+/**
+ * The consistency layer's part of a scope frame (its `ConsistencyScope`, in
+ * src/consistency/session.ts). Routing never reads it: it only carries it into nested scopes, so
+ * it knows no more of it than this, and the layer above reads it back with `consistencyOf`.
+ */
+export interface FrameConsistency {
+  /** Aborted when the unit of work ends early (an HTTP client went away): waits stop. */
+  readonly signal: AbortSignal | undefined;
+}
 
 /**
  * Where the statements of the current async context go, carried on AsyncLocalStorage so that
@@ -19,7 +28,7 @@ export interface ScopeFrame {
   readonly owner?: object;
   readonly hints?: Hints;
   /** Read-your-writes state and level; inherited by nested scopes that do not set their own. */
-  readonly consistency?: ConsistencyScope;
+  readonly consistency?: FrameConsistency;
   /**
    * A strict read-only scope (`cluster.readOnly()`): a statement that changes data is refused with
    * `READ_ONLY` before it reaches any server. Inherited by every nested scope: nothing inside can
