@@ -19,7 +19,8 @@ export type { RouteDecision } from './routing/decide.js';
 export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
-export type { Engine, EngineName, PoolOptions } from './routing/contracts.js';
+export type { ConnectionOptions, Engine, EngineName, HasInternals, PoolOptions } from './routing/contracts.js';
+export type { PositionKind, ReplicationPositions, RowsFn } from './routing/positions.js';
 // The engines' pools live in `dbrouter/pg` and `dbrouter/mysql`: this entry must not pull in the
 // types of a driver the application does not use (a pg-only project has no mysql2, and the other
 // way round), so a project type-checks with `skipLibCheck: false`.
@@ -32,3 +33,4 @@ export type {
 } from './health/monitor.js';
 export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './engines/probe.js';
 export type { FailoverHooks } from './health/failover-hooks.js';
+export type { Clock, TimerHandle } from './health/clock.js';

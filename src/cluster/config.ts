@@ -17,18 +17,35 @@ export type { ResolvedNode };
  */
 export type DatabaseSetting = string | DatabaseObject;
 
+/**
+ * One database given as an object: a `url`, separate fields, or both (a field given here wins over
+ * the same part of the URL). Mistakes (an unknown key, a wrong type, `master`/`slave`) throw
+ * `CONFIG_INVALID` from `createCluster()`, naming the key and what to write instead.
+ *
+ * @example
+ *   { url: process.env.REPLICA_URL, role: 'replica', weight: 2, pool: { max: 20 } }
+ *   { host: 'db2.internal', port: 5433, user: 'app', password: process.env.DB_PASSWORD, database: 'shop' }
+ */
 export interface DatabaseObject {
+  /** `postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL; its scheme also tells the engine. */
   readonly url?: string;
+  /** Host name or IP address; required when there is no `url`. */
   readonly host?: string;
+  /** TCP port; default the URL's, else the engine's (5432 PostgreSQL, 3306 MySQL/MariaDB). */
   readonly port?: number;
+  /** User to connect as; default the URL's, else the driver's default. */
   readonly user?: string;
+  /** Kept as a non-enumerable property after validation, so it never shows in a log or `JSON.stringify`. */
   readonly password?: string;
+  /** Database (schema on MySQL) to connect to; default the URL's path. */
   readonly database?: string;
   /** `primary` or `replica`; asked of the server itself (`pg_is_in_recovery()`, `@@read_only`) when omitted. */
   readonly role?: Role;
   /** Share of reads for the `weighted` strategy; a positive number, 1 by default. */
   readonly weight?: number;
+  /** Pool size and timeouts of this node's connection pool, per routed pool. */
   readonly pool?: PoolOptions;
+  /** `true`, or the driver's TLS options object (`pg`'s / `mysql2`'s `ssl`), passed on as is. */
   readonly ssl?: boolean | Record<string, unknown>;
   /** Passed to the driver (`pg.Pool`, `mysql2.createPool`) as is. */
   readonly driverOptions?: Readonly<Record<string, unknown>>;

@@ -31,9 +31,20 @@ export interface AliasStats {
   readonly byReason: Readonly<Record<string, number>>;
 }
 
+/**
+ * What `cluster.stats()` returns: statement counters since the cluster was created (or since
+ * `resetStats()`), per alias and in total. Always kept, debug mode or not.
+ *
+ * @example
+ *   const { byAlias } = cluster.stats();
+ *   console.log(byAlias.replica1?.statements, byAlias.default?.byReason.insert);
+ */
 export interface StatsSnapshot {
+  /** Counters of each alias of the cluster (every alias is there, with zeros if it ran nothing). */
   readonly byAlias: Readonly<Record<string, AliasStats>>;
+  /** Statements routed, on every alias together. */
   readonly statements: number;
+  /** Writes a replica refused as read-only and the primary ran instead, on every alias together. */
   readonly misroutes: number;
 }
 

@@ -43,10 +43,15 @@ export const DEFAULT_CHECK_TIMEOUT_MILLIS = 1000;
  * cluster, so it names what it uses instead of importing the cluster's class.
  */
 export interface WatchedCluster extends HasInternals {
+  /** Resolves once every node's role is known (see `Cluster.ready`). */
   ready(): Promise<void>;
+  /** Each node's alias and role (`undefined` while a node has not answered). */
   describe(): readonly { readonly alias: string; readonly role: Role | undefined }[];
+  /** Takes a node out of the reads (`down`, `lagging`) or puts it back (`up`). */
   setNodeState(alias: string, state: NodeState): void;
+  /** Records a role change the monitor saw (a promotion); routing follows at once. */
   setRole(alias: string, role: Role): void;
+  /** Installs the monitor's failover hooks (writes wait for a primary), or removes them with `undefined`. */
   setFailoverHooks(hooks: FailoverHooks | undefined): void;
   /** The cluster's own `ClusterHealth`, tuned with `options` (what `watchCluster` returns). */
   [HEALTH](options?: ClusterHealthOptions): ClusterHealth;

@@ -69,7 +69,10 @@ export interface Engine {
    */
   discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
-  createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
+  createPool(cluster: HasInternals, options?: { readonly pinned?: string }): {
+    /** Closes every connection the pool opened (what `cluster.migrate()` does when it is done). */
+    end(): Promise<void>;
+  };
   /** One statement on its own short-lived connection (a check done once, outside the pools). */
   queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]>;
   /** Reading and waiting on replication positions (consistency layer); one per cluster. */
@@ -98,9 +101,24 @@ export interface WriteEvent {
   readonly classification: Classification;
   /** `statement`: an autocommit write; `commit`: the end of a transaction that wrote. */
   readonly kind: 'statement' | 'commit';
+  /**
+   * Runs `sql` on the primary that took the write (a connection of the routed pool's own pool for
+   * it, outside any transaction) and resolves with its rows as objects. Rejects with the driver's
+   * error when the statement fails.
+   */
   query(sql: string): Promise<readonly Record<string, unknown>[]>;
 }
 
+/**
+ * A listener for writes on a primary (`cluster.onWrite(hook)`), called once per autocommit write
+ * and once per COMMIT of a transaction that wrote. Return a promise to hold the caller's result
+ * until it settles (a rejection reaches the caller); return nothing to stay off the hot path.
+ *
+ * @example
+ *   cluster.onWrite(async (e) => {
+ *     if (e.kind === 'commit') audit.push({ alias: e.alias, at: Date.now() });
+ *   });
+ */
 export type WriteHook = (event: WriteEvent) => void | Promise<void>;
 
 /** What a routed pool needs from its cluster. Not part of the public API. */
@@ -143,8 +161,12 @@ export const CONSISTENCY: unique symbol = Symbol('dbrouter.cluster.consistency')
 /** The key under which a cluster hands its internals to the routed pools. */
 export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');
 
-/** Has the cluster internals: a `Cluster`. */
+/**
+ * What the routed pools (`createPgPool`, `createMysqlPool`, the driver modules) take: a `Cluster`
+ * from `createCluster()`. Anything else is refused with a `DbRouterError` of code `CONFIG_INVALID`.
+ */
 export interface HasInternals {
+  /** @internal */
   readonly [INTERNALS]: ClusterInternals;
 }
 

@@ -28,6 +28,7 @@ export interface RoutingView {
   readonly replicas: readonly NodeInfo[];
   /** The primary that takes writes when no router says otherwise: `default` if it is a primary, else the first. */
   readonly primary: NodeInfo;
+  /** The node of `alias`, `undefined` when the cluster has none of that name. */
   node(alias: string): NodeInfo | undefined;
   /** Up (not marked down or lagging by the health monitor). */
   isAvailable(alias: string): boolean;
@@ -79,8 +80,11 @@ export interface Router {
   allowMigrate?(alias: string, ctx: MigrateContext): boolean | undefined;
 }
 
+/** What `allowMigrate` is told: the hints given to `cluster.migrate()`, and the cluster. */
 export interface MigrateContext {
+  /** The `hints` passed to `cluster.migrate()` (`{}` when none). */
   readonly hints: Hints;
+  /** The cluster as routers see it. */
   readonly cluster: RoutingView;
 }
 

@@ -83,9 +83,11 @@ export function withFrame<R>(frame: ScopeFrame | undefined, fn: () => R): R {
   return storage.getStore() === frame ? fn() : storage.run(frame, fn);
 }
 
-/** A scope entered with {@link enterScope}; pass it to {@link revertScope}. */
+/** A scope entered with `cluster.enter()`; pass it to `cluster.revert()` to leave it. Opaque. */
 export interface ScopeHandle {
+  /** @internal The scope entered. */
   readonly frame: ScopeFrame;
+  /** @internal The scope to go back to. */
   readonly previous: ScopeFrame | undefined;
 }
 
@@ -106,7 +108,8 @@ export function revertScope(handle: ScopeHandle): void {
 const PRIMARY: ScopeFrame = Object.freeze({ mode: 'primary' });
 const REPLICA: ScopeFrame = Object.freeze({ mode: 'replica' });
 
-type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
+/** A class method as a standard (TC39) decorator receives and returns it: {@link usePrimary}, {@link useReplica}. */
+export type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
 
 /**
  * A standard (TC39) method decorator: every statement the method runs, across its awaits, goes to

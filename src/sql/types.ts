@@ -31,7 +31,12 @@ export interface Classification {
   readonly tables: readonly string[];
 }
 
+/** Options of `classify()`: what the text alone cannot tell. */
 export interface ClassifyOptions {
-  /** Extra functions that write (pgpool's `write_function_list`), case-insensitive. */
+  /**
+   * Extra functions that write (pgpool's `write_function_list`), case-insensitive: a call to one
+   * sends the statement to the primary with reason `write-function`. A bare name matches in any
+   * schema, a qualified one (`app.audit`) only there.
+   */
   readonly writeFunctions?: readonly string[];
 }
