@@ -16,7 +16,7 @@ export { primaryReplica, type PrimaryReplicaOptions } from './routing/primary-re
 export { randomIncludingPrimary } from './routing/random-including-primary.js';
 export type { Hints, MigrateContext, NodeInfo, ReplicaStrategy, Role, RouteContext, Router, RoutingView } from './routing/router.js';
 export type { RouteDecision } from './routing/decide.js';
-export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
+export { usePrimary, useReplica, type DecoratedMethod, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
 export type { ConnectionOptions, Engine, EngineName, HasInternals, PoolOptions } from './routing/contracts.js';

@@ -15,7 +15,12 @@ export interface KoaContext {
   /** Adds a response header without replacing one already set (`Set-Cookie`). */
   append(field: string, value: string): void;
   /** The Node response: its `close` before it finished means the client went away (waits stop). */
-  readonly res: { once(event: 'close', fn: () => void): unknown; readonly writableFinished: boolean };
+  readonly res: {
+    /** Listens for the response's `close`. */
+    once(event: 'close', fn: () => void): unknown;
+    /** True once the whole response was handed to the OS. */
+    readonly writableFinished: boolean;
+  };
 }
 
 /**

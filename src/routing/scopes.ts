@@ -109,7 +109,7 @@ const PRIMARY: ScopeFrame = Object.freeze({ mode: 'primary' });
 const REPLICA: ScopeFrame = Object.freeze({ mode: 'replica' });
 
 /** A class method as a standard (TC39) decorator receives and returns it: {@link usePrimary}, {@link useReplica}. */
-export type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
+export type DecoratedMethod<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
 
 /**
  * A standard (TC39) method decorator: every statement the method runs, across its awaits, goes to
@@ -119,9 +119,9 @@ export type Method<This, Args extends unknown[], R> = (this: This, ...args: Args
  *   class Accounts { @usePrimary async balance(id: number) { return pool.query('SELECT …', [id]); } }
  */
 export function usePrimary<This, Args extends unknown[], R>(
-  method: Method<This, Args, R>,
-  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
-): Method<This, Args, R> {
+  method: DecoratedMethod<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, DecoratedMethod<This, Args, R>>,
+): DecoratedMethod<This, Args, R> {
   const name = `${String(context.name)}@usePrimary`;
   const wrapped = function (this: This, ...args: Args): R {
     return runInScope(PRIMARY, () => method.apply(this, args));
@@ -138,9 +138,9 @@ export function usePrimary<This, Args extends unknown[], R>(
  *   class Reports { @useReplica async daily() { return pool.query('SELECT …'); } }
  */
 export function useReplica<This, Args extends unknown[], R>(
-  method: Method<This, Args, R>,
-  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
-): Method<This, Args, R> {
+  method: DecoratedMethod<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, DecoratedMethod<This, Args, R>>,
+): DecoratedMethod<This, Args, R> {
   const name = `${String(context.name)}@useReplica`;
   const wrapped = function (this: This, ...args: Args): R {
     return runInScope(REPLICA, () => method.apply(this, args));

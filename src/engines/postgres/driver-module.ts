@@ -37,7 +37,9 @@ export interface PgDriverModule {
   readonly utils: unknown;
   /** No native bindings: libraries that look for `pg.native` fall back to this module. */
   readonly native: null;
+  /** pg's `escapeLiteral`: `s` as a quoted SQL string literal. */
   escapeLiteral(s: string): string;
+  /** pg's `escapeIdentifier`: `s` as a quoted SQL identifier. */
   escapeIdentifier(s: string): string;
   /** Ends the pool behind `Client`s of this module (also ended by `cluster.end()`). */
   end(): Promise<void>;
