@@ -387,10 +387,12 @@ export class RoutedMysqlPool extends EventEmitter {
     const p = this.#pool(d.node.index);
     const core = this.#core[d.node.index];
     const t0 = started(cx, d);
-    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    const args = [method, sql, values] as const;
+    if (core === undefined || t0 !== 0) return settleRun({ cx, runner, sql, args, decision: d, t0 }, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
     const frame = currentScope();
     return new Promise<MysqlResult>((resolve, reject) => {
-      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
+      const s = { cx, runner, sql, args, decision: d, t0, frame, resolve, reject };
+      core[method](sql, values, (err, rows, fields) => finish(s, err, [rows, fields]));
     });
   }
 

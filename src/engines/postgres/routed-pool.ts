@@ -327,11 +327,12 @@ export class RoutedPgPool extends EventEmitter {
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values));
-    const dd = d;
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle({ cx, runner, sql, args, decision: d, t0 }, p.query(text, values));
+    const decision = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
+      const s = { cx, runner, sql, args, decision, t0, frame, resolve, reject };
+      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(s, err, res));
     });
   }
 
