@@ -83,6 +83,7 @@ export class Cluster extends EventEmitter {
   #discovered = false;
   #ended = false;
 
+  /** The same as {@link createCluster}: validates `config` at once and throws `CONFIG_INVALID` naming the key to fix. */
   constructor(config: ClusterConfig) {
     super();
     const resolved = resolveConfig(config);

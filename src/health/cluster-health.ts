@@ -83,6 +83,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
   #attachError: Error | undefined;
   #stopped = false;
 
+  /** A cluster's health, not started: `watchCluster(cluster, options)` returns the cluster's own and is what to call. */
   constructor(cluster: WatchedCluster, options: ClusterHealthOptions = {}) {
     super();
     this.#cluster = cluster;

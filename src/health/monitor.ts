@@ -232,6 +232,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   #started = false;
   #stopped = false;
 
+  /**
+   * A monitor of `options.nodes`, not started (`start()`). Throws `CONFIG_INVALID` for no node, an
+   * alias given twice, two configured primaries, or an option out of range.
+   */
   constructor(options: HealthMonitorOptions) {
     super();
     checkMonitorKeys(options);

@@ -23,6 +23,7 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
   #closed = false;
   readonly #onClose: () => void;
 
+  /** @internal Made by `mysqlDriver(cluster).createConnection(config)`. */
   constructor(pool: RoutedMysqlPool, queryOptions: Readonly<Record<string, unknown>>, onClose: () => void) {
     super(pool, queryOptions, true);
     this.#onClose = onClose;

@@ -98,6 +98,7 @@ export class RoutedMariadbPool extends EventEmitter {
   #ended = false;
   #ending: Promise<void> | undefined;
 
+  /** The same as {@link createMariadbPool}. Throws `ENGINE_MISMATCH` for a PostgreSQL cluster. */
   constructor(cluster: HasInternals, options: RoutedMariadbPoolOptions = {}) {
     super();
     this.#cx = cluster[INTERNALS];

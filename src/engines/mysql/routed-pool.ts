@@ -198,6 +198,11 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
   readonly #flavours = new Map<string, RoutedMysqlPool>();
 
+  /**
+   * The same as {@link createMysqlPool}. Throws `CONFIG_INVALID` for anything but a cluster or an
+   * unknown option, `ENGINE_MISMATCH` for a PostgreSQL cluster, and `DRIVER_MISSING` when `mysql2`
+   * is not installed and no `createPool` is given.
+   */
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
     checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
@@ -527,6 +532,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return undefined;
   }
 
+  /** True once `end()` was called: every statement after it rejects with `POOL_ENDED`. */
   get ended(): boolean {
     return this.#ended;
   }
@@ -639,6 +645,7 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     void sql;
   }
 
+  /** The promise pool's `config` (mysql2's `pool.config`, the password not enumerable). */
   get config(): RoutedMysqlPool['config'] {
     return this.#pool.config;
   }

@@ -25,8 +25,14 @@ interface PgModuleParts {
  * `types`, `defaults`, `escapeLiteral`… are pg's own.
  */
 export interface PgDriverModule {
-  readonly Pool: new (config?: unknown) => RoutedPgPool;
-  readonly Client: new (config?: unknown) => RoutedPgClient;
+  readonly Pool: {
+    /** A routed pool over the cluster (`config` ignored: the cluster's databases decide). */
+    new (config?: unknown): RoutedPgPool;
+  };
+  readonly Client: {
+    /** A lazily binding routed client (`config` ignored); `connect()` opens nothing. */
+    new (config?: unknown): RoutedPgClient;
+  };
   readonly types: PgModuleParts['types'];
   readonly defaults: PgModuleParts['defaults'];
   readonly DatabaseError: unknown;

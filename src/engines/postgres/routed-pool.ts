@@ -185,6 +185,11 @@ export class RoutedPgPool extends EventEmitter {
   #ended = false;
   #endPromise: Promise<void> | undefined;
 
+  /**
+   * The same as {@link createPgPool}. Throws `CONFIG_INVALID` for anything but a cluster or an
+   * unknown option, `ENGINE_MISMATCH` for a MySQL cluster, and `DRIVER_MISSING` when `pg` is not
+   * installed and no `createPool` is given.
+   */
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
     checkPoolArguments('createPgPool', cluster, INTERNALS, options);
@@ -465,18 +470,22 @@ export class RoutedPgPool extends EventEmitter {
     return this;
   }
 
+  /** Connections open now, on every node together (pg-pool's `totalCount`; per node: `cluster.poolStats()`). */
   get totalCount(): number {
     return this.#sum('totalCount');
   }
 
+  /** Open connections not in use, on every node together (pg-pool's `idleCount`). */
   get idleCount(): number {
     return this.#sum('idleCount');
   }
 
+  /** Checkouts waiting for a connection, on every node together (pg-pool's `waitingCount`). */
   get waitingCount(): number {
     return this.#sum('waitingCount');
   }
 
+  /** Connections past their `maxLifetimeSeconds` or `maxUses`, not yet closed, on every node together (pg-pool's `expiredCount`). */
   get expiredCount(): number {
     return this.#sum('expiredCount');
   }
@@ -721,14 +730,17 @@ export class RoutedPgClient extends EventEmitter {
     return this.#host.config.user;
   }
 
+  /** See `user`. */
   get database(): string | undefined {
     return this.#host.config.database;
   }
 
+  /** See `user`; `localhost` when the primary names none. */
   get host(): string {
     return this.#host.config.host ?? 'localhost';
   }
 
+  /** See `user`; 5432 when the primary names none. */
   get port(): number {
     return this.#host.config.port ?? 5432;
   }
@@ -743,6 +755,7 @@ export class RoutedPgClient extends EventEmitter {
     return null;
   }
 
+  /** pg's `client.queryQueue`: always empty, for the same reason as `activeQuery`. */
   get queryQueue(): readonly unknown[] {
     return IDLE_QUERY_QUEUE;
   }
