@@ -58,13 +58,21 @@ export interface DatabaseObject {
  *   createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } })
  */
 export interface ClusterConfig {
+  /**
+   * Every node by alias: a URL or a {@link DatabaseObject}. `default` is the primary that takes
+   * writes when no router says otherwise (else the first primary); roles not given are asked of
+   * the servers.
+   */
   readonly databases: Readonly<Record<string, DatabaseSetting>>;
   /** The router chain; the first answer that is not `undefined` wins. Default: `[primaryReplica()]`. */
   readonly routers?: readonly Router[];
   /** Needed only when no database is given as a URL. */
   readonly engine?: EngineName;
   /** Keep a bounded log of routed statements (`cluster.queries`); `true` keeps the last 1000. */
-  readonly debug?: boolean | { readonly maxEntries?: number };
+  readonly debug?: boolean | {
+    /** How many of the latest statements the log keeps; default 1000. */
+    readonly maxEntries?: number;
+  };
   /** More functions that write, as pgpool's `write_function_list`: a SELECT calling one goes to the primary. */
   readonly writeFunctions?: readonly string[];
   /** How many statement texts keep their classification cached. */

@@ -15,7 +15,9 @@ export type { Role };
 
 /** A node as the monitor sees it: a name, the role the configuration gives it, where it listens. */
 export interface MonitoredNode {
+  /** The node's alias, as in the cluster's `databases`. */
   readonly alias: string;
+  /** The role the configuration gives it (or the server reported at start). */
   readonly configuredRole: Role;
   /** `host:port`, to compare with the upstream a replica reports. Optional. */
   readonly address?: string;

@@ -19,11 +19,17 @@ export type EngineName = 'postgres' | 'mysql';
  * so it never shows in `JSON.stringify`, `util.inspect` or a spread into a log line.
  */
 export interface ConnectionOptions {
+  /** Host name or IP address. */
   readonly host: string;
+  /** TCP port (the engine's default when the configuration gave none). */
   readonly port: number;
+  /** User to connect as; `undefined`: the driver's default. */
   readonly user: string | undefined;
+  /** Not enumerable: read it by name only. */
   readonly password?: string;
+  /** Database to connect to; `undefined`: the driver's default. */
   readonly database: string | undefined;
+  /** TLS: `true`, the driver's TLS options, or `undefined`/`false` for none. */
   readonly ssl: boolean | Record<string, unknown> | undefined;
   /** Pool size and timeouts, in the engine-independent names of {@link PoolOptions}. */
   readonly pool: PoolOptions;
@@ -46,8 +52,11 @@ export interface PoolOptions {
  * branches on the engine. Later layers add replication positions and lag here (consistency, health).
  */
 export interface Engine {
+  /** `postgres` or `mysql` (MySQL and MariaDB). */
   readonly name: EngineName;
+  /** How its SQL is classified. */
   readonly dialect: Dialect;
+  /** Port when a database gives none: 5432 or 3306. */
   readonly defaultPort: number;
   /** True when a server refused a statement because it is read-only (a write that reached a replica). */
   isReadOnlyError(err: unknown): boolean;
@@ -96,8 +105,11 @@ export interface ResolvedNode {
  * caller gets its result, so a token captured here is ready when the caller goes on.
  */
 export interface WriteEvent {
+  /** The primary that took the write. */
   readonly alias: string;
+  /** The write's text, or for `commit` the COMMIT's (never parameters). */
   readonly sql: string;
+  /** How the classifier read `sql`. */
   readonly classification: Classification;
   /** `statement`: an autocommit write; `commit`: the end of a transaction that wrote. */
   readonly kind: 'statement' | 'commit';
