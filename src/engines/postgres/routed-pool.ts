@@ -111,14 +111,19 @@ function asError(e: unknown): Error {
 interface PgModule {
   readonly Pool: { readonly prototype: object };
   readonly Client: { readonly prototype: object };
-  readonly TypeOverrides: new () => PgTypeOverrides;
+  readonly TypeOverrides: new (userTypes?: PgTypesLike) => PgTypeOverrides;
   escapeLiteral(s: string): string;
   escapeIdentifier(s: string): string;
 }
 
-interface PgTypeOverrides {
-  setTypeParser(oid: number, format: unknown, parser?: unknown): void;
+/** What pg takes as a client's `types` option: anything with `getTypeParser` (a `TypeOverrides`, `pg.types`). */
+export interface PgTypesLike {
+  /** The parser for values of type `oid` in `format` (`text` by default). */
   getTypeParser(oid: number, format?: string): unknown;
+}
+
+interface PgTypeOverrides extends PgTypesLike {
+  setTypeParser(oid: number, format: unknown, parser?: unknown): void;
 }
 
 function optionalPg(): PgModule | undefined {
@@ -408,9 +413,9 @@ export class RoutedPgPool extends EventEmitter {
    * an autocommit write or a transaction its reads go back to replicas (an ORM keeps such clients
    * in its own pool for long).
    */
-  client(): RoutedPgClient {
+  client(types?: PgTypesLike): RoutedPgClient {
     if (this.#ending) throw ended();
-    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true);
+    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true, types);
   }
 
   /**
@@ -533,12 +538,16 @@ export class RoutedPgClient extends EventEmitter {
 
   /**
    * `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`).
+   * `types`: pg's `new Client({ types })`, the parsers this client falls back to.
    *
    * @internal Clients come from `pool.connect()`, `pool.client()` or `pgDriver(cluster).Client`.
    */
-  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false) {
+  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false, types?: PgTypesLike) {
     super();
     this.#host = host;
+    // pg's `new Client({ types })`: the client's parsers, falling back to `types` (MikroORM keeps
+    // dates as text this way, Slonik installs its own parsers).
+    if (types !== undefined) this.#types = new (pg().TypeOverrides)(types);
     const shared = host.runner;
     const runner: NodeRunner<Args, QueryResult, PgClientLike> = {
       query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
@@ -654,6 +663,9 @@ export class RoutedPgClient extends EventEmitter {
     const sql = submittableText(sub);
     // A statement we cannot read (a custom submittable) runs on the primary.
     const held = this.#binding.stream(sql ?? 'SELECT pg_current_wal_lsn() FOR UPDATE');
+    // As pg does for its client's own parsers: the node connection's client would install its defaults.
+    const result = (sub as { _result?: { _types?: unknown } })._result;
+    if (this.#types !== undefined && result !== undefined && result._types === undefined) result._types = this.#types;
     runSubmittable(sub, held, after);
   }
 
