@@ -59,6 +59,7 @@ export interface PgDriverModule {
  *   new DataSource({ type: 'postgres', driver: pg, ... });          // TypeORM
  *   new Sequelize({ dialect: 'postgres', dialectModule: pg, ... });  // Sequelize
  *   const pgp = pgPromise(); pgp.pg = pg;                            // pg-promise (before pgp(...))
+ *   pgDriver(cluster, { readOnly: true });                            // writes refused: READ_ONLY
  */
 export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {}): PgDriverModule {
   const pg = loadDriver<PgModuleParts>('pg');
