@@ -86,6 +86,7 @@ export class Cluster extends EventEmitter {
   #discovered = false;
   #ended = false;
 
+  /** The same as {@link createCluster}: validates `config` at once and throws `CONFIG_INVALID` naming the key to fix. */
   constructor(config: ClusterConfig) {
     super();
     const resolved = resolveConfig(config);
@@ -305,6 +306,10 @@ export class Cluster extends EventEmitter {
     return enterScope(this.#frame('alias', target.alias));
   }
 
+  /**
+   * Leaves the scope `enter()` returned `handle` for: the current async context routes as it did
+   * before. Anything but such a handle throws `SCOPE_INVALID`.
+   */
   revert(handle: ScopeHandle): void {
     if (typeof handle !== 'object' || handle === null || !('frame' in handle)) {
       throw new DbRouterError('SCOPE_INVALID', 'revert() takes the handle that enter() returned.');
@@ -328,6 +333,7 @@ export class Cluster extends EventEmitter {
     this.#pin = this.#topology?.node(alias);
   }
 
+  /** Ends `pinAll()`: statements are routed again. Idempotent. */
   unpin(): void {
     this.#pinAlias = undefined;
     this.#pin = undefined;
@@ -343,10 +349,12 @@ export class Cluster extends EventEmitter {
     this.emit('nodeState', alias, state);
   }
 
+  /** `up`, `down` or `lagging`: what the health monitor (or `setNodeState`) last said. Unknown alias: `UNKNOWN_ALIAS`. */
   nodeState(alias: string): NodeState {
     return this.#counters.get(this.#index(alias, 'nodeState()'));
   }
 
+  /** Whether `alias` is `up`, so may serve reads. Unknown alias: `UNKNOWN_ALIAS`. */
   isAvailable(alias: string): boolean {
     return this.nodeState(alias) === 'up';
   }
@@ -541,6 +549,7 @@ export class Cluster extends EventEmitter {
     return sums;
   }
 
+  /** Sets every counter of `stats()` and `consistencyStats()` back to zero (the query log too). */
   resetStats(): void {
     this.#stats.reset();
     this.#consistency.resetStats();
@@ -676,10 +685,12 @@ export class Cluster extends EventEmitter {
     };
   }
 
+  /** What `console.log` and `util.inspect` show: the engine, and each alias with its URL (password as `***`) and role. */
   [inspect.custom](): string {
     return `Cluster(${this.#engine.name}) ${inspect(this.describe().map((d) => `${d.alias}=${d.url} ${d.role ?? 'role?'}`))}`;
   }
 
+  /** What `JSON.stringify(cluster)` writes: the engine and `describe()` (URLs without passwords). */
   toJSON(): { engine: EngineName; databases: readonly NodeDescription[] } {
     return { engine: this.#engine.name, databases: this.describe() };
   }

@@ -18,18 +18,35 @@ export type { ResolvedNode };
  */
 export type DatabaseSetting = string | DatabaseObject;
 
+/**
+ * One database given as an object: a `url`, separate fields, or both (a field given here wins over
+ * the same part of the URL). Mistakes (an unknown key, a wrong type, `master`/`slave`) throw
+ * `CONFIG_INVALID` from `createCluster()`, naming the key and what to write instead.
+ *
+ * @example
+ *   { url: process.env.REPLICA_URL, role: 'replica', weight: 2, pool: { max: 20 } }
+ *   { host: 'db2.internal', port: 5433, user: 'app', password: process.env.DB_PASSWORD, database: 'shop' }
+ */
 export interface DatabaseObject {
+  /** `postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL; its scheme also tells the engine. */
   readonly url?: string;
+  /** Host name or IP address; required when there is no `url`. */
   readonly host?: string;
+  /** TCP port; default the URL's, else the engine's (5432 PostgreSQL, 3306 MySQL/MariaDB). */
   readonly port?: number;
+  /** User to connect as; default the URL's, else the driver's default. */
   readonly user?: string;
+  /** Kept as a non-enumerable property after validation, so it never shows in a log or `JSON.stringify`. */
   readonly password?: string;
+  /** Database (schema on MySQL) to connect to; default the URL's path. */
   readonly database?: string;
   /** `primary` or `replica`; asked of the server itself (`pg_is_in_recovery()`, `@@read_only`) when omitted. */
   readonly role?: Role;
   /** Share of reads for the `weighted` strategy; a positive number, 1 by default. */
   readonly weight?: number;
+  /** Pool size and timeouts of this node's connection pool, per routed pool. */
   readonly pool?: PoolOptions;
+  /** `true`, or the driver's TLS options object (`pg`'s / `mysql2`'s `ssl`), passed on as is. */
   readonly ssl?: boolean | Record<string, unknown>;
   /** Passed to the driver (`pg.Pool`, `mysql2.createPool`) as is. */
   readonly driverOptions?: Readonly<Record<string, unknown>>;
@@ -42,13 +59,21 @@ export interface DatabaseObject {
  *   createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } })
  */
 export interface ClusterConfig {
+  /**
+   * Every node by alias: a URL or a {@link DatabaseObject}. `default` is the primary that takes
+   * writes when no router says otherwise (else the first primary); roles not given are asked of
+   * the servers.
+   */
   readonly databases: Readonly<Record<string, DatabaseSetting>>;
   /** The router chain; the first answer that is not `undefined` wins. Default: `[primaryReplica()]`. */
   readonly routers?: readonly Router[];
   /** Needed only when no database is given as a URL. */
   readonly engine?: EngineName;
   /** Keep a bounded log of routed statements (`cluster.queries`); `true` keeps the last 1000. */
-  readonly debug?: boolean | { readonly maxEntries?: number };
+  readonly debug?: boolean | {
+    /** How many of the latest statements the log keeps; default 1000. */
+    readonly maxEntries?: number;
+  };
   /** More functions that write, as pgpool's `write_function_list`: a SELECT calling one goes to the primary. */
   readonly writeFunctions?: readonly string[];
   /** How many statement texts keep their classification cached. */

@@ -5,9 +5,13 @@ import type { Role } from '../routing/router.js';
  * its parameters), where it ran and why.
  */
 export interface QueryLogEntry {
+  /** The statement's text (never its parameters). */
   readonly sql: string;
+  /** The node it ran on (the primary for a misroute). */
   readonly alias: string;
+  /** That node's role when it ran. */
   readonly role: Role;
+  /** Why it went there: the classifier's reason or routing's (see `RouteDecision.reason`). */
   readonly reason: string;
   /** Wall time from sending the statement to its result, including a misroute's retry. */
   readonly durationMillis: number;
@@ -37,16 +41,32 @@ export type RouteEvent = QueryLogEntry;
 
 /** Counters of one alias, kept always. */
 export interface AliasStats {
+  /** Statements this alias ran. */
   readonly statements: number;
+  /** Of those, statements that had to run on a primary (writes, session state, transactions). */
   readonly writes: number;
+  /** Writes this alias ran after a replica refused them as read-only. */
   readonly misroutes: number;
+  /** Statements that failed here (the error went to the caller). */
   readonly errors: number;
+  /** Statements by routing reason (`select`, `insert`, `sticky`, …). */
   readonly byReason: Readonly<Record<string, number>>;
 }
 
+/**
+ * What `cluster.stats()` returns: statement counters since the cluster was created (or since
+ * `resetStats()`), per alias and in total. Always kept, debug mode or not.
+ *
+ * @example
+ *   const { byAlias } = cluster.stats();
+ *   console.log(byAlias.replica1?.statements, byAlias.default?.byReason.insert);
+ */
 export interface StatsSnapshot {
+  /** Counters of each alias of the cluster (every alias is there, with zeros if it ran nothing). */
   readonly byAlias: Readonly<Record<string, AliasStats>>;
+  /** Statements routed, on every alias together. */
   readonly statements: number;
+  /** Writes a replica refused as read-only and the primary ran instead, on every alias together. */
   readonly misroutes: number;
 }
 

@@ -28,6 +28,7 @@ export interface TracingOptions {
 
 /** What {@link instrumentCluster} returns: `stop()` ends the instrumentation. */
 export interface Instrumentation {
+  /** Stops listening to the cluster's `'route'` events: later statements make no spans. Idempotent. */
   stop(): void;
 }
 

@@ -7,6 +7,7 @@ import type { Topology } from './topology.js';
 
 /** Where one statement runs and why. */
 export interface RouteDecision {
+  /** The node that runs the statement. */
   readonly node: NodeInfo;
   /**
    * Why: the classifier's reason (`select`, `insert`, `write-cte`, …) unless routing overrode it:
@@ -15,6 +16,7 @@ export interface RouteDecision {
    * client `sticky` (bound to the primary) or `transaction`.
    */
   readonly reason: string;
+  /** How the classifier read the statement. */
   readonly classification: Classification;
   /** The statement writes or changes session state (it must run on a primary). */
   readonly write: boolean;

@@ -99,6 +99,36 @@ export function started(cx: ClusterInternals, d: RouteDecision): number {
 }
 
 /**
+ * One statement sent to a node, from then until its result is handed over: what `settle`,
+ * `finish` and the safety net after them need, in one object made once per statement (it holds
+ * what their closures captured one by one before), so each step takes the statement and nothing
+ * else.
+ */
+export interface SentStatement<A, R, C> {
+  readonly cx: ClusterInternals;
+  readonly runner: NodeRunner<A, R, C>;
+  readonly sql: string;
+  /** The driver's arguments, to run it again (the safety net, a retry after a connection error). */
+  readonly args: A;
+  /** Where it went and why. */
+  readonly decision: RouteDecision;
+  /** `started`'s time stamp: 0 when nobody times. */
+  readonly t0: number;
+  /** A replica refused it as a write and the primary ran it: a checked-out client binds there. */
+  readonly onMisroute?: ((primary: NodeInfo) => void) | undefined;
+  /** This is the one retry after a connection error: there is no other. */
+  readonly retried?: boolean;
+}
+
+/** A statement sent through a driver's callback API: `finish` hands its outcome to `resolve`/`reject`. */
+export interface CallbackStatement<A, R, C> extends SentStatement<A, R, C> {
+  /** The caller's scope at the call: the driver calls back in its own async context. */
+  readonly frame: ScopeFrame | undefined;
+  readonly resolve: (result: R) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
  * Runs one statement where `d` says, one-shot on that node's pool. The safety net: a write that a
  * replica refuses as read-only is re-run once on the primary, counted as a misroute, and the
  * caller sees the primary's result. A connection error may be retried once on a re-routed node
@@ -126,12 +156,12 @@ export function runPrepared<A, R, C>(
   runner: NodeRunner<A, R, C>,
   sql: string,
   args: A,
-  d: RouteDecision,
+  decision: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
   retried = false,
 ): Promise<R> {
-  const t0 = started(cx, d);
-  return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, tagged(cx, runner, args, d.node, d.reason, d.classification)), onMisroute, retried);
+  const t0 = started(cx, decision);
+  return settle({ cx, runner, sql, args, decision, t0, onMisroute, retried }, runner.query(decision.node.index, tagged(cx, runner, args, decision.node, decision.reason, decision.classification)));
 }
 
 /**
@@ -140,59 +170,39 @@ export function runPrepared<A, R, C>(
  * API costs). Errors take `settle`'s path: they are rare. Used only when nobody listens to
  * `'route'` (listeners run in the caller's async context, which a driver callback does not have).
  */
-export function finish<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  t0: number,
-  frame: ScopeFrame | undefined,
-  err: unknown,
-  result: R,
-  resolve: (r: R) => void,
-  reject: (e: unknown) => void,
-): void {
+export function finish<A, R, C>(s: CallbackStatement<A, R, C>, err: unknown, result: R): void {
   // The driver calls back in its own async context: what follows and depends on the caller's
   // (write hooks, the safety net's re-run) runs in the caller's scope, captured at the call.
   if (err !== undefined && err !== null) {
-    withFrame(frame, () => void settle(cx, runner, sql, args, d, t0, Promise.reject(err as Error)).then(resolve, reject));
+    withFrame(s.frame, () => void settle(s, Promise.reject(err as Error)).then(s.resolve, s.reject));
     return;
   }
+  const { cx, decision: d } = s;
   const node = d.node;
   cx.counters.inFlight[node.index]!--;
-  cx.record(node, sql, d.reason, d.write, t0, false, false, d.waitedMillis);
+  cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
   if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-    withFrame(frame, () => {
-      const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
-      if (p !== undefined) p.then(() => resolve(result), reject);
-      else resolve(result);
+    withFrame(s.frame, () => {
+      const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
+      if (p !== undefined) p.then(() => s.resolve(result), s.reject);
+      else s.resolve(result);
     });
     return;
   }
-  resolve(result);
+  s.resolve(result);
 }
 
 /** What happens once the node answered `pending` (started with `started`): stats, hooks, safety net, retry. */
-export function settle<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  t0: number,
-  pending: Promise<R>,
-  onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
-): Promise<R> {
+export function settle<A, R, C>(s: SentStatement<A, R, C>, pending: Promise<R>): Promise<R> {
+  const { cx, decision: d } = s;
   const node = d.node;
   const inFlight = cx.counters.inFlight;
   return pending.then(
     (result) => {
       inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, false, d.waitedMillis);
+      cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
       if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-        const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+        const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
         if (p !== undefined) return p.then(() => result);
       }
       return result;
@@ -200,12 +210,12 @@ export function settle<A, R, C>(
     (err: unknown) => {
       inFlight[node.index]!--;
       if (node.role === 'replica' && cx.engine.isReadOnlyError(err)) {
-        onMisroute?.(cx.primary());
-        return misrouted(cx, runner, sql, args, d, t0);
+        s.onMisroute?.(cx.primary());
+        return misrouted(s);
       }
-      cx.record(node, sql, d.reason, d.write, t0, false, true, d.waitedMillis, err);
+      cx.record(node, s.sql, d.reason, d.write, s.t0, false, true, d.waitedMillis, err);
       if (!cx.engine.isConnectionError(err)) throw err;
-      return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
+      return afterConnectionError(s, err);
     },
   );
 }
@@ -217,30 +227,22 @@ export function settle<A, R, C>(
  * that replica fails too, on the primary. A write that provably never reached a server waits for
  * a primary and runs there; one that may have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
  */
-function afterConnectionError<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  err: unknown,
-  onMisroute: ((primary: NodeInfo) => void) | undefined,
-  retried: boolean,
-): Promise<R> {
+function afterConnectionError<A, R, C>(s: SentStatement<A, R, C>, err: unknown): Promise<R> {
+  const { cx, runner, sql, args, decision: d, onMisroute } = s;
   const node = d.node;
   if (d.write) {
     const sent = !cx.engine.neverSent(err);
     const unknown = sent && mayHaveWritten(d.classification);
     const monitored = cx.connectionError(node, err, unknown);
     if (unknown) throw outcomeUnknown(node, err);
-    if (!retried && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
+    if (s.retried !== true && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
     if (sent || d.reason === 'pinned') throw err;
     throw notSent(node, err, monitored);
   }
   cx.connectionError(node, err, false);
   if (d.reason === 'pinned') throw err;
   const onReplica = node.role === 'replica';
-  if (retried) {
+  if (s.retried === true) {
     // The retry met another dying replica (several die at once): the primary serves any read.
     // At most three attempts: a replica, another one, the primary.
     if (!onReplica) throw err;
@@ -282,11 +284,13 @@ function notSent(node: NodeInfo, cause: unknown, monitored: boolean): DbRouterEr
   );
 }
 
-function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, args: A, d: RouteDecision, t0: number): Promise<R> {
+/** The safety net: a write a replica refused as read-only runs once on the primary, counted as a misroute. */
+function misrouted<A, R, C>(s: SentStatement<A, R, C>): Promise<R> {
+  const { cx, runner, sql, decision: d, t0 } = s;
   const primary = cx.primary();
   const inFlight = cx.counters.inFlight;
   inFlight[primary.index]!++;
-  return runner.query(primary.index, tagged(cx, runner, args, primary, d.reason, d.classification)).then(
+  return runner.query(primary.index, tagged(cx, runner, s.args, primary, d.reason, d.classification)).then(
     (result) => {
       inFlight[primary.index]!--;
       cx.record(primary, sql, d.reason, true, t0, true, false, d.waitedMillis);
