@@ -168,7 +168,7 @@ export function settle<A, R, C>(
         return misrouted(cx, runner, sql, args, d, t0);
       }
       cx.record(node, sql, d.reason, d.write, t0, false, true);
-      if (!cx.engine.isConnectionError(err)) throw err;
+      if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, retried)) throw err;
       return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
     },
   );
@@ -213,6 +213,18 @@ function afterConnectionError<A, R, C>(
   const again = cx.route(sql, d.classification);
   // Without a monitor the routers may pick the same replica again: the primary serves any read.
   return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+}
+
+/**
+ * The wait for a free connection of the node's pool timed out (pg-pool's `timeout exceeded when
+ * trying to connect`): nothing was sent. A full pool alone is no failing node, but it is also what
+ * a node that went silent leaves behind (every connection stuck connecting to it), and only the
+ * monitor can tell which: the statement takes the connection-error path once — the node is
+ * reported (suspect: checked at once, back after one good check), a read runs elsewhere, a write
+ * waits for a primary — and a second full pool fails as before.
+ */
+function fullPool(cx: ClusterInternals, err: unknown, retried: boolean): boolean {
+  return !retried && cx.engine.neverSent(err);
 }
 
 function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
@@ -395,7 +407,7 @@ export class Binding<A, R, C> {
         this.#mode = FREE;
         this.#node = undefined;
         cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
-        if (!cx.engine.isConnectionError(err)) throw err;
+        if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, retried)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
       }

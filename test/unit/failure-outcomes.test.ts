@@ -77,6 +77,8 @@ describe('classification: never sent vs. cut mid-flight', () => {
 class Net {
   ran: { alias: string; sql: string }[] = [];
   refused = new Set<string>();
+  /** alias → its pool has no free connection (pg-pool's wait for one times out; nothing is sent). */
+  full = new Set<string>();
   /** alias → statements cut mid-flight there (they "ran": recorded, then the connection dies). */
   cut = new Map<string, RegExp>();
   /** Like `cut`, for the first matching statement only. */
@@ -112,9 +114,11 @@ class FakePgPool extends EventEmitter {
     super();
   }
   query(q: unknown): Promise<QueryResult> {
+    if (this.net.full.has(this.alias)) return Promise.reject(err('timeout exceeded when trying to connect'));
     return this.net.run(this.alias, text(q)).then(pgResult);
   }
   async connect() {
+    if (this.net.full.has(this.alias)) throw err('timeout exceeded when trying to connect');
     await this.net.connect(this.alias);
     const { net, alias } = this;
     const client = new EventEmitter() as EventEmitter & { query(q: unknown): Promise<QueryResult>; release(e?: unknown): void };
@@ -298,6 +302,44 @@ for (const engine of ['postgres', 'mysql'] as const) {
       await health.stop();
     });
   });
+
+  if (engine === 'postgres') {
+    // Issue 11 (test:ha): a primary partitioned away leaves its pool full of connections stuck
+    // connecting; later statements time out waiting for a pool slot before the monitor has noticed.
+    describe('postgres: the pool has no free connection (pg-pool: timeout exceeded when trying to connect)', () => {
+      test('a write waits for a primary and runs on the promoted replica; a read runs on another replica', async () => {
+        const { db, clock, health, net, killPrimary, promoteReplica1 } = await monitored(engine);
+        killPrimary();
+        net.full.add('default');
+        net.full.add('replica2');
+        const insert = track(db.query('INSERT INTO t VALUES (7)'));
+        const c = await db.client();
+        const held = track(c.query('INSERT INTO t VALUES (8)'));
+        const reads = await Promise.all(Array.from({ length: 6 }, (_, i) => db.query(`SELECT ${i}`)));
+        assert.deepEqual(new Set(reads), new Set(['replica1']), 'reads ran on the replica whose pool had room');
+        await clock.advance(300);
+        assert.equal(insert.settled || held.settled, false, 'the writes wait, not fail');
+        await promoteReplica1();
+        assert.deepEqual([await insert.p, await held.p], ['replica1', 'replica1']);
+        assert.deepEqual(net.where(/^INSERT/), ['replica1', 'replica1'], 'each ran once, on the new primary');
+        c.release();
+        await health.stop();
+      });
+
+      test('a full pool on a healthy primary: tried once more, then the driver\'s error', async () => {
+        const { db, clock, health, net } = await monitored(engine);
+        net.full.add('default');
+        const insert = assert.rejects(db.query('INSERT INTO t VALUES (9)'), /timeout exceeded when trying to connect/);
+        await clock.advance(100);
+        await insert;
+        assert.equal(health.status().primary, 'default', 'no failover over a full pool');
+        net.full.delete('default');
+        await clock.advance(1000);
+        assert.equal(await db.query('INSERT INTO t VALUES (10)'), 'default');
+        await health.stop();
+      });
+    });
+  }
 
   describe(`${engine}: without a health monitor`, () => {
     const plain = (replicas: number) => {
