@@ -65,7 +65,7 @@ const quantile = (xs: readonly number[], q: number) => {
 
 function routedSide(variant: 'strong' | 'monitor' | 'ask', leader: Host, health: ClusterHealth[]): Side {
   const databases = Object.fromEntries(
-    HOSTS.map((h) => [h, { url: url(h), pool: { max: 4, connectionTimeoutMillis: 5000 }, ...(variant === 'ask' ? { role: h === leader ? 'primary' : 'replica' } : {}) }]),
+    HOSTS.map((h) => [h, { url: url(h), pool: { max: 4, connectionTimeoutMillis: 5000 }, ...(variant === 'ask' ? { role: h === leader ? ('primary' as const) : ('replica' as const) } : {}) }]),
   );
   const cluster = createCluster({ databases, consistency: { secret: SECRET }, ...(variant === 'ask' ? { health: false } : {}) });
   cluster.on('error', () => undefined);
@@ -177,7 +177,7 @@ export async function main(args: readonly string[]): Promise<void> {
     try {
       await run('netns_up.sh', ['3'], { timeoutMillis: 30_000 });
     } catch (e) {
-      throw new Error(`cannot build the test bed (is \`npm run test:ha\` or another bench running? namespaces dbrt-* exist): ${(e as Error).message}`);
+      throw new Error(`cannot build the test bed (is \`npm run test:ha\` or another bench running? namespaces dbrt-* exist): ${(e as Error).message}`, { cause: e });
     }
     await run('etcd_up.sh', [DATA_DIR], { timeoutMillis: 60_000 });
     await patroni.up();

@@ -32,7 +32,7 @@ export function wroteData(c: Classification): boolean {
  * read left on a primary that is being replaced waits for the new one as a write does.
  * Synchronous (no promise) when neither has anything to do: the hot path.
  */
-export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
+export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried = false): RouteDecision | Promise<RouteDecision> {
   if (d.reason === 'pinned') return d;
   if (d.write) {
     const wait = cx.beforeWrite();
@@ -49,7 +49,7 @@ export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, 
  * while there is no primary: it waits for one (bounded as a write's wait is), then is routed
  * afresh, so a replica that has caught up by then may serve it.
  */
-function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
+function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried): RouteDecision | Promise<RouteDecision> {
   if (d.node.role !== 'primary') return d;
   const wait = cx.beforeWrite();
   if (wait === undefined) return d;
@@ -77,7 +77,7 @@ export function dispatch<A, R, C>(
   args: A,
   d: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const ready = prepare(cx, runner, sql, d, retried);
   if (ready instanceof Promise) return ready.then((f) => runPrepared(cx, runner, sql, args, f, onMisroute, retried));
@@ -92,7 +92,7 @@ export function runPrepared<A, R, C>(
   args: A,
   d: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const t0 = started(cx, d);
   return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, args), onMisroute, retried);
@@ -147,7 +147,7 @@ export function settle<A, R, C>(
   t0: number,
   pending: Promise<R>,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const node = d.node;
   const inFlight = cx.counters.inFlight;
@@ -189,22 +189,25 @@ function afterConnectionError<A, R, C>(
   d: RouteDecision,
   err: unknown,
   onMisroute: ((primary: NodeInfo) => void) | undefined,
-  retried: boolean,
+  retried: Retried,
 ): Promise<R> {
   const node = d.node;
+  // A full pool does not use up the retry a connection error has (a primary going away can fill
+  // the pool first, then refuse the retry while it shuts down): the next one does.
+  const next: Retried = retried === false && !cx.engine.isConnectionError(err) ? 'full-pool' : true;
   if (d.write) {
     const sent = !cx.engine.neverSent(err);
     const unknown = sent && mayHaveWritten(d.classification);
     const monitored = cx.connectionError(node, err, unknown);
     if (unknown) throw outcomeUnknown(node, err);
-    if (!retried && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
+    if (retried !== true && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, next);
     if (sent || d.reason === 'pinned') throw err;
     throw notSent(node, err, monitored);
   }
   cx.connectionError(node, err, false);
   if (d.reason === 'pinned') throw err;
   const onReplica = node.role === 'replica';
-  if (retried) {
+  if (retried === true) {
     // The retry met another dying replica (several die at once): the primary serves any read.
     // At most three attempts: a replica, another one, the primary.
     if (!onReplica) throw err;
@@ -212,7 +215,7 @@ function afterConnectionError<A, R, C>(
   }
   const again = cx.route(sql, d.classification);
   // Without a monitor the routers may pick the same replica again: the primary serves any read.
-  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, next);
 }
 
 /**
@@ -223,9 +226,15 @@ function afterConnectionError<A, R, C>(
  * reported (suspect: checked at once, back after one good check), a read runs elsewhere, a write
  * waits for a primary — and a second full pool fails as before.
  */
-function fullPool(cx: ClusterInternals, err: unknown, retried: boolean): boolean {
-  return !retried && cx.engine.neverSent(err);
+function fullPool(cx: ClusterInternals, err: unknown, retried: Retried): boolean {
+  return retried === false && cx.engine.neverSent(err);
 }
+
+/**
+ * Whether a one-shot statement was routed again: `true` after a connection error (it is not
+ * retried again), `'full-pool'` after its node's pool had no free connection (see {@link fullPool}).
+ */
+type Retried = boolean | 'full-pool';
 
 function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
   return { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };

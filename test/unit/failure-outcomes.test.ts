@@ -79,6 +79,9 @@ class Net {
   refused = new Set<string>();
   /** alias → its pool has no free connection (pg-pool's wait for one times out; nothing is sent). */
   full = new Set<string>();
+  /** alias → its pool is full once; after that it refuses connections (a primary shutting down), calling `onRefused`. */
+  fullThenRefused = new Set<string>();
+  onRefused: ((alias: string) => void) | undefined;
   /** alias → statements cut mid-flight there (they "ran": recorded, then the connection dies). */
   cut = new Map<string, RegExp>();
   /** Like `cut`, for the first matching statement only. */
@@ -89,7 +92,10 @@ class Net {
     return this.refused.has(alias) ? Promise.reject(refused()) : Promise.resolve();
   }
   run(alias: string, sql: string): Promise<string> {
-    if (this.refused.has(alias)) return Promise.reject(refused());
+    if (this.refused.has(alias)) {
+      this.onRefused?.(alias);
+      return Promise.reject(refused());
+    }
     this.ran.push({ alias, sql });
     if (this.cut.get(alias)?.test(sql)) return Promise.reject(this.cutError());
     if (this.cutOnce.get(alias)?.test(sql)) {
@@ -114,6 +120,10 @@ class FakePgPool extends EventEmitter {
     super();
   }
   query(q: unknown): Promise<QueryResult> {
+    if (this.net.fullThenRefused.delete(this.alias)) {
+      this.net.refused.add(this.alias);
+      return Promise.reject(err('timeout exceeded when trying to connect'));
+    }
     if (this.net.full.has(this.alias)) return Promise.reject(err('timeout exceeded when trying to connect'));
     return this.net.run(this.alias, text(q)).then(pgResult);
   }
@@ -323,6 +333,19 @@ for (const engine of ['postgres', 'mysql'] as const) {
         assert.deepEqual([await insert.p, await held.p], ['replica1', 'replica1']);
         assert.deepEqual(net.where(/^INSERT/), ['replica1', 'replica1'], 'each ran once, on the new primary');
         c.release();
+        await health.stop();
+      });
+
+      test('a full pool, then the primary refuses the retry (it is shutting down): the write still waits for the new primary', async () => {
+        const { db, clock, health, net, prober, promoteReplica1 } = await monitored(engine);
+        net.fullThenRefused.add('default');
+        net.onRefused = () => prober.behaviour.set('default', refused());
+        const insert = track(db.query('INSERT INTO t VALUES (11)'));
+        await clock.advance(300);
+        assert.equal(insert.settled, false, 'waiting, not failed');
+        await promoteReplica1();
+        assert.equal(await insert.p, 'replica1');
+        assert.deepEqual(net.where('INSERT INTO t VALUES (11)'), ['replica1']);
         await health.stop();
       });
 
