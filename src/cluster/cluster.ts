@@ -3,15 +3,16 @@ import { inspect } from 'node:util';
 import { DbRouterError, isDbRouterError } from '../errors.js';
 import { createClassifier } from '../sql/index.js';
 import type { Classification } from '../sql/types.js';
-import { changesData, decide, readOnlyRefusal, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { decide, RouterChain, type RouteDecision } from '../routing/decide.js';
+import { readOnlyRefusal, readOnlyRefuses } from '../routing/read-only.js';
 import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo, Role } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import {
-  CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
-  type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
+  CLOSE_NODE_CONNECTIONS, CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
+  type ClosesNodeConnections, type ClusterInternals, type ConnectionOptions, type CountsConnections, type Engine, type EngineName, type WriteEvent, type WriteHook,
 } from '../routing/contracts.js';
 import { HEALTH, type FailoverHooks } from '../health/failover-hooks.js';
 import { Stats, type QueryLogEntry, type StatsSnapshot } from './stats.js';
@@ -264,9 +265,11 @@ export class Cluster extends EventEmitter {
 
   /**
    * Runs `fn` in a strict read-only scope (Rails' `while_preventing_writes`): a statement that
-   * changes data or schema is refused with `READ_ONLY` before it reaches any server, on every pool
-   * and checked-out client, whatever scope is nested inside. Reads, transactions, locks and session
-   * settings run as usual.
+   * changes data or schema, takes a lock writers wait on (`FOR UPDATE`, `LOCK TABLE`, advisory
+   * locks), or that the classifier cannot vouch for (an unknown verb, several statements in one
+   * text) is refused with `READ_ONLY` before it reaches any server, on every pool and checked-out
+   * client, whatever scope is nested inside. Reads, transactions, savepoints, cursors and session
+   * settings run as usual. The same rule as a read-only pool (`createPgPool(cluster, { readOnly: true })`).
    *
    * @example
    *   await cluster.readOnly(() => renderReport());   // an INSERT inside rejects with code READ_ONLY
@@ -343,6 +346,20 @@ export class Cluster extends EventEmitter {
 
   isAvailable(alias: string): boolean {
     return this.nodeState(alias) === 'up';
+  }
+
+  /**
+   * Destroys every routed pool's connections to `alias`, idle ones and ones with a statement in
+   * flight, and returns how many. What the health monitor does to a node that failed its checks: a
+   * statement stuck on a silent network fails at once and follows the usual rules (a read is
+   * retried elsewhere, a write is `WRITE_OUTCOME_UNKNOWN`, a transaction `TRANSACTION_LOST`).
+   * `reason` goes into the error those statements see; never put a credential in it.
+   */
+  closeNodeConnections(alias: string, reason: string): number {
+    const i = this.#index(alias, 'closeNodeConnections()');
+    let n = 0;
+    for (const pool of this.#pools) n += (pool as Partial<ClosesNodeConnections>)[CLOSE_NODE_CONNECTIONS]?.(i, reason) ?? 0;
+    return n;
   }
 
   /** Changes a node's role (a promotion seen by the health monitor); routing follows at once. */
@@ -601,7 +618,7 @@ export class Cluster extends EventEmitter {
       classify: (sql) => {
         const c = this.#classifier.classify(sql);
         // Checked-out clients classify here, also once bound (where no routing decision is made).
-        if (changesData(c) && currentScope()?.readOnly === true) throw readOnlyRefusal(c);
+        if (currentScope()?.readOnly === true && readOnlyRefuses(c)) throw readOnlyRefusal(c);
         return c;
       },
       route: (sql, c) => decide(this.#requireTopology(), this.#chain, sql, c ?? this.#classifier.classify(sql), currentScope(), this.#pin),

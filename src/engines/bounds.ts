@@ -10,6 +10,17 @@
  */
 export const DEFAULT_CONNECT_TIMEOUT_MILLIS = 5000;
 
+/**
+ * TCP keepalive on every pooled connection, after this long without traffic (node-postgres
+ * `keepAliveInitialDelayMillis`, mysql2 `keepAliveInitialDelay`, the mariadb connector's
+ * `keepAliveDelay`). node-postgres and the mariadb connector leave keepalive off and mysql2 waits
+ * the operating system's default (2 hours on Linux) before its first probe. With it, a connection
+ * whose peer went silent (a partition, a host powered off) fails once the probes go unanswered —
+ * on Linux with Node's settings about 10 probes 1 s apart — even with no health monitor. A server
+ * that is alive answers the probes from its kernel, so a long statement is never cut by this.
+ */
+export const DEFAULT_KEEPALIVE_DELAY_MILLIS = 10_000;
+
 /** How long `pool.end()` lets connections close politely before it destroys the rest. */
 export const END_TIMEOUT_MILLIS = 5000;
 

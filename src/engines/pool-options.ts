@@ -1,4 +1,4 @@
-import { checkFunction, checkOptions, checkString, invalidConfig, shown } from '../options.js';
+import { checkBoolean, checkFunction, checkOptions, checkString, invalidConfig, shown } from '../options.js';
 
 /**
  * Checks the arguments of `createPgPool(cluster, options)` / `createMysqlPool(cluster, options)`:
@@ -8,7 +8,8 @@ export function checkPoolArguments(where: 'createPgPool' | 'createMysqlPool', cl
   if (typeof cluster !== 'object' || cluster === null || !(internals in cluster)) {
     throw invalidConfig(`${where}() takes a cluster: ${where}(createCluster({ databases })), not ${shown(cluster)}.`);
   }
-  const o = checkOptions(`${where}() options`, options, where === 'createMysqlPool' ? ['createPool', 'pinned', 'onConnect', 'queryOptions'] : ['createPool', 'pinned', 'onConnect'], "{ pinned: 'default' }");
+  const o = checkOptions(`${where}() options`, options, where === 'createMysqlPool' ? ['createPool', 'pinned', 'onConnect', 'queryOptions', 'readOnly'] : ['createPool', 'pinned', 'onConnect', 'readOnly'], "{ pinned: 'default' }");
   checkFunction(`${where}() createPool`, o.createPool, '(config, alias) => new Pool(config)');
   checkString(`${where}() pinned`, o.pinned, "'default'");
+  checkBoolean(`${where}() readOnly`, o.readOnly);
 }

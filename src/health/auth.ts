@@ -19,3 +19,19 @@ export function authFailure(e: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * True when the server itself answered with an error (a refused login, too many connections, a
+ * shutdown in progress): whatever is wrong with it, the network to it works. node-postgres marks a
+ * server's error with its `severity`; mysql2 with a `sqlState` and a server error number (its
+ * socket errors have neither).
+ *
+ * @example
+ *   answeredByServer(Object.assign(new Error('too many connections'), { code: 'ER_CON_COUNT_ERROR', errno: 1040, sqlState: '08004' })) // true
+ */
+export function answeredByServer(e: unknown): boolean {
+  if (authFailure(e) !== undefined) return true;
+  if (typeof e !== 'object' || e === null) return false;
+  const err = e as { severity?: unknown; sqlState?: unknown; errno?: unknown };
+  return typeof err.severity === 'string' || (typeof err.sqlState === 'string' && typeof err.errno === 'number' && err.errno > 0);
+}

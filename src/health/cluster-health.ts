@@ -46,6 +46,8 @@ export interface WatchedCluster extends HasInternals {
   ready(): Promise<void>;
   describe(): readonly { readonly alias: string; readonly role: Role | undefined }[];
   setNodeState(alias: string, state: NodeState): void;
+  /** Destroys the routed pools' connections to `alias`; returns how many. */
+  closeNodeConnections(alias: string, reason: string): number;
   setRole(alias: string, role: Role): void;
   setFailoverHooks(hooks: FailoverHooks | undefined): void;
   /** The cluster's own `ClusterHealth`, tuned with `options` (what `watchCluster` returns). */
@@ -187,6 +189,15 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
       this.#sync();
     });
     monitor.on('check', () => this.#sync());
+    // A node that failed its bounded checks: statements in flight on its connections would wait for
+    // TCP to give up (minutes on a silent network), so its connections go, after the cluster has
+    // taken it out of routing (a cut read is retried elsewhere, not there). Only then: a suspect
+    // node, a lagging one or one answering slowly within the check bound keeps its connections.
+    monitor.on('node-down', ({ alias, error, unreachable }) => {
+      if (!unreachable) return;
+      this.#sync();
+      this.#cluster.closeNodeConnections(alias, error ?? 'unreachable');
+    });
     this.#cluster.setFailoverHooks({
       beforeWrite: () => this.#beforeWrite(),
       connectionError: (alias, err, write) => this.#connectionError(alias, err, write),

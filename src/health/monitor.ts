@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
-import { authFailure } from './auth.js';
+import { answeredByServer, authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
 import { checkMonitorOptions as checkMonitorKeys } from './options.js';
@@ -110,7 +110,16 @@ export interface HealthStatus {
   readonly nodes: readonly NodeHealth[];
 }
 
-export interface NodeDownEvent { readonly alias: string; readonly error: string | undefined }
+export interface NodeDownEvent {
+  readonly alias: string;
+  readonly error: string | undefined;
+  /**
+   * False when the server itself answered the last failed check with an error (it refused the
+   * monitor's login, had too many connections, was shutting down): the node is down for routing,
+   * but connections to it are not stuck on a silent network, so they are left alone.
+   */
+  readonly unreachable: boolean;
+}
 export interface NodeUpEvent { readonly alias: string }
 export interface LaggingEvent { readonly alias: string; readonly lagMillis: number | undefined; readonly lagPosition: number | undefined }
 export interface CaughtUpEvent { readonly alias: string; readonly lagMillis: number | undefined }
@@ -547,7 +556,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     s.suspect = false;
     if (s.health === 'unknown' || (s.health === 'up' && (wasSuspect || s.failures >= this.#failuresBeforeDown))) {
       s.health = 'down';
-      this.#emit('node-down', { alias: s.node.alias, error: s.lastError });
+      this.#emit('node-down', { alias: s.node.alias, error: s.lastError, unreachable: !answeredByServer(e) });
     }
   }
 

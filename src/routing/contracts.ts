@@ -162,3 +162,17 @@ export const NODE_POOL_COUNTS: unique symbol = Symbol('dbrouter.pool.counts');
 export interface CountsConnections {
   [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[];
 }
+
+/**
+ * The key of a routed pool's method that destroys its open connections to one node (by index), idle
+ * ones and ones with a statement in flight, and returns how many it destroyed. What a cluster calls
+ * once its health monitor has found that node unreachable: a statement waiting on a silent network
+ * then fails at once (and follows the usual outcome rules) instead of waiting for TCP to give up.
+ * `reason` says why, for the error the statement fails with; it never holds a credential.
+ */
+export const CLOSE_NODE_CONNECTIONS: unique symbol = Symbol('dbrouter.pool.closeNode');
+
+/** A routed pool that can destroy its connections to one node. */
+export interface ClosesNodeConnections {
+  [CLOSE_NODE_CONNECTIONS](index: number, reason: string): number;
+}

@@ -1,5 +1,6 @@
 import { DbRouterError } from '../errors.js';
 import type { Classification } from '../sql/types.js';
+import { readOnlyRefusal, readOnlyRefuses } from './read-only.js';
 import { routerName, type Hints, type NodeInfo, type RouteContext, type Router } from './router.js';
 import type { ScopeFrame } from './scopes.js';
 import type { Topology } from './topology.js';
@@ -40,25 +41,6 @@ const NO_HINTS: Hints = Object.freeze({});
 /** A statement that must run on a primary: it writes, locks, or changes session or transaction state. */
 export function isWrite(c: Classification): boolean {
   return c.target === 'primary' || c.effect === 'session' || (c.effect === 'begin' && !c.readOnly);
-}
-
-/** Primary-only statements that change no data: locks, savepoints, cursors, session functions, status. */
-const NO_DATA_CHANGE: ReadonlySet<string> = new Set(['savepoint', 'session-function', 'cursor', 'primary-status', 'row-lock', 'lock-function']);
-
-/**
- * A statement that changes data or schema (not only session or transaction state): what a write
- * hook hears about, and what a read-only scope refuses. Unparsable and multi-statement texts count.
- */
-export function changesData(c: Classification): boolean {
-  return c.target === 'primary' && c.effect === 'none' && !NO_DATA_CHANGE.has(c.reason);
-}
-
-/** The error for a statement that changes data inside a read-only scope or on a read-only pool; it never reached a server. */
-export function readOnlyRefusal(c: Classification): DbRouterError {
-  return new DbRouterError(
-    'READ_ONLY',
-    `A ${c.verb === '' ? 'statement' : c.verb} statement (reason '${c.reason}') was refused before it reached any server: it changes data, and it runs in a read-only scope (cluster.readOnly()) or through a read-only pool. Run it outside, or on a pool made without readOnly.`,
-  );
 }
 
 function answer(t: Topology, r: Router, method: string, alias: unknown): NodeInfo {
@@ -138,7 +120,7 @@ export function decide(
   pin: NodeInfo | undefined,
 ): RouteDecision {
   const write = isWrite(c);
-  if (write && scope?.readOnly === true && changesData(c)) throw readOnlyRefusal(c);
+  if (scope?.readOnly === true && readOnlyRefuses(c)) throw readOnlyRefusal(c);
   if (pin !== undefined) return decision(pin, 'pinned', c, write);
   const ctx: RouteContext = { sql, classification: c, tables: c.tables, hints: scope?.hints ?? NO_HINTS, cluster: t };
   if (chain.relators.length > 0 && c.tables.length > 1) checkRelations(chain, ctx);

@@ -3,6 +3,7 @@
 // port and by the cluster's statement log; what it saw, with replay paused.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import Cursor from 'pg-cursor';
 import { Kysely, MysqlDialect, PostgresDialect, sql, type Generated } from 'kysely';
 import { createCluster, type Cluster } from '../../src/index.js';
 import { createPgPool } from '../../src/engines/postgres/index.js';
@@ -31,10 +32,10 @@ for (const e of engines) {
     before(async () => {
       local = await sharedCluster(e.engine);
       portOf = new Map(Object.entries(local.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
-      const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, ...(e.engine === 'mariadb' ? { pool: { max: 1 } } : {}) }]));
+      const databases = Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, { url: d.url, role: d.role, pool: { max: 1 } }]));
       // Routing alone: read-your-writes (the consistency layer, tested on its own) is off here.
       cluster = createCluster({ databases, debug: true, consistency: 'eventual' });
-      const dialect = e.engine === 'postgres' ? new PostgresDialect({ pool: createPgPool(cluster) }) : new MysqlDialect({ pool: createMysqlPool(cluster) });
+      const dialect = e.engine === 'postgres' ? new PostgresDialect({ pool: createPgPool(cluster), cursor: Cursor }) : new MysqlDialect({ pool: createMysqlPool(cluster) });
       db = new Kysely<DB>({ dialect });
       await db.schema.dropTable('rt_ky_items').ifExists().execute();
       await db.schema.createTable('rt_ky_items')
@@ -100,44 +101,59 @@ for (const e of engines) {
       assert.deepEqual(cluster.queries.map((q) => q.reason).filter((r) => r === 'transaction').length, cluster.queries.length);
     });
 
-    // Kysely's stream cases, re-created: all rows in order, an early break, a stream inside a
-    // transaction, an error. The mysql2 pool behind it has one connection per node (before()),
-    // so a connection the stream kept would block the statements after it.
-    if (e.engine === 'mariadb') {
-      test('stream(): every row in order from a replica; an early break; in a transaction on the primary; an error', async () => {
-        await db.insertInto('rt_ky_items').values(Array.from({ length: 10 }, (_, i) => ({ v: `st${String(i).padStart(2, '0')}` }))).execute();
-        await local.waitForAllReplicas();
+    // Kysely's own stream cases (its select/insert/update/delete tests), re-created on both engines:
+    // all rows in order, a chunk size, early breaks, a stream inside a transaction, an error before
+    // the first row and one in the middle. The pools have one connection per node (before()), so a
+    // connection a stream kept would block the statements after it.
+    test('stream(): rows in order from a replica, chunk sizes, early breaks, in a transaction on the primary, errors; nothing leaks', async () => {
+      await db.insertInto('rt_ky_items').values(Array.from({ length: 10 }, (_, i) => ({ v: `st${String(i).padStart(2, '0')}` }))).execute();
+      await local.waitForAllReplicas();
+      const expected = Array.from({ length: 10 }, (_, i) => `st${String(i).padStart(2, '0')}`);
+      for (const chunkSize of [undefined, 1, 3]) {
         const all: { v: string; port: number }[] = [];
-        for await (const row of db.selectFrom('rt_ky_items').select(['v', port]).where('v', 'like', 'st%').orderBy('v').stream()) all.push(row);
-        assert.deepEqual(all.map((r) => r.v), Array.from({ length: 10 }, (_, i) => `st${String(i).padStart(2, '0')}`));
-        assert.match(aliasOf(all)!, /^replica/);
-        for (let round = 0; round < 3; round++) {
-          let n = 0;
-          for await (const row of db.selectFrom('rt_ky_items').select(['v', port]).stream()) {
-            assert.match(portOf.get(Number(row.port))!, /^replica/);
-            if (++n === 2) break;
-          }
+        for await (const row of db.selectFrom('rt_ky_items').select(['v', port]).where('v', 'like', 'st%').orderBy('v').stream(chunkSize)) all.push(row);
+        assert.deepEqual(all.map((r) => r.v), expected, `chunk size ${String(chunkSize)}`);
+        assert.ok(all.every((r) => /^replica/.test(portOf.get(Number(r.port))!)), `chunk size ${String(chunkSize)}: every row from a replica`);
+      }
+      // More early stops than there are connections (one per node): each must give its connection back.
+      for (let round = 0; round < 5; round++) {
+        let n = 0;
+        for await (const row of db.selectFrom('rt_ky_items').select(['v', port]).stream(round % 2 === 0 ? 1 : undefined)) {
+          assert.match(portOf.get(Number(row.port))!, /^replica/);
+          if (++n === 2) break;
         }
-        const inTx = await db.transaction().execute(async (trx) => {
-          await trx.insertInto('rt_ky_items').values({ v: 'st-tx' }).execute();
-          const rows: { v: string; port: number }[] = [];
-          for await (const row of trx.selectFrom('rt_ky_items').select(['v', port]).where('v', '=', 'st-tx').stream()) rows.push(row);
-          return rows;
-        });
-        assert.equal(inTx.length, 1);
-        assert.equal(aliasOf(inTx), 'default');
-        await assert.rejects(async () => {
-          for await (const row of db.selectFrom('rt_no_such_table' as 'rt_ky_items').selectAll().stream()) void row;
-        }, /doesn't exist/);
-        for (const alias of Object.keys(local.databases)) {
-          const rows = await Promise.race([
-            cluster.using(alias, () => db.selectNoFrom(port).execute()),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${alias}: a connection leaked`)), 5000).unref()),
-          ]);
-          assert.equal(aliasOf(rows), alias);
-        }
+        assert.equal(n, 2);
+      }
+      const inTx = await db.transaction().execute(async (trx) => {
+        await trx.insertInto('rt_ky_items').values({ v: 'st-tx' }).execute();
+        const rows: { v: string; port: number }[] = [];
+        for await (const row of trx.selectFrom('rt_ky_items').select(['v', port]).where('v', '=', 'st-tx').stream(1)) rows.push(row);
+        return rows;
       });
-    }
+      assert.equal(inTx.length, 1);
+      assert.equal(aliasOf(inTx), 'default');
+      await assert.rejects(async () => {
+        for await (const row of db.selectFrom('rt_no_such_table' as 'rt_ky_items').selectAll().stream()) void row;
+      }, e.engine === 'postgres' ? /does not exist/ : /doesn't exist/);
+      // An error in the middle: row 6 fails (pg: division by zero; MariaDB: a subquery with two rows).
+      const midway = e.engine === 'postgres'
+        ? db.selectFrom(sql<{ n: number }>`generate_series(1, 10)`.as('n')).select([sql<number>`n`.as('n'), sql<number>`10 / (n - 6)`.as('q')])
+        : db.selectFrom(sql<{ seq: number }>`seq_1_to_10`.as('s')).select([sql<number>`s.seq`.as('n'), sql<number>`(SELECT 1 FROM seq_1_to_2 WHERE s.seq >= 6)`.as('q')]);
+      const before: number[] = [];
+      await assert.rejects(async () => {
+        for await (const row of midway.stream(1)) before.push(Number(row.n));
+      }, e.engine === 'postgres' ? /division by zero/ : /more than 1 row/);
+      // pg's cursor hands rows 1..5 out before the error; MariaDB may send the error before any row.
+      if (e.engine === 'postgres') assert.deepEqual(before, [1, 2, 3, 4, 5]);
+      else assert.ok(before.every((n, i) => n === i + 1 && n < 6), JSON.stringify(before));
+      for (const alias of Object.keys(local.databases)) {
+        const rows = await Promise.race([
+          cluster.using(alias, () => db.selectNoFrom(port).execute()),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${alias}: a connection leaked`)), 5000).unref()),
+        ]);
+        assert.equal(aliasOf(rows), alias);
+      }
+    });
 
     // PostgreSQL: Kysely sends `start transaction read only`; MySQL: `set transaction read only`
     // then `begin`. Either way the transaction holds one replica.

@@ -33,6 +33,26 @@ const driver = pgDriver(cluster);
 void driver;
 `,
   },
+  // dbrouter/kysely's types over the consumer's own kysely; dbrouter/drizzle needs nothing of Drizzle's.
+  kysely: {
+    deps: ['@types/pg', 'pg-types', 'pg-protocol', 'pg', 'kysely'],
+    app: `import { Kysely, PostgresDialect } from 'kysely';
+import { createCluster } from 'dbrouter';
+import { createPgPool } from 'dbrouter/pg';
+import { readOnlyKysely } from 'dbrouter/kysely';
+import { readOnlyDrizzle } from 'dbrouter/drizzle';
+interface DB { orders: { id: number } }
+const cluster = createCluster({ databases: { default: 'postgres://app@primary/app', replica1: 'postgres://app@replica/app' } });
+const db = readOnlyKysely(new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPgPool(cluster, { readOnly: true }) }) }));
+void db.selectFrom('orders').select('id');
+// @ts-expect-error no write builders on a read-only Kysely
+void db.deleteFrom('orders');
+const fake = { select: () => 1, insert: () => 2 };
+void readOnlyDrizzle(fake).select();
+// @ts-expect-error no insert on a read-only Drizzle
+void readOnlyDrizzle(fake).insert();
+`,
+  },
   mysql: {
     deps: ['mysql2'],
     app: `import { createCluster } from 'dbrouter';
@@ -44,7 +64,7 @@ void pool;
   },
 };
 
-test('pg-only and mysql2-only projects type-check with skipLibCheck: false', { timeout: 180_000 }, async () => {
+test('pg-only, mysql2-only and Kysely projects type-check with skipLibCheck: false', { timeout: 180_000 }, async () => {
   const pkg = path.join(dir, 'pkg');
   await run(process.execPath, [tsc, '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', path.join(pkg, 'dist')], { cwd: repo });
   cpSync(path.join(repo, 'package.json'), path.join(pkg, 'package.json'));

@@ -54,7 +54,7 @@ test('a replica goes down only after failuresBeforeDown checks, and back after c
   await clock.advance(1000);
   assert.equal(monitor.status().nodes[1]!.state, 'down');
   assert.deepEqual(monitor.readableReplicas(), ['r2']);
-  assert.match(events.join('\n'), /node-down \{"alias":"r1","error":"connect ECONNREFUSED"\}/);
+  assert.match(events.join('\n'), /node-down \{"alias":"r1","error":"connect ECONNREFUSED","unreachable":true\}/);
   prober.behaviour.set('r1', replica());
   await clock.advance(1000);
   assert.deepEqual(monitor.readableReplicas(), ['r2'], 'one good check is not enough');

@@ -1,7 +1,7 @@
 // Issue 10's surface test: every method and property mysql2's Pool, PoolConnection and Query
 // define on their prototypes (listed from the installed driver, callback and promise classes)
 // exists on the routed counterpart, or is one of the deliberate omissions below (documented in
-// docs/orms-mysql.md). A new mysql2 release that adds a method fails here until it is answered.
+// docs/orms.md). A new mysql2 release that adds a method fails here until it is answered.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';

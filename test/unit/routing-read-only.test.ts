@@ -1,6 +1,7 @@
 // Strict read-only scopes (cluster.readOnly(), Rails' while_preventing_writes) over fake drivers:
 // a statement that changes data is refused with READ_ONLY before any node sees it, on the pool, on a
-// free and on a bound checked-out client, through nested scopes; reads, transactions and locks run.
+// free and on a bound checked-out client, through nested scopes; reads, transactions and session
+// settings run; locks and texts the classifier cannot vouch for are refused (the read-only pool's rule).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isDbRouterError } from '../../src/index.js';
@@ -22,7 +23,10 @@ test('postgres: writes refused before any node, reads and transactions run, noth
     await assert.rejects(cluster.withToken(undefined, () => pool.query('DELETE FROM t')), refused, 'a new unit of work inside does not lift it');
     const r = await pool.query('SELECT 1');
     assert.match(r.rows[0]!.alias as string, /^replica/);
-    await pool.query('SELECT * FROM t FOR UPDATE');            // a lock changes no data
+    await assert.rejects(pool.query('SELECT * FROM t FOR UPDATE'), refused, 'a row lock makes writers wait: refused');
+    await assert.rejects(pool.query('SET a = 1; DELETE FROM t'), refused, 'a multi-statement text with a session part is refused too');
+    await assert.rejects(pool.query('CALL p()'), refused, 'CALL may write');
+    await pool.query("SET statement_timeout = '5s'");          // session settings run
     const client = await pool.connect();
     await assert.rejects(client.query('INSERT INTO t VALUES (2)'), refused, 'a free client');
     await client.query('BEGIN');
@@ -31,7 +35,7 @@ test('postgres: writes refused before any node, reads and transactions run, noth
     await client.query('ROLLBACK');
     client.release();
   });
-  assert.deepEqual(net.ran.filter((r) => /^(INSERT|DELETE|UPDATE|CREATE|WITH)|nextval/.test(r.sql)), [], 'no write reached any node');
+  assert.deepEqual(net.ran.filter((r) => /^(INSERT|DELETE|UPDATE|CREATE|WITH|CALL)|nextval|FOR UPDATE/.test(r.sql)), [], 'no write reached any node');
   await pool.query('INSERT INTO t VALUES (4)');
   assert.equal(net.where('INSERT INTO t VALUES (4)')[0], 'default', 'outside the scope writes run');
 });

@@ -94,15 +94,17 @@ interface Mysql2Module {
  * @example
  *   new DataSource({ type: 'mysql', driver: mysqlDriver(cluster), ... })         // TypeORM
  *   new Sequelize({ dialect: 'mysql', dialectModule: mysqlDriver(cluster) })     // Sequelize 6
+ *   mysqlDriver(cluster, { readOnly: true })                                     // writes refused: READ_ONLY
  */
-export function mysqlDriver(cluster: HasInternals): MysqlDriverModule {
+export function mysqlDriver(cluster: HasInternals, options: { readonly readOnly?: boolean } = {}): MysqlDriverModule {
+  const readOnly = options.readOnly === true ? { readOnly: true } : {};
   const mysql = (): Mysql2Module => loadDriver<Mysql2Module>('mysql2');
   let shared: RoutedMysqlPool | undefined;
   let open = 0;
   return {
-    createPool: (config) => new RoutedMysqlPool(cluster, { queryOptions: queryOptionsOf(config) }).pool,
+    createPool: (config) => new RoutedMysqlPool(cluster, { ...readOnly, queryOptions: queryOptionsOf(config) }).pool,
     createConnection: (config) => {
-      shared ??= new RoutedMysqlPool(cluster);
+      shared ??= new RoutedMysqlPool(cluster, readOnly);
       const pool = shared;
       open++;
       return new RoutedMysqlStandaloneConnection(pool, queryOptionsOf(config), () => {

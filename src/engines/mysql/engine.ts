@@ -1,7 +1,7 @@
 import type { ConnectionOptions as MysqlConnectionOptions } from 'mysql2';
 import type { ConnectionOptions, Engine, HasInternals } from '../../routing/contracts.js';
 import type { Role } from '../../routing/router.js';
-import { errorCode, errorNumber, failedToConnect } from '../engine.js';
+import { errorCode, errorNumber, failedToConnect, isCutForDownNode } from '../engine.js';
 import { mysqlPoolConfig } from './config.js';
 import { RoutedMysqlPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
@@ -16,13 +16,27 @@ const CONNECTION_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
   // MariaDB's answer to KILL CONNECTION on a running statement, before it closes the connection.
   'ER_CONNECTION_KILLED',
+  // The mariadb connector: its socket closed under a statement; a command refused on a closed connection.
+  'ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CMD_CONNECTION_CLOSED',
 ]);
 
 /**
  * Refused before any statement: ER_CON_COUNT_ERROR (too many connections, sent instead of the
- * handshake). Not ER_SERVER_SHUTDOWN: a server sends it to the statements it cuts.
+ * handshake), and the mariadb connector's ER_CMD_CONNECTION_CLOSED (a command refused on a
+ * connection it already knows is closed). Not ER_SERVER_SHUTDOWN: a server sends it to the
+ * statements it cuts.
  */
-const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR']);
+const REFUSED_SESSION_CODES = new Set(['ER_CON_COUNT_ERROR', 'ER_CMD_CONNECTION_CLOSED']);
+/**
+ * The mariadb connector's pool gave up handing out a connection while it had none and could not
+ * open one (ER_GET_CONNECTION_TIMEOUT with this wording; the opening error is its `cause`): nothing
+ * was sent. Its other wording ("pool timeout: … after N ms") means the pool was full, and passes
+ * through as pg-pool's `timeout exceeded when trying to connect` does.
+ */
+function connectorCouldNotConnect(err: unknown): boolean {
+  return errorCode(err) === 'ER_GET_CONNECTION_TIMEOUT' && err instanceof Error && err.message.includes('pool failed to retrieve a connection from pool');
+}
+
 /** mysql2 refusing to send on a connection it already knows is closed. */
 const NOT_SENT_MESSAGE = /^Can't add new command when connection is in closed state/;
 
@@ -45,6 +59,7 @@ export class MysqlEngine implements Engine {
   }
 
   isConnectionError(err: unknown): boolean {
+    if (isCutForDownNode(err) || connectorCouldNotConnect(err)) return true;
     const code = errorCode(err);
     if (typeof code === 'string') return CONNECTION_CODES.has(code);
     return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);
@@ -53,7 +68,7 @@ export class MysqlEngine implements Engine {
   // PROTOCOL_CONNECTION_LOST ("Connection lost: The server closed the connection."), ECONNRESET,
   // EPIPE and ER_SERVER_SHUTDOWN come from a connection that was open: the statement may have run.
   neverSent(err: unknown): boolean {
-    if (failedToConnect(err)) return true;
+    if (failedToConnect(err) || connectorCouldNotConnect(err)) return true;
     const code = errorCode(err);
     if (typeof code === 'string') return REFUSED_SESSION_CODES.has(code);
     return err instanceof Error && NOT_SENT_MESSAGE.test(err.message);

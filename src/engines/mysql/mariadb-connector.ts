@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
+import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, type NodeRunner } from '../../routing/dispatch.js';
+import { readOnlyInternals } from '../read-only.js';
 import { loadDriver } from '../driver.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
@@ -23,12 +26,24 @@ export interface MariadbPoolLike {
   execute(sql: unknown, values?: unknown): Promise<unknown>;
   getConnection(): Promise<MariadbConnectionLike>;
   end(): Promise<void>;
-  on?(event: 'error', fn: (err: unknown) => void): unknown;
+  on?(event: 'error' | 'acquire', fn: (arg: never) => void): unknown;
+}
+
+/** The connector's own connection object, as its pool's `'acquire'` event hands it out. */
+interface RawConnection {
+  readonly socket?: { readonly destroyed?: boolean; destroy(err?: Error): void; once(event: 'close', fn: () => void): unknown };
 }
 
 export interface RoutedMariadbPoolOptions {
   /** Makes the real pool of one node; default the `mariadb` connector's `createPool(config)`. */
   readonly createPool?: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any server,
+   * on the pool and its connections (the rule of `cluster.readOnly()`). Reads are routed as on
+   * any pool; transactions, savepoints and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 type Method = 'query' | 'execute';
@@ -50,9 +65,14 @@ function mariadbConfig(c: ConnectionOptions, onConnect: readonly string[]): Reco
     ...(c.ssl !== undefined && c.ssl !== false ? { ssl: c.ssl === true ? {} : c.ssl } : {}),
     ...(c.pool.max !== undefined ? { connectionLimit: c.pool.max } : {}),
     ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeout: Math.ceil(c.pool.idleTimeoutMillis / 1000) } : {}),
-    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis, acquireTimeout: c.pool.connectionTimeoutMillis } : {}),
+    // The connector waits 10 s for a connection by default: dbrouter's connect bound instead.
+    acquireTimeout: c.pool.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS,
+    ...(c.pool.connectionTimeoutMillis !== undefined ? { connectTimeout: c.pool.connectionTimeoutMillis } : {}),
     // The connector's own set-up list: run on every new connection before it is handed out.
     ...(onConnect.length > 0 ? { initSql: [...onConnect] } : {}),
+    // TCP keepalive (the connector's default is off): a connection to a peer that went silent fails
+    // once the operating system's probes go unanswered, even with no health monitor.
+    keepAliveDelay: DEFAULT_KEEPALIVE_DELAY_MILLIS,
     ...c.driverOptions,
   };
   if (c.password !== undefined) Object.defineProperty(config, 'password', { value: c.password, enumerable: false, writable: true, configurable: true });
@@ -79,13 +99,15 @@ export class RoutedMariadbPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
   readonly #inner: (MariadbPoolLike | undefined)[];
+  /** Connections of each node that ran something (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<RawConnection>[] = [];
   readonly #runner: NodeRunner<Args, unknown, MariadbConnectionLike>;
   #ended = false;
   #ending: Promise<void> | undefined;
 
   constructor(cluster: HasInternals, options: RoutedMariadbPoolOptions = {}) {
     super();
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMariadbPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
@@ -109,7 +131,16 @@ export class RoutedMariadbPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mariadbConfig(node.connection, this.#cx.onConnect ?? []), node.alias);
-    p.on?.('error', (err) => this.#background(err));
+    p.on?.('error', (err: unknown) => this.#background(err));
+    // Every statement, one-shot or on a checked-out connection, runs on a connection the pool has
+    // just handed out with 'acquire': a connection in flight is always among these.
+    const open = new Set<RawConnection>();
+    this.#open[index] = open;
+    p.on?.('acquire', (conn: RawConnection) => {
+      if (open.has(conn) || conn.socket === undefined) return;
+      open.add(conn);
+      conn.socket.once('close', () => open.delete(conn));
+    });
     this.#inner[index] = p;
     return p;
   }
@@ -146,6 +177,26 @@ export class RoutedMariadbPool extends EventEmitter {
     if (this.#ended) throw ended();
     if (!this.#cx.isReady) await this.#cx.ready();
     return new RoutedMariadbConnection(new Binding(this.#cx, this.#runner));
+  }
+
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): their
+   * sockets are destroyed with a `NODE_DOWN` error, which the connector hands to the statement in
+   * flight. The connector's own `destroy()` would not do: with a statement running it first
+   * connects again to the same server to KILL it, which a silent server never answers.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number, reason: string): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    const alias = this.#cx.nodes[index]!.alias;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      if (c.socket === undefined || c.socket.destroyed === true) continue;
+      c.socket.destroy(cutForDownNode(alias, reason));
+      n += 1;
+    }
+    return n;
   }
 
   /** Ends every node's pool; idempotent. */

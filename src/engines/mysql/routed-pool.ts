@@ -3,9 +3,11 @@ import { inspect } from 'node:util';
 import type { PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { cutForDownNode } from '../engine.js';
 import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -54,6 +56,14 @@ export interface RoutedMysqlPoolOptions {
    * `rowsAsArray`. What a driver module's `createPool(config)` keeps of the config an ORM hands it.
    */
   readonly queryOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
+   * server, on the pool, its checked-out clients and its streams (the rule of `cluster.readOnly()`).
+   * Reads are routed as on any pool (to the primary when consistency needs it); transactions,
+   * savepoints, cursors and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** The mysql2 settings that are also per-query options, kept from an ORM's config by the driver module. */
@@ -155,6 +165,8 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #create: (config: PoolOptions, alias: string) => MysqlPoolLike;
   readonly #inner: (MysqlPoolLike | undefined)[];
   readonly #core: (CorePool | undefined)[] = [];
+  /** Sockets of each node's connected connections, idle or in use (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<Socketed>[] = [];
   readonly #runner: NodeRunner<Args, MysqlResult, MysqlConnectionLike>;
   readonly #pinnedAlias: string | undefined;
   #ended = false;
@@ -173,7 +185,7 @@ export class RoutedMysqlPool extends EventEmitter {
     this.#options = options;
     this.#onConnect = options.onConnect ?? [];
     this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? options.queryOptions : undefined;
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
     }
@@ -219,6 +231,17 @@ export class RoutedMysqlPool extends EventEmitter {
     const core = p.pool as Partial<CorePool> | undefined;
     this.#core[index] = typeof core?.query === 'function' && typeof core.execute === 'function' ? (core as CorePool) : undefined;
     p.pool?.on('error', (err: unknown) => this.#background(err));
+    // mysql2's 'connection' comes once a connection has connected (a connection still connecting is
+    // left out: cutting it would fail a statement that never reached the server as if it had).
+    const open = new Set<Socketed>();
+    this.#open[index] = open;
+    p.pool?.on('connection', (conn: { stream?: Socketed['stream'] }) => {
+      const stream = conn.stream;
+      if (stream === undefined) return;
+      const entry = { stream };
+      open.add(entry);
+      stream.once('close', () => open.delete(entry));
+    });
     this.#inner[index] = p;
     return p;
   }
@@ -520,6 +543,26 @@ export class RoutedMysqlPool extends EventEmitter {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.end();
+  }
+
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): their
+   * sockets are destroyed with a `NODE_DOWN` error, which mysql2 hands to the statement in flight
+   * (a connection error that may have run) before the connection leaves its pool. mysql2's own
+   * `destroy()` would not do: it ends the socket politely, and a statement in flight never hears.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number, reason: string): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    const alias = this.#cx.nodes[index]!.alias;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      if (c.stream.destroyed === true) continue;
+      c.stream.destroy(cutForDownNode(alias, reason));
+      n += 1;
+    }
+    return n;
   }
 
   /** @internal Connections per node, for `cluster.poolStats()` (read from mysql2's core pool, which has no public counters). */
@@ -841,6 +884,11 @@ export class RoutedMysqlConnection extends EventEmitter {
     this[Symbol.dispose]();
     return Promise.resolve();
   }
+}
+
+/** A connection's socket, as the drivers expose it. */
+interface Socketed {
+  readonly stream: { readonly destroyed?: boolean; destroy(err?: Error): void; once(event: 'close', fn: () => void): unknown };
 }
 
 function destroyMysqlConnections(p: MysqlPoolLike): void {

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import type { ClientConfig } from 'pg';
 import type { ConnectionOptions } from '../../routing/contracts.js';
-import { DEFAULT_CONNECT_TIMEOUT_MILLIS } from '../bounds.js';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
 
 /**
  * The prototype of the node-postgres settings dbrouter hands out: logs and JSON show the password
@@ -45,6 +45,9 @@ export function pgClientConfig(c: ConnectionOptions): ClientConfig & Record<stri
     ...(c.pool.idleTimeoutMillis !== undefined ? { idleTimeoutMillis: c.pool.idleTimeoutMillis } : {}),
     // node-postgres waits forever for a server that accepts TCP and never answers: bound it.
     connectionTimeoutMillis: c.pool.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS,
+    // Off by default in node-postgres: a silent peer would hold a connection until TCP gives up.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: DEFAULT_KEEPALIVE_DELAY_MILLIS,
     ...c.driverOptions,
   });
 }

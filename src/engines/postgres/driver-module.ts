@@ -1,6 +1,6 @@
 import type { HasInternals } from '../../routing/contracts.js';
 import { loadDriver } from '../driver.js';
-import { RoutedPgClient, RoutedPgPool, type RoutedPgPoolOptions } from './routed-pool.js';
+import { RoutedPgClient, RoutedPgPool, type PgTypesLike, type RoutedPgPoolOptions } from './routed-pool.js';
 
 /** The parts of the `pg` module a driver module passes through unchanged. */
 interface PgModuleParts {
@@ -51,6 +51,7 @@ export interface PgDriverModule {
  *   new DataSource({ type: 'postgres', driver: pg, ... });          // TypeORM
  *   new Sequelize({ dialect: 'postgres', dialectModule: pg, ... });  // Sequelize
  *   const pgp = pgPromise(); pgp.pg = pg;                            // pg-promise (before pgp(...))
+ *   pgDriver(cluster, { readOnly: true });                            // writes refused: READ_ONLY
  */
 export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {}): PgDriverModule {
   const pg = loadDriver<PgModuleParts>('pg');
@@ -66,9 +67,10 @@ export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {
   }
   // A constructor that returns the routed client: `new Client()` yields a RoutedPgClient (and
   // `instanceof Client` holds, through the shared prototype).
-  function Client(this: unknown, config?: unknown): RoutedPgClient {
-    void config;
-    return clientPool().client();
+  function Client(this: unknown, config?: { types?: PgTypesLike }): RoutedPgClient {
+    // Connection settings are the cluster's; the type parsers are the caller's, as with pg.
+    const types = config?.types;
+    return clientPool().client(typeof types?.getTypeParser === 'function' ? types : undefined);
   }
   Client.prototype = RoutedPgClient.prototype;
 

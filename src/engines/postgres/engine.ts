@@ -1,7 +1,7 @@
 import type { Client, ClientConfig } from 'pg';
 import type { ConnectionOptions, Engine, HasInternals } from '../../routing/contracts.js';
 import type { Role } from '../../routing/router.js';
-import { errorCode, failedToConnect } from '../engine.js';
+import { errorCode, failedToConnect, isCutForDownNode } from '../engine.js';
 import { pgClientConfig } from './config.js';
 import { RoutedPgPool } from './routed-pool.js';
 import { loadDriver } from '../driver.js';
@@ -35,6 +35,7 @@ export class PostgresEngine implements Engine {
   }
 
   isConnectionError(err: unknown): boolean {
+    if (isCutForDownNode(err)) return true;
     const code = errorCode(err);
     if (typeof code !== 'string') return err instanceof Error && /Connection terminated|connection timeout|not queryable/i.test(err.message);
     // The server answered with an ERROR (not FATAL), so the session goes on: a NUL byte in a

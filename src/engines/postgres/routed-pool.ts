@@ -5,9 +5,10 @@ import type {
   QueryResultRow, Submittable as PgSubmittable,
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
-import { INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
+import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
 import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
@@ -48,6 +49,14 @@ export interface RoutedPgPoolOptions {
    * server takes at start-up, `driverOptions: { options: '-c search_path=app' }` on a database works too.
    */
   readonly onConnect?: readonly string[];
+  /**
+   * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
+   * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
+   * server, on the pool, its checked-out clients and its streams (the rule of `cluster.readOnly()`).
+   * Reads are routed as on any pool (to the primary when consistency needs it); transactions,
+   * savepoints, cursors and session settings run.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
@@ -90,14 +99,18 @@ function asError(e: unknown): Error {
 interface PgModule {
   readonly Pool: { readonly prototype: object };
   readonly Client: { readonly prototype: object };
-  readonly TypeOverrides: new () => PgTypeOverrides;
+  readonly TypeOverrides: new (userTypes?: PgTypesLike) => PgTypeOverrides;
   escapeLiteral(s: string): string;
   escapeIdentifier(s: string): string;
 }
 
-interface PgTypeOverrides {
-  setTypeParser(oid: number, format: unknown, parser?: unknown): void;
+/** What pg takes as a client's `types` option: anything with `getTypeParser` (a `TypeOverrides`, `pg.types`). */
+export interface PgTypesLike {
   getTypeParser(oid: number, format?: string): unknown;
+}
+
+interface PgTypeOverrides extends PgTypesLike {
+  setTypeParser(oid: number, format: unknown, parser?: unknown): void;
 }
 
 function optionalPg(): PgModule | undefined {
@@ -151,6 +164,8 @@ export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
   readonly #create: (config: PoolConfig, alias: string) => PgPoolLike;
   readonly #inner: (PgPoolLike | undefined)[];
+  /** Connected clients of each node's pool, idle or checked out (see `CLOSE_NODE_CONNECTIONS`). */
+  readonly #open: Set<PgClientLike>[] = [];
   readonly #callbackApi: boolean[] = [];
   readonly #forwarding = new Set<string>();
   readonly #runner: NodeRunner<Args, QueryResult, PgClientLike>;
@@ -165,7 +180,7 @@ export class RoutedPgPool extends EventEmitter {
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
     checkPoolArguments('createPgPool', cluster, INTERNALS, options);
-    this.#cx = cluster[INTERNALS];
+    this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'postgres') {
       throw new DbRouterError('ENGINE_MISMATCH', `createPgPool() needs a PostgreSQL cluster, but this one is ${this.#cx.engine.name}; use createMysqlPool(cluster).`);
     }
@@ -208,6 +223,12 @@ export class RoutedPgPool extends EventEmitter {
     this.#callbackApi[index] = typeof (p as { Client?: unknown }).Client === 'function';
     // An idle client's error is emitted on its pool; unhandled, it would crash the process.
     p.on('error', (err: Error, client: unknown) => this.#background(err, client));
+    // pg-pool's own events: 'connect' once a client is connected (a client still connecting is left
+    // out: cutting it would fail a statement that never reached the server as if it had), 'remove'.
+    const open = new Set<PgClientLike>();
+    this.#open[index] = open;
+    p.on('connect', (c: PgClientLike) => open.add(c));
+    p.on('remove', (c: PgClientLike) => open.delete(c));
     const setup = this.#onConnect;
     // node-postgres runs a client's queries in order: set-up queued here runs before any other.
     if (setup !== undefined) p.on('connect', (c: PgClientLike) => void c.query(setup).catch((err: unknown) => this.#background(err, c)));
@@ -379,9 +400,9 @@ export class RoutedPgPool extends EventEmitter {
    * an autocommit write or a transaction its reads go back to replicas (an ORM keeps such clients
    * in its own pool for long).
    */
-  client(): RoutedPgClient {
+  client(types?: PgTypesLike): RoutedPgClient {
     if (this.#ending) throw ended();
-    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true);
+    return new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned(), true, types);
   }
 
   /**
@@ -463,6 +484,27 @@ export class RoutedPgPool extends EventEmitter {
     return n;
   }
 
+  /**
+   * @internal Destroys this pool's connections to node `index` (its health checks failed): a
+   * statement in flight on one fails with pg's `Connection terminated unexpectedly`, which the
+   * routing core treats as cut mid-flight; an idle one leaves its pool.
+   */
+  [CLOSE_NODE_CONNECTIONS](index: number): number {
+    const open = this.#open[index];
+    if (open === undefined) return 0;
+    let n = 0;
+    for (const c of open) {
+      open.delete(c);
+      // No error passed to destroy(): pg already reports the closed socket to the statement in
+      // flight and to the client's listeners; an error of ours would reach a checked-out client twice.
+      const stream = (c as { connection?: { stream?: { destroyed?: boolean; destroy(): void } } }).connection?.stream;
+      if (stream === undefined || stream.destroyed === true) continue;
+      stream.destroy();
+      n += 1;
+    }
+    return n;
+  }
+
   /** @internal Connections per node, for `cluster.poolStats()`. */
   [NODE_POOL_COUNTS](): readonly (NodePoolCounts | undefined)[] {
     return this.#inner.map((p) => (p === undefined ? undefined : { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
@@ -498,9 +540,12 @@ export class RoutedPgClient extends EventEmitter {
   #connection: EventEmitter | undefined;
 
   /** `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`). */
-  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false) {
+  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false, types?: PgTypesLike) {
     super();
     this.#host = host;
+    // pg's `new Client({ types })`: the client's parsers, falling back to `types` (MikroORM keeps
+    // dates as text this way, Slonik installs its own parsers).
+    if (types !== undefined) this.#types = new (pg().TypeOverrides)(types);
     const shared = host.runner;
     const runner: NodeRunner<Args, QueryResult, PgClientLike> = {
       query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
@@ -616,6 +661,9 @@ export class RoutedPgClient extends EventEmitter {
     const sql = submittableText(sub);
     // A statement we cannot read (a custom submittable) runs on the primary.
     const held = this.#binding.stream(sql ?? 'SELECT pg_current_wal_lsn() FOR UPDATE');
+    // As pg does for its client's own parsers: the node connection's client would install its defaults.
+    const result = (sub as { _result?: { _types?: unknown } })._result;
+    if (this.#types !== undefined && result !== undefined && result._types === undefined) result._types = this.#types;
     runSubmittable(sub, held, after);
   }
 
