@@ -59,7 +59,7 @@ export function wroteData(c: Classification): boolean {
  * read left on a primary that is being replaced waits for the new one as a write does.
  * Synchronous (no promise) when neither has anything to do: the hot path.
  */
-export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
+export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried = false): RouteDecision | Promise<RouteDecision> {
   const r = prepareOnce(cx, runner, sql, d, retried);
   if (!(r instanceof Promise) || !cx.timing) return r;
   // Someone times statements ('route' listeners, the debug log): the wait is part of the story.
@@ -68,7 +68,7 @@ export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, 
   return r.then((f) => ({ ...f, waitedMillis: performance.now() - t + (d.waitedMillis ?? 0) }));
 }
 
-function prepareOnce<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
+function prepareOnce<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried): RouteDecision | Promise<RouteDecision> {
   if (d.reason === 'pinned') return d;
   if (d.write) {
     const wait = cx.beforeWrite();
@@ -85,7 +85,7 @@ function prepareOnce<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>,
  * while there is no primary: it waits for one (bounded as a write's wait is), then is routed
  * afresh, so a replica that has caught up by then may serve it.
  */
-function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
+function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried): RouteDecision | Promise<RouteDecision> {
   if (d.node.role !== 'primary') return d;
   const wait = cx.beforeWrite();
   if (wait === undefined) return d;
@@ -117,7 +117,7 @@ export interface SentStatement<A, R, C> {
   /** A replica refused it as a write and the primary ran it: a checked-out client binds there. */
   readonly onMisroute?: ((primary: NodeInfo) => void) | undefined;
   /** This is the one retry after a connection error: there is no other. */
-  readonly retried?: boolean;
+  readonly retried?: Retried;
 }
 
 /** A statement sent through a driver's callback API: `finish` hands its outcome to `resolve`/`reject`. */
@@ -143,7 +143,7 @@ export function dispatch<A, R, C>(
   args: A,
   d: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const ready = prepare(cx, runner, sql, d, retried);
   if (ready instanceof Promise) return ready.then((f) => runPrepared(cx, runner, sql, args, f, onMisroute, retried));
@@ -158,7 +158,7 @@ export function runPrepared<A, R, C>(
   args: A,
   decision: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const t0 = started(cx, decision);
   return settle({ cx, runner, sql, args, decision, t0, onMisroute, retried }, runner.query(decision.node.index, tagged(cx, runner, args, decision.node, decision.reason, decision.classification)));
@@ -214,7 +214,7 @@ export function settle<A, R, C>(s: SentStatement<A, R, C>, pending: Promise<R>):
         return misrouted(s);
       }
       cx.record(node, s.sql, d.reason, d.write, s.t0, false, true, d.waitedMillis, err);
-      if (!cx.engine.isConnectionError(err)) throw err;
+      if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, s.retried ?? false)) throw err;
       return afterConnectionError(s, err);
     },
   );
@@ -229,20 +229,24 @@ export function settle<A, R, C>(s: SentStatement<A, R, C>, pending: Promise<R>):
  */
 function afterConnectionError<A, R, C>(s: SentStatement<A, R, C>, err: unknown): Promise<R> {
   const { cx, runner, sql, args, decision: d, onMisroute } = s;
+  const retried: Retried = s.retried ?? false;
   const node = d.node;
+  // A full pool does not use up the retry a connection error has (a primary going away can fill
+  // the pool first, then refuse the retry while it shuts down): the next one does.
+  const next: Retried = retried === false && !cx.engine.isConnectionError(err) ? 'full-pool' : true;
   if (d.write) {
     const sent = !cx.engine.neverSent(err);
     const unknown = sent && mayHaveWritten(d.classification);
     const monitored = cx.connectionError(node, err, unknown);
     if (unknown) throw outcomeUnknown(node, err);
-    if (s.retried !== true && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
+    if (retried !== true && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, next);
     if (sent || d.reason === 'pinned') throw err;
     throw notSent(node, err, monitored);
   }
   cx.connectionError(node, err, false);
   if (d.reason === 'pinned') throw err;
   const onReplica = node.role === 'replica';
-  if (s.retried === true) {
+  if (retried === true) {
     // The retry met another dying replica (several die at once): the primary serves any read.
     // At most three attempts: a replica, another one, the primary.
     if (!onReplica) throw err;
@@ -250,8 +254,26 @@ function afterConnectionError<A, R, C>(s: SentStatement<A, R, C>, err: unknown):
   }
   const again = cx.route(sql, d.classification);
   // Without a monitor the routers may pick the same replica again: the primary serves any read.
-  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, next);
 }
+
+/**
+ * The wait for a free connection of the node's pool timed out (pg-pool's `timeout exceeded when
+ * trying to connect`): nothing was sent. A full pool alone is no failing node, but it is also what
+ * a node that went silent leaves behind (every connection stuck connecting to it), and only the
+ * monitor can tell which: the statement takes the connection-error path once — the node is
+ * reported (suspect: checked at once, back after one good check), a read runs elsewhere, a write
+ * waits for a primary — and a second full pool fails as before.
+ */
+function fullPool(cx: ClusterInternals, err: unknown, retried: Retried): boolean {
+  return retried === false && cx.engine.neverSent(err);
+}
+
+/**
+ * Whether a one-shot statement was routed again: `true` after a connection error (it is not
+ * retried again), `'full-pool'` after its node's pool had no free connection (see {@link fullPool}).
+ */
+type Retried = boolean | 'full-pool';
 
 function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
   return { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };
@@ -438,7 +460,7 @@ export class Binding<A, R, C> {
         this.#mode = FREE;
         this.#node = undefined;
         cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true, undefined, err);
-        if (!cx.engine.isConnectionError(err)) throw err;
+        if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, retried)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
       }
