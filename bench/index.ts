@@ -8,6 +8,7 @@
  *   npm run bench -- overhead --json
  *   npm run bench -- failover --json    # {"failover":{"write_gap_ms":...,"failed_reads":...,"failed_writes":...}}
  *   npm run bench -- ryw --json         # {"ryw":{"dbrouter":{"stale":0,"replica_share":...},"pin_2s":...,"pin_15s":...,"none":...},...}
+ *   sudo npm run bench -- rtt           # session consistency at 0, 5, 50 ms RTT on the test:ha hosts (root)
  */
 
 /** Bench name → module file (without extension, beside this one) exporting `main(args)`. */
@@ -17,6 +18,7 @@ const BENCHES: Readonly<Record<string, string>> = {
   overhead: './overhead.js',
   ryw: './ryw.js',
   multiprocess: './multiprocess.js',
+  rtt: './rtt.js',
 };
 
 interface BenchModule {

@@ -8,6 +8,8 @@
  * - `mix`: a parameterised read/write mix (80% point reads, 20% updates). Raw: two pools routed by
  *   hand (reads to the replica, writes to the primary); dbrouter: one routed pool.
  *
+ * - `sqlComment: true` (printed apart, not in the ratio above): `select1` and `mix` again through a
+ *   routed pool whose cluster comments each statement (sqlcommenter), over the same raw pools.
  * - `peer` (printed apart, not in the ratio above): the same Drizzle queries (a point select, and an
  *   update every fifth) through Drizzle's `withReplicas` over the raw pools vs through `drizzle()`
  *   over dbrouter's routed pool: dbrouter/peer.
@@ -154,6 +156,16 @@ async function benchPostgres(local: LocalCluster) {
       routed: (i) => routed.query(isWrite(i) ? write : read, [id(i)]),
     },
   ]);
+  // The same workloads with sqlComment on (apart: the headline ratio is the default, off).
+  const commented = createPgPool(createCluster({ ...clusterConfig(local), sqlComment: true }), { createPool: (_config, alias) => (alias === 'replica1' ? rawReplica : rawPrimary) });
+  const comment = await compare([
+    { name: 'select1', raw: () => rawReplica.query('SELECT 1'), routed: () => commented.query('SELECT 1') },
+    {
+      name: 'mix',
+      raw: (i) => (isWrite(i) ? rawPrimary.query(write, [id(i)]) : rawReplica.query(read, [id(i)])),
+      routed: (i) => commented.query(isWrite(i) ? write : read, [id(i)]),
+    },
+  ]);
   const peerDb = pgWithReplicas(drizzlePg(rawPrimary), [drizzlePg(rawReplica)]);
   const oursDb = drizzlePg(routed.asPgPool());
   const drizzleOp = (db: typeof oursDb) => (i: number) => isWrite(i)
@@ -163,7 +175,7 @@ async function benchPostgres(local: LocalCluster) {
   const s = cluster.stats();
   if ((s.byAlias.replica1?.statements ?? 0) === 0) throw new Error('the routed reads did not reach the replica');
   await routed.end(); // ends the shared raw pools
-  return { ...result, peer: peer.byWorkload.drizzle! };
+  return { ...result, peer: peer.byWorkload.drizzle!, comment };
 }
 
 async function benchMysql(local: LocalCluster) {
@@ -190,6 +202,15 @@ async function benchMysql(local: LocalCluster) {
       routed: (i) => routed.execute(isWrite(i) ? write : read, [id(i)]),
     },
   ]);
+  const commented = createMysqlPool(createCluster({ ...clusterConfig(local), sqlComment: true }), { createPool: (_config, alias) => (alias === 'replica1' ? rawReplica : rawPrimary) });
+  const comment = await compare([
+    { name: 'select1', raw: () => rawReplica.query('SELECT 1'), routed: () => commented.query('SELECT 1') },
+    {
+      name: 'mix',
+      raw: (i) => (isWrite(i) ? rawPrimary.execute(write, [id(i)]) : rawReplica.execute(read, [id(i)])),
+      routed: (i) => commented.execute(isWrite(i) ? write : read, [id(i)]),
+    },
+  ]);
   const peerDb = mysqlWithReplicas(drizzleMysql(rawPrimary), [drizzleMysql(rawReplica)]);
   const oursDb = drizzleMysql(routed.asMysqlPool());
   const drizzleOp = (db: typeof oursDb) => (i: number) => isWrite(i)
@@ -197,7 +218,7 @@ async function benchMysql(local: LocalCluster) {
     : db.select().from(myItems).where(eq(myItems.id, id(i)));
   const peer = await compare([{ name: 'drizzle', raw: drizzleOp(peerDb), routed: drizzleOp(oursDb) }]);
   await routed.end(); // ends the shared raw pools
-  return { ...result, peer: peer.byWorkload.drizzle! };
+  return { ...result, peer: peer.byWorkload.drizzle!, comment };
 }
 
 /** Nanoseconds per routing decision (classification cached) with `replicas` replica aliases. */
@@ -253,6 +274,8 @@ export async function main(args: readonly string[]): Promise<void> {
       say(`  ${name.padEnd(8)} raw ${w.rawMicros.toFixed(1)} µs/stmt, dbrouter ${w.routedMicros.toFixed(1)} µs/stmt, ratio ${w.ratio.toFixed(3)}`);
     }
     const p = r.peer;
+    const c = r.comment;
+    say(`  sqlComment: true  dbrouter/raw = ${c.ratio.toFixed(3)} (${Object.entries(c.byWorkload).map(([name, w]) => `${name} ${w.routedMicros.toFixed(1)} µs/stmt, ratio ${w.ratio.toFixed(3)}`).join('; ')})`);
     say(`  peer     Drizzle withReplicas ${p.rawMicros.toFixed(1)} µs/stmt, Drizzle over dbrouter ${p.routedMicros.toFixed(1)} µs/stmt, dbrouter/peer ${p.ratio.toFixed(3)}`);
   }
   say(`classifier: ${classifyResult.classify_per_sec.toLocaleString('en-US')} statements/s uncached (target ≥ 1,000,000), ${classifyResult.cached_per_sec.toLocaleString('en-US')} cached`);
@@ -261,6 +284,7 @@ export async function main(args: readonly string[]): Promise<void> {
     say(JSON.stringify({
       overhead: { postgres: pgResult === null ? null : round3(pgResult.ratio), mysql: myResult === null ? null : round3(myResult.ratio) },
       classify_per_sec: classifyResult.classify_per_sec,
+      sql_comment: { postgres: pgResult === null ? null : round3(pgResult.comment.ratio), mysql: myResult === null ? null : round3(myResult.comment.ratio) },
       peers: { drizzle_with_replicas: { postgres: pgResult === null ? null : round3(pgResult.peer.ratio), mysql: myResult === null ? null : round3(myResult.peer.ratio) } },
     }));
   }

@@ -72,9 +72,18 @@ function teardown() {
 sh('netns_down.sh', [], 120_000, { DBR_KILL_LEFTOVERS: '1' });
 let child;
 let interrupted = null;
+// The test runner runs each file in a process of its own: signal the whole group, so no file's
+// process outlives the test bed it uses.
+const stop = (signal) => {
+  try {
+    if (child?.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    /* gone already */
+  }
+};
 const onSignal = (signal) => {
   interrupted = signal;
-  child?.kill('SIGTERM');
+  stop('SIGTERM');
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
@@ -88,13 +97,14 @@ try {
   child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
     cwd: root,
     stdio: 'inherit',
+    detached: true,
     env: { ...process.env, DBROUTER_HA: '1', DBROUTER_HA_DATA: DATA },
   });
   const bound = setTimeout(() => {
     log(`time bound of ${TIMEOUT} ms passed: stopping the tests`);
     interrupted = 'timeout';
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    stop('SIGTERM');
+    setTimeout(() => stop('SIGKILL'), 10_000).unref();
   }, Math.max(0, TIMEOUT - (performance.now() - t0)));
   status = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   clearTimeout(bound);

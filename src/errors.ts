@@ -46,9 +46,25 @@ export type ErrorCode =
   // CLI
   | 'USAGE';
 
+/**
+ * The error dbrouter throws or rejects with, for every failure that is its own (a driver's error
+ * that dbrouter only passes on stays the driver's). `name` is `'DbRouterError'`; `code` says which
+ * failure it is and is stable across versions, so test it rather than the message; `cause` holds
+ * the driver's error where there was one.
+ *
+ * @example
+ *   try {
+ *     await pool.query('UPDATE accounts SET balance = balance - 10 WHERE id = 1');
+ *   } catch (e) {
+ *     if (e instanceof DbRouterError && e.code === 'WRITE_OUTCOME_UNKNOWN') await checkTheTransfer();
+ *     else throw e;
+ *   }
+ */
 export class DbRouterError extends Error {
+  /** Which failure this is: one of {@link ErrorCode}. */
   readonly code: ErrorCode;
 
+  /** `message` must name what was misused or what state the system is in, and never a credential or a query parameter. */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DbRouterError';
@@ -56,6 +72,12 @@ export class DbRouterError extends Error {
   }
 }
 
+/**
+ * Whether `e` is a {@link DbRouterError}, and of `code` when one is given; narrows the type.
+ *
+ * @example
+ *   if (isDbRouterError(err, 'PRIMARY_UNAVAILABLE')) res.status(503).end();
+ */
 export function isDbRouterError(e: unknown, code?: ErrorCode): e is DbRouterError {
   return e instanceof DbRouterError && (code === undefined || e.code === code);
 }

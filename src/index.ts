@@ -16,10 +16,12 @@ export { primaryReplica, type PrimaryReplicaOptions } from './routing/primary-re
 export { randomIncludingPrimary } from './routing/random-including-primary.js';
 export type { Hints, MigrateContext, NodeInfo, ReplicaStrategy, Role, RouteContext, Router, RoutingView } from './routing/router.js';
 export type { RouteDecision } from './routing/decide.js';
-export { usePrimary, useReplica, type ScopeHandle } from './routing/scopes.js';
+export type { SqlCommentContext, SqlCommentFunction, SqlCommentTags } from './routing/sql-comment.js';
+export { usePrimary, useReplica, type DecoratedMethod, type ScopeHandle } from './routing/scopes.js';
 export type { NodeState, ReadGate } from './routing/topology.js';
 
-export type { Engine, EngineName, PoolOptions } from './routing/contracts.js';
+export type { ConnectionOptions, Engine, EngineName, HasInternals, PoolOptions } from './routing/contracts.js';
+export type { PositionKind, ReplicationPositions, RowsFn } from './routing/positions.js';
 // The engines' pools live in `dbrouter/pg` and `dbrouter/mysql`: this entry must not pull in the
 // types of a driver the application does not use (a pg-only project has no mysql2, and the other
 // way round), so a project type-checks with `skipLibCheck: false`.
@@ -30,5 +32,6 @@ export type {
   HealthMonitorOptions, HealthMonitorEvents, HealthStatus, NodeHealth, NodeProblem, NodeDownEvent, NodeUpEvent,
   LaggingEvent, CaughtUpEvent, PrimaryChangedEvent, PrimaryLostEvent, SplitBrainEvent, ProblemEvent, CheckEvent,
 } from './health/monitor.js';
-export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './health/probe.js';
+export type { MonitoredNode, NodeProbe, ProbeResult, Prober } from './engines/probe.js';
 export type { FailoverHooks } from './health/failover-hooks.js';
+export type { Clock, TimerHandle } from './health/clock.js';

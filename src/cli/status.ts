@@ -6,7 +6,7 @@ import { mariadbProber } from '../engines/mysql/probe.js';
 import { postgresProber, type ProbeConnection } from '../engines/postgres/probe.js';
 import { DbRouterError } from '../errors.js';
 import { HealthMonitor, holdOpen, type HealthStatus } from '../health/monitor.js';
-import type { Role } from '../health/probe.js';
+import type { Role } from '../engines/probe.js';
 import { parseDurationMillis } from './cluster.js';
 import { loadConfigFile } from './config-file.js';
 

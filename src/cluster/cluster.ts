@@ -9,6 +9,7 @@ import { primaryReplica } from '../routing/primary-replica.js';
 import type { Hints, MigrateContext, NodeInfo, Role } from '../routing/router.js';
 import { currentScope, enterScope, revertScope, runInScope, type ScopeFrame, type ScopeHandle } from '../routing/scopes.js';
 import { NodeCounters, Topology, type NodeState, type ReadGate } from '../routing/topology.js';
+import { createCommenter, type Commenter } from '../routing/sql-comment.js';
 import { resolveConfig, suggest, type ClusterConfig, type ResolvedNode } from './config.js';
 import {
   CLOSE_NODE_CONNECTIONS, CONSISTENCY, INTERNALS, NODE_POOL_COUNTS,
@@ -76,6 +77,7 @@ export class Cluster extends EventEmitter {
   #failover: FailoverHooks | undefined;
   readonly #consistency: ConsistencyLayer;
   readonly #onConnect: readonly string[] | undefined;
+  readonly #sqlComment: Commenter | undefined;
   #health: ClusterHealth | undefined;
   // Health starts by itself at the first use unless the configuration says `health: false`.
   readonly #healthAuto: boolean;
@@ -84,10 +86,12 @@ export class Cluster extends EventEmitter {
   #discovered = false;
   #ended = false;
 
+  /** The same as {@link createCluster}: validates `config` at once and throws `CONFIG_INVALID` naming the key to fix. */
   constructor(config: ClusterConfig) {
     super();
     const resolved = resolveConfig(config);
     this.#onConnect = config.onConnect === undefined ? undefined : Object.freeze([...config.onConnect]);
+    this.#sqlComment = config.sqlComment === undefined || config.sqlComment === false ? undefined : createCommenter(config.sqlComment, resolved.nodes.length);
     this.#engine = resolved.engine;
     this.#nodes = resolved.nodes;
     this.#aliasIndex = new Map(this.#nodes.map((n, i) => [n.alias, i]));
@@ -302,6 +306,10 @@ export class Cluster extends EventEmitter {
     return enterScope(this.#frame('alias', target.alias));
   }
 
+  /**
+   * Leaves the scope `enter()` returned `handle` for: the current async context routes as it did
+   * before. Anything but such a handle throws `SCOPE_INVALID`.
+   */
   revert(handle: ScopeHandle): void {
     if (typeof handle !== 'object' || handle === null || !('frame' in handle)) {
       throw new DbRouterError('SCOPE_INVALID', 'revert() takes the handle that enter() returned.');
@@ -325,6 +333,7 @@ export class Cluster extends EventEmitter {
     this.#pin = this.#topology?.node(alias);
   }
 
+  /** Ends `pinAll()`: statements are routed again. Idempotent. */
   unpin(): void {
     this.#pinAlias = undefined;
     this.#pin = undefined;
@@ -340,10 +349,12 @@ export class Cluster extends EventEmitter {
     this.emit('nodeState', alias, state);
   }
 
+  /** `up`, `down` or `lagging`: what the health monitor (or `setNodeState`) last said. Unknown alias: `UNKNOWN_ALIAS`. */
   nodeState(alias: string): NodeState {
     return this.#counters.get(this.#index(alias, 'nodeState()'));
   }
 
+  /** Whether `alias` is `up`, so may serve reads. Unknown alias: `UNKNOWN_ALIAS`. */
   isAvailable(alias: string): boolean {
     return this.nodeState(alias) === 'up';
   }
@@ -538,6 +549,7 @@ export class Cluster extends EventEmitter {
     return sums;
   }
 
+  /** Sets every counter of `stats()` and `consistencyStats()` back to zero (the query log too). */
   resetStats(): void {
     this.#stats.reset();
     this.#consistency.resetStats();
@@ -602,6 +614,13 @@ export class Cluster extends EventEmitter {
     return this.#internals;
   }
 
+  #errorCodes(err: unknown): { errorType: string; responseCode?: string } {
+    const responseCode = this.#engine.responseCode(err);
+    if (responseCode !== undefined) return { errorType: responseCode, responseCode };
+    const code = (err as { code?: unknown } | null)?.code;
+    return { errorType: typeof code === 'string' && code !== '' ? code : err instanceof Error ? err.name : '_OTHER' };
+  }
+
   #makeInternals(): ClusterInternals {
     const stats = this.#stats;
     const isReady = (): boolean => this.#live;
@@ -627,10 +646,13 @@ export class Cluster extends EventEmitter {
       get timing() {
         return timing();
       },
-      record: (node, sql, reason, write, startedAt, misroute, failed) => {
+      record: (node, sql, reason, write, startedAt, misroute, failed, waitedMillis, err) => {
         stats.count(node.index, reason, write, misroute, failed);
         if (startedAt > 0) {
-          const entry: QueryLogEntry = { sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, misroute, failed, at: Date.now() };
+          const entry: QueryLogEntry = {
+            sql, alias: node.alias, role: node.role, reason, durationMillis: performance.now() - startedAt, waitedMillis: waitedMillis ?? 0, misroute, failed, at: Date.now(),
+            ...(failed && err !== undefined ? this.#errorCodes(err) : {}),
+          };
           stats.log(entry);
           if (this.listenerCount('route') > 0) this.emit('route', entry);
         }
@@ -657,15 +679,18 @@ export class Cluster extends EventEmitter {
       beforeWrite: () => this.#failover?.beforeWrite(),
       connectionError: (node, err, write) => this.#failover?.connectionError(node.alias, err, write) ?? false,
       onConnect: this.#onConnect,
+      sqlComment: this.#sqlComment,
       track: (p) => this.#pools.add(p),
       untrack: (p) => this.#pools.delete(p),
     };
   }
 
+  /** What `console.log` and `util.inspect` show: the engine, and each alias with its URL (password as `***`) and role. */
   [inspect.custom](): string {
     return `Cluster(${this.#engine.name}) ${inspect(this.describe().map((d) => `${d.alias}=${d.url} ${d.role ?? 'role?'}`))}`;
   }
 
+  /** What `JSON.stringify(cluster)` writes: the engine and `describe()` (URLs without passwords). */
   toJSON(): { engine: EngineName; databases: readonly NodeDescription[] } {
     return { engine: this.#engine.name, databases: this.describe() };
   }

@@ -2,6 +2,7 @@ import { checkFunction, checkKeys as checkKeysOf, checkMillis, checkObject, chec
 import { engineByName, engineForScheme, SCHEMES } from '../engines/index.js';
 import type { ConnectionOptions, Engine, EngineName, PoolOptions, ResolvedNode } from '../routing/contracts.js';
 import type { Role, Router } from '../routing/router.js';
+import type { SqlCommentFunction } from '../routing/sql-comment.js';
 import type { ConsistencyLevel, ConsistencyOptions } from '../consistency/levels.js';
 import type { ClusterHealthOptions } from '../health/cluster-health.js';
 
@@ -17,18 +18,35 @@ export type { ResolvedNode };
  */
 export type DatabaseSetting = string | DatabaseObject;
 
+/**
+ * One database given as an object: a `url`, separate fields, or both (a field given here wins over
+ * the same part of the URL). Mistakes (an unknown key, a wrong type, `master`/`slave`) throw
+ * `CONFIG_INVALID` from `createCluster()`, naming the key and what to write instead.
+ *
+ * @example
+ *   { url: process.env.REPLICA_URL, role: 'replica', weight: 2, pool: { max: 20 } }
+ *   { host: 'db2.internal', port: 5433, user: 'app', password: process.env.DB_PASSWORD, database: 'shop' }
+ */
 export interface DatabaseObject {
+  /** `postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL; its scheme also tells the engine. */
   readonly url?: string;
+  /** Host name or IP address; required when there is no `url`. */
   readonly host?: string;
+  /** TCP port; default the URL's, else the engine's (5432 PostgreSQL, 3306 MySQL/MariaDB). */
   readonly port?: number;
+  /** User to connect as; default the URL's, else the driver's default. */
   readonly user?: string;
+  /** Kept as a non-enumerable property after validation, so it never shows in a log or `JSON.stringify`. */
   readonly password?: string;
+  /** Database (schema on MySQL) to connect to; default the URL's path. */
   readonly database?: string;
   /** `primary` or `replica`; asked of the server itself (`pg_is_in_recovery()`, `@@read_only`) when omitted. */
   readonly role?: Role;
   /** Share of reads for the `weighted` strategy; a positive number, 1 by default. */
   readonly weight?: number;
+  /** Pool size and timeouts of this node's connection pool, per routed pool. */
   readonly pool?: PoolOptions;
+  /** `true`, or the driver's TLS options object (`pg`'s / `mysql2`'s `ssl`), passed on as is. */
   readonly ssl?: boolean | Record<string, unknown>;
   /** Passed to the driver (`pg.Pool`, `mysql2.createPool`) as is. */
   readonly driverOptions?: Readonly<Record<string, unknown>>;
@@ -41,13 +59,21 @@ export interface DatabaseObject {
  *   createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } })
  */
 export interface ClusterConfig {
+  /**
+   * Every node by alias: a URL or a {@link DatabaseObject}. `default` is the primary that takes
+   * writes when no router says otherwise (else the first primary); roles not given are asked of
+   * the servers.
+   */
   readonly databases: Readonly<Record<string, DatabaseSetting>>;
   /** The router chain; the first answer that is not `undefined` wins. Default: `[primaryReplica()]`. */
   readonly routers?: readonly Router[];
   /** Needed only when no database is given as a URL. */
   readonly engine?: EngineName;
   /** Keep a bounded log of routed statements (`cluster.queries`); `true` keeps the last 1000. */
-  readonly debug?: boolean | { readonly maxEntries?: number };
+  readonly debug?: boolean | {
+    /** How many of the latest statements the log keeps; default 1000. */
+    readonly maxEntries?: number;
+  };
   /** More functions that write, as pgpool's `write_function_list`: a SELECT calling one goes to the primary. */
   readonly writeFunctions?: readonly string[];
   /** How many statement texts keep their classification cached. */
@@ -70,6 +96,16 @@ export interface ClusterConfig {
    * See docs/health-and-failover.md.
    */
   readonly health?: boolean | ClusterHealthOptions;
+  /**
+   * Off by default. `true` appends a sqlcommenter comment to each statement sent, saying where it
+   * ran and why (`/*dbrouter_alias='replica1',dbrouter_reason='select'*\/`), so server logs,
+   * `pg_stat_activity` and the processlist show it; a function chooses the keys. Never parameters.
+   * See docs/observability.md.
+   *
+   * @example
+   *   createCluster({ databases, sqlComment: true })
+   */
+  readonly sqlComment?: boolean | SqlCommentFunction;
 }
 
 /**
@@ -84,7 +120,7 @@ export interface ResolvedConfig {
   readonly nodes: readonly ResolvedNode[];
 }
 
-const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect', 'health'];
+const TOP_KEYS = ['databases', 'routers', 'engine', 'debug', 'writeFunctions', 'classifierCacheSize', 'discoverRole', 'consistency', 'onConnect', 'health', 'sqlComment'];
 const DB_KEYS = ['url', 'host', 'port', 'user', 'password', 'database', 'role', 'weight', 'pool', 'ssl', 'driverOptions'];
 const POOL_KEYS = ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'];
 const ALIASES_OF_KEYS: Readonly<Record<string, string>> = {
@@ -302,6 +338,9 @@ export function resolveConfig(config: ClusterConfig): ResolvedConfig {
   }
   if (config.health !== undefined && typeof config.health !== 'boolean' && (typeof config.health !== 'object' || config.health === null || Array.isArray(config.health))) {
     throw invalid('health must be true, false or an object such as { checkIntervalMillis: 1000, failoverTimeoutMillis: 10000 }.');
+  }
+  if (config.sqlComment !== undefined && typeof config.sqlComment !== 'boolean' && typeof config.sqlComment !== 'function') {
+    throw invalid("sqlComment must be true, false or a function such as (s) => ({ dbrouter_alias: s.alias, route: '/orders' }).");
   }
   checkRouters(config.routers);
   checkDebug(config.debug);

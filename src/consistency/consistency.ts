@@ -11,8 +11,8 @@ import type { Topology } from '../routing/topology.js';
 import type { HealthStatus } from '../health/monitor.js';
 import type { Classification } from '../sql/types.js';
 import { checkLevel, statementLevel, type ConsistencyLevel, type ResolvedConsistency } from './levels.js';
-import { holdsMore, later, reached } from './position.js';
-import { newConsistencyScope, SessionState, type ConsistencyScope } from './session.js';
+import { holdsMore, later, reached } from '../engines/position-order.js';
+import { consistencyOf, newConsistencyScope, SessionState, type ConsistencyScope } from './session.js';
 import { TokenCodec, type TokenRejection } from './token.js';
 
 /** Counters of the consistency layer (`cluster.consistencyStats()`). */
@@ -153,7 +153,7 @@ export class ConsistencyLayer {
   // ---- contexts -------------------------------------------------------------------------------
 
   #state(scope: ScopeFrame | undefined): SessionState {
-    const sessions = scope?.consistency?.sessions;
+    const sessions = consistencyOf(scope)?.sessions;
     if (sessions === undefined) return this.#default;
     let st = sessions.get(this);
     if (st === undefined) {
@@ -164,12 +164,12 @@ export class ConsistencyLayer {
   }
 
   #peek(scope: ScopeFrame | undefined): SessionState | undefined {
-    const sessions = scope?.consistency?.sessions;
+    const sessions = consistencyOf(scope)?.sessions;
     return sessions === undefined ? this.#default : sessions.get(this);
   }
 
   #levelOf(sql: string, scope: ScopeFrame | undefined): ConsistencyLevel {
-    return statementLevel(sql) ?? scope?.consistency?.level ?? this.#options.level;
+    return statementLevel(sql) ?? consistencyOf(scope)?.level ?? this.#options.level;
   }
 
   /** The current context's state for this cluster (created on first use). */
@@ -181,7 +181,7 @@ export class ConsistencyLayer {
   runAt<R>(level: ConsistencyLevel, fn: () => R): R {
     const lvl = checkLevel(level, 'consistency()');
     const outer = currentScope();
-    const cs = outer?.consistency;
+    const cs = consistencyOf(outer);
     const consistency: ConsistencyScope = { level: lvl, sessions: cs?.sessions, signal: cs?.signal, synchronous: cs?.synchronous ?? false };
     return runInScope({ ...(outer ?? { mode: 'auto' }), consistency }, fn);
   }
@@ -189,7 +189,7 @@ export class ConsistencyLayer {
   /** Runs `fn` as a new unit of work that must see `position` (a token's), with `signal` ending its waits. */
   runFrom<R>(position: string | undefined, fn: () => R, options: { level?: ConsistencyLevel; signal?: AbortSignal } = {}): R {
     const outer = currentScope();
-    const consistency = newConsistencyScope(options.level, options.signal ?? outer?.consistency?.signal);
+    const consistency = newConsistencyScope(options.level, options.signal ?? consistencyOf(outer)?.signal);
     if (position !== undefined) {
       const st = new SessionState();
       st.position = position;
@@ -234,7 +234,7 @@ export class ConsistencyLayer {
     st.seq++;
     st.wroteAt = Date.now();
     st.primaryRun = (sql) => e.query(sql);
-    if (scope?.consistency?.synchronous !== true && !SYNC_HINT.test(e.sql)) return undefined;
+    if (consistencyOf(scope)?.synchronous !== true && !SYNC_HINT.test(e.sql)) return undefined;
     return this.#synchronousApply(st.primaryRun);
   };
 
@@ -262,7 +262,7 @@ export class ConsistencyLayer {
     if (typeof level === 'object') return this.#bounded(sql, d, level.maxStalenessMillis, rows);
     const st = this.#peek(scope);
     if (st === undefined || (!st.dirty && st.position === undefined)) return undefined;
-    return this.#session(sql, d, st, rows, scope?.consistency?.signal);
+    return this.#session(sql, d, st, rows, consistencyOf(scope)?.signal);
   }
 
   #anyReplicaUp(): boolean {
@@ -670,7 +670,7 @@ export class ConsistencyLayer {
   /** Runs `fn` with its writes committed synchronously (they return once synchronous replicas applied them). */
   runSynchronous<R>(fn: () => R): R {
     const outer = currentScope();
-    const cs = outer?.consistency;
+    const cs = consistencyOf(outer);
     const consistency: ConsistencyScope = { level: cs?.level, sessions: cs?.sessions, signal: cs?.signal, synchronous: true };
     return runInScope({ ...(outer ?? { mode: 'auto' }), consistency }, fn);
   }

@@ -14,6 +14,7 @@ export type ConsistencyLevel = 'strong' | 'session' | 'eventual' | BoundedStalen
 
 /** Bounded staleness: a replica at most this far behind the primary. */
 export interface BoundedStaleness {
+  /** How far behind the primary a replica may be, in milliseconds; 0 or more. */
   readonly maxStalenessMillis: number;
 }
 

@@ -1,5 +1,6 @@
 import type { ConsistencyLevel } from './levels.js';
 import type { RowsFn } from '../routing/positions.js';
+import type { FrameConsistency, ScopeFrame } from '../routing/scopes.js';
 
 /**
  * What one async context (a request, a job, the process outside any) knows about its own writes,
@@ -30,12 +31,10 @@ export class SessionState {
  * The consistency part of a scope frame. `sessions` is shared by every nested scope of one unit
  * of work (a request), one state per cluster; `level` is the innermost one set.
  */
-export interface ConsistencyScope {
+export interface ConsistencyScope extends FrameConsistency {
   readonly level: ConsistencyLevel | undefined;
   /** `undefined`: the process-wide state of each cluster (code outside any unit of work). */
   readonly sessions: Map<object, SessionState> | undefined;
-  /** Aborted when the unit of work ends early (an HTTP client went away): waits stop. */
-  readonly signal: AbortSignal | undefined;
   /** Writes in this scope ask for synchronous commit (`cluster.synchronous()`). */
   readonly synchronous: boolean;
 }
@@ -43,4 +42,12 @@ export interface ConsistencyScope {
 /** A new unit of work: its own read-your-writes state, starting clean. */
 export function newConsistencyScope(level?: ConsistencyLevel, signal?: AbortSignal): ConsistencyScope {
   return { level, sessions: new Map(), signal, synchronous: false };
+}
+
+/**
+ * The consistency part of `frame`. Only this layer writes a frame's `consistency` (routing carries
+ * it as an opaque {@link FrameConsistency}), so what it finds there is a `ConsistencyScope`.
+ */
+export function consistencyOf(frame: ScopeFrame | undefined): ConsistencyScope | undefined {
+  return frame?.consistency as ConsistencyScope | undefined;
 }

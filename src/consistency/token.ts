@@ -32,6 +32,16 @@ export interface TokenCodecOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Why a consistency token was not trusted (it is then ignored, and counted in
+ * `cluster.consistencyStats().tokens.rejected`):
+ * - `malformed`: not a `v1.<payload>.<signature>` token, or its payload unreadable;
+ * - `oversized`: longer than the accepted maximum (512 characters by default);
+ * - `tampered`: its signature does not match any configured secret;
+ * - `expired`: issued longer ago than `maxAgeMillis` (10 minutes by default), or more than a
+ *   minute in the future;
+ * - `foreign`: issued by another cluster.
+ */
 export type TokenRejection = 'malformed' | 'oversized' | 'tampered' | 'expired' | 'foreign';
 
 export type DecodedToken =

@@ -34,6 +34,7 @@ export interface DashboardOptions {
 /** A Node `http` request handler that also works as Express/Connect middleware. `close()` stops its sampling. */
 export interface DashboardHandler {
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** Stops the periodic sampling and detaches from the cluster's events, so the process can exit. Idempotent. */
   close(): void;
 }
 

@@ -6,8 +6,11 @@
  *   new HealthMonitor({ ..., clock: systemClock })
  */
 export interface Clock {
+  /** Milliseconds since the epoch, as `Date.now()`. */
   now(): number;
+  /** Runs `fn` once after `ms` milliseconds; must not keep the process alive (the real one unrefs). */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer `setTimeout` returned; a handle that already fired is ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 

@@ -8,7 +8,7 @@ import { DbRouterError } from '../errors.js';
 import type { NodeState } from '../routing/topology.js';
 import { HEALTH, type FailoverHooks } from './failover-hooks.js';
 import { checkMonitorOptions, HealthMonitor, holdOpen, type HealthMonitorEvents, type HealthMonitorOptions, type HealthStatus } from './monitor.js';
-import type { MonitoredNode, Prober } from './probe.js';
+import type { MonitoredNode, Prober } from '../engines/probe.js';
 import { checkClusterHealthOptions } from './options.js';
 
 /**
@@ -43,12 +43,17 @@ export const DEFAULT_CHECK_TIMEOUT_MILLIS = 1000;
  * cluster, so it names what it uses instead of importing the cluster's class.
  */
 export interface WatchedCluster extends HasInternals {
+  /** Resolves once every node's role is known (see `Cluster.ready`). */
   ready(): Promise<void>;
+  /** Each node's alias and role (`undefined` while a node has not answered). */
   describe(): readonly { readonly alias: string; readonly role: Role | undefined }[];
+  /** Takes a node out of the reads (`down`, `lagging`) or puts it back (`up`). */
   setNodeState(alias: string, state: NodeState): void;
   /** Destroys the routed pools' connections to `alias`; returns how many. */
   closeNodeConnections(alias: string, reason: string): number;
+  /** Records a role change the monitor saw (a promotion); routing follows at once. */
   setRole(alias: string, role: Role): void;
+  /** Installs the monitor's failover hooks (writes wait for a primary), or removes them with `undefined`. */
   setFailoverHooks(hooks: FailoverHooks | undefined): void;
   /** The cluster's own `ClusterHealth`, tuned with `options` (what `watchCluster` returns). */
   [HEALTH](options?: ClusterHealthOptions): ClusterHealth;
@@ -80,6 +85,7 @@ export class ClusterHealth extends EventEmitter<HealthMonitorEvents> {
   #attachError: Error | undefined;
   #stopped = false;
 
+  /** A cluster's health, not started: `watchCluster(cluster, options)` returns the cluster's own and is what to call. */
   constructor(cluster: WatchedCluster, options: ClusterHealthOptions = {}) {
     super();
     this.#cluster = cluster;

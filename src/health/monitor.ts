@@ -3,7 +3,7 @@ import { DbRouterError } from '../errors.js';
 import { sameAddress } from './address.js';
 import { answeredByServer, authFailure } from './auth.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from './probe.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober, Role } from '../engines/probe.js';
 import { checkMonitorOptions as checkMonitorKeys } from './options.js';
 
 /**
@@ -110,6 +110,11 @@ export interface HealthStatus {
   readonly nodes: readonly NodeHealth[];
 }
 
+/**
+ * `'node-down'`: a node failed `failuresBeforeDown` checks in a row (default 2; one after a
+ * connection error on a statement) and left the routing. `error` is the last check's error message
+ * (never a credential).
+ */
 export interface NodeDownEvent {
   readonly alias: string;
   readonly error: string | undefined;
@@ -120,13 +125,28 @@ export interface NodeDownEvent {
    */
   readonly unreachable: boolean;
 }
+/** `'node-up'`: a down node passed `checksBeforeUp` checks in a row (default 2) and serves again. */
 export interface NodeUpEvent { readonly alias: string }
+/**
+ * `'lagging'`: a replica is further behind than `maxReplicationLagMillis` (default 10000), or its lag
+ * is unknown (`lagMillis` undefined), and left the reads. `lagPosition` is the distance in the
+ * prober's `positionUnit` (WAL bytes or transactions).
+ */
 export interface LaggingEvent { readonly alias: string; readonly lagMillis: number | undefined; readonly lagPosition: number | undefined }
+/** `'caught-up'`: a lagging replica stayed at or below `caughtUpLagMillis` for `checksBeforeUp` checks and serves reads again. */
 export interface CaughtUpEvent { readonly alias: string; readonly lagMillis: number | undefined }
+/** `'primary-changed'`: exactly one node claims to be primary and it is not the one before (`from` undefined at start). */
 export interface PrimaryChangedEvent { readonly from: string | undefined; readonly to: string }
+/**
+ * `'primary-lost'`: no node claims to be primary any more; the former one is `down` or answered as
+ * a replica (`became-replica`). Also what `onPrimaryLost` receives. Writes wait for a new primary.
+ */
 export interface PrimaryLostEvent { readonly alias: string | undefined; readonly reason: 'down' | 'became-replica' }
+/** `'split-brain'`: two or more nodes claim to be primary (`aliases`); writes are refused with `SPLIT_BRAIN` until one remains. */
 export interface SplitBrainEvent { readonly aliases: readonly string[] }
+/** `'problem'`: a check found something wrong with how `alias` is configured or replicates (see {@link NodeProblem}). */
 export interface ProblemEvent extends NodeProblem { readonly alias: string }
+/** `'check'`: one check of `alias` ended; `ok` false when the node could not be reached or did not answer in time. */
 export interface CheckEvent { readonly alias: string; readonly ok: boolean }
 
 /** The monitor's events and their payloads. */
@@ -221,6 +241,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   #started = false;
   #stopped = false;
 
+  /**
+   * A monitor of `options.nodes`, not started (`start()`). Throws `CONFIG_INVALID` for no node, an
+   * alias given twice, two configured primaries, or an option out of range.
+   */
   constructor(options: HealthMonitorOptions) {
     super();
     checkMonitorKeys(options);

@@ -3,7 +3,6 @@ import { appendSetCookie, HttpConsistency, type HttpConsistencyOptions, type Req
 
 export type { HttpConsistencyOptions } from './core.js';
 
-type Next = (err?: unknown) => void;
 type Sending = 'writeHead' | 'write' | 'end' | 'flushHeaders';
 
 /**
@@ -23,7 +22,7 @@ type Sending = 'writeHead' | 'write' | 'end' | 'flushHeaders';
  *   app.post('/notes', async (req, res) => { await pool.query('INSERT …'); res.redirect(303, '/notes'); });
  *   app.get('/notes', async (req, res) => res.json((await pool.query('SELECT …')).rows)); // sees the insert
  */
-export function expressConsistency(options: HttpConsistencyOptions): (req: IncomingMessage & { path?: string }, res: ServerResponse, next: Next) => void {
+export function expressConsistency(options: HttpConsistencyOptions): (req: IncomingMessage & { path?: string }, res: ServerResponse, next: (err?: unknown) => void) => void {
   const http = new HttpConsistency(options, 'expressConsistency');
   const header = http.headerName;
   return function dbrouterConsistency(req, res, next): void {

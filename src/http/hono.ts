@@ -2,9 +2,17 @@ import { HttpConsistency, type HttpConsistencyOptions } from './core.js';
 
 export type { HttpConsistencyOptions } from './core.js';
 
-/** The part of Hono's context this middleware uses. */
-interface HonoContext {
-  readonly req: { readonly method: string; readonly path: string; header(name: string): string | undefined; readonly raw: { readonly signal?: AbortSignal } };
+/** The part of Hono's `Context` that {@link honoConsistency} uses (a structural type: any Hono version that has these fits). */
+export interface HonoContext {
+  /** The request: its method and path, its `Cookie` and token headers, and the raw request's abort signal. */
+  readonly req: {
+    readonly method: string;
+    readonly path: string;
+    /** A request header, `undefined` when absent. */
+    header(name: string): string | undefined;
+    readonly raw: { readonly signal?: AbortSignal };
+  };
+  /** Sets a response header; `append: true` adds one (`Set-Cookie`) without replacing. */
   header(name: string, value: string, options?: { append?: boolean }): void;
 }
 

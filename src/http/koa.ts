@@ -2,14 +2,25 @@ import { HttpConsistency, type HttpConsistencyOptions } from './core.js';
 
 export type { HttpConsistencyOptions } from './core.js';
 
-/** The part of Koa's context this middleware uses. */
-interface KoaContext {
+/** The part of Koa's `Context` that {@link koaConsistency} uses (a structural type: Koa 2 and 3 fit). */
+export interface KoaContext {
+  /** The request method: GET, HEAD and OPTIONS read, others may write. */
   readonly method: string;
+  /** The request path, for the cookie's scope. */
   readonly path: string;
+  /** A request header (`Cookie`, the token header); `''` when absent. */
   get(field: string): string;
+  /** Sets a response header (the token header). */
   set(field: string, value: string): void;
+  /** Adds a response header without replacing one already set (`Set-Cookie`). */
   append(field: string, value: string): void;
-  readonly res: { once(event: 'close', fn: () => void): unknown; readonly writableFinished: boolean };
+  /** The Node response: its `close` before it finished means the client went away (waits stop). */
+  readonly res: {
+    /** Listens for the response's `close`. */
+    once(event: 'close', fn: () => void): unknown;
+    /** True once the whole response was handed to the OS. */
+    readonly writableFinished: boolean;
+  };
 }
 
 /**

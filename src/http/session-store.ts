@@ -12,7 +12,8 @@ export interface SessionData {
   [key: string]: unknown;
 }
 
-type Callback<T = void> = (err: unknown, value?: T) => void;
+/** The Node-style callback of the store's methods: `err` set on failure (a database error), else the value. */
+export type SessionStoreCallback<T = void> = (err: unknown, value?: T) => void;
 
 /**
  * Options of {@link createSessionStore}.
@@ -32,12 +33,23 @@ export interface SessionStoreOptions {
 
 /** The express-session / @fastify/session store interface, plus a promise form for koa-session. */
 export interface SessionStore extends EventEmitter {
-  get(sid: string, callback: Callback<SessionData | null>): void;
-  set(sid: string, session: SessionData, callback?: Callback): void;
-  destroy(sid: string, callback?: Callback): void;
-  touch(sid: string, session: SessionData, callback?: Callback): void;
+  /** The session `sid`, read on the primary; `null` when there is none or it expired. Waits for this process's writes of `sid` still in flight. */
+  get(sid: string, callback: SessionStoreCallback<SessionData | null>): void;
+  /** Saves `session` on the primary, expiring at its cookie's `expires` (else now + `maxAge`, else + `ttlMillis`). */
+  set(sid: string, session: SessionData, callback?: SessionStoreCallback): void;
+  /** Deletes the session `sid`. */
+  destroy(sid: string, callback?: SessionStoreCallback): void;
+  /** Moves the session's expiry forward (as `set` computes it) without rewriting its data. */
+  touch(sid: string, session: SessionData, callback?: SessionStoreCallback): void;
   /** koa-session's external store: `session({ store: store.koa() }, app)`. */
-  koa(): { get(key: string): Promise<SessionData | undefined>; set(key: string, sess: SessionData, maxAge: number | 'session' | undefined): Promise<void>; destroy(key: string): Promise<void> };
+  koa(): {
+    /** The session stored under `key`, `undefined` when none or expired. */
+    get(key: string): Promise<SessionData | undefined>;
+    /** Saves `sess`, expiring after `maxAge` milliseconds (`'session'` or none: `ttlMillis`). */
+    set(key: string, sess: SessionData, maxAge: number | 'session' | undefined): Promise<void>;
+    /** Deletes the session stored under `key`. */
+    destroy(key: string): Promise<void>;
+  };
   /** Ends the pool the store opened; the cluster stays open. */
   close(): Promise<void>;
 }
@@ -120,7 +132,7 @@ export function createSessionStore<S extends EventEmitter = EventEmitter>(option
     const maxAge = s.cookie?.maxAge;
     return Date.now() + (typeof maxAge === 'number' ? maxAge : ttl);
   };
-  const call = <T>(p: Promise<T>, cb: Callback<T> | undefined): void => {
+  const call = <T>(p: Promise<T>, cb: SessionStoreCallback<T> | undefined): void => {
     p.then((v) => cb?.(null, v), (e: unknown) => cb?.(e));
   };
   // express-session saves a session while it sends the response (it writes all but the last byte,
@@ -165,16 +177,16 @@ export function createSessionStore<S extends EventEmitter = EventEmitter>(option
   };
 
   class DbRouterSessionStore extends Base implements SessionStore {
-    get(sid: string, callback: Callback<SessionData | null>): void {
+    get(sid: string, callback: SessionStoreCallback<SessionData | null>): void {
       call(get(sid), callback);
     }
-    set(sid: string, session: SessionData, callback?: Callback): void {
+    set(sid: string, session: SessionData, callback?: SessionStoreCallback): void {
       call(set(sid, session), callback);
     }
-    destroy(sid: string, callback?: Callback): void {
+    destroy(sid: string, callback?: SessionStoreCallback): void {
       call(destroy(sid), callback);
     }
-    touch(sid: string, session: SessionData, callback?: Callback): void {
+    touch(sid: string, session: SessionData, callback?: SessionStoreCallback): void {
       call(touch(sid, session), callback);
     }
     koa(): ReturnType<SessionStore['koa']> {

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Connection as MysqlConnection, RowDataPacket } from 'mysql2/promise';
 import { findMariadb, type MariadbBinaries } from './binaries.js';
-import { holdsMore, reached } from '../consistency/position.js';
+import { holdsMore, reached } from '../engines/position-order.js';
 import { connectMariadb, isDriverMissing } from './drivers.js';
 import type { EngineDriver, EngineNodeStatus } from './engine.js';
 import { run } from './processes.js';

@@ -26,7 +26,9 @@ export interface MetricsOptions {
 
 /** What {@link registerMetrics} returns: `unregister()` removes every dbrouter collector from the registry. */
 export interface RegisteredMetrics {
+  /** The metric names registered (`dbrouter_…`), in registration order. */
   readonly names: readonly string[];
+  /** Removes those metrics from the registry and stops counting health events. Call it before registering the same cluster again. */
   unregister(): void;
 }
 

@@ -3,6 +3,10 @@ import type { MigrateContext, RouteContext, Router } from './router.js';
 
 /** A router that also says which alias a table lives in. */
 export interface TableRouter extends Router {
+  /**
+   * The alias `table` lives in: an exact name (case-insensitive, with or without its schema) first,
+   * else the longest prefix ending in `_` that matches; `undefined` when the map names neither.
+   */
   aliasFor(table: string): string | undefined;
 }
 

@@ -2,6 +2,7 @@ import type { Classification, Dialect } from '../sql/types.js';
 import type { RouteDecision } from './decide.js';
 import type { ReplicationPositions } from './positions.js';
 import type { NodeInfo, Role } from './router.js';
+import type { Commenter } from './sql-comment.js';
 import type { NodeCounters } from './topology.js';
 
 /*
@@ -19,11 +20,17 @@ export type EngineName = 'postgres' | 'mysql';
  * so it never shows in `JSON.stringify`, `util.inspect` or a spread into a log line.
  */
 export interface ConnectionOptions {
+  /** Host name or IP address. */
   readonly host: string;
+  /** TCP port (the engine's default when the configuration gave none). */
   readonly port: number;
+  /** User to connect as; `undefined`: the driver's default. */
   readonly user: string | undefined;
+  /** Not enumerable: read it by name only. */
   readonly password?: string;
+  /** Database to connect to; `undefined`: the driver's default. */
   readonly database: string | undefined;
+  /** TLS: `true`, the driver's TLS options, or `undefined`/`false` for none. */
   readonly ssl: boolean | Record<string, unknown> | undefined;
   /** Pool size and timeouts, in the engine-independent names of {@link PoolOptions}. */
   readonly pool: PoolOptions;
@@ -46,11 +53,19 @@ export interface PoolOptions {
  * branches on the engine. Later layers add replication positions and lag here (consistency, health).
  */
 export interface Engine {
+  /** `postgres` or `mysql` (MySQL and MariaDB). */
   readonly name: EngineName;
+  /** How its SQL is classified. */
   readonly dialect: Dialect;
+  /** Port when a database gives none: 5432 or 3306. */
   readonly defaultPort: number;
   /** True when a server refused a statement because it is read-only (a write that reached a replica). */
   isReadOnlyError(err: unknown): boolean;
+  /**
+   * The database's response code when a server refused the statement: the SQLSTATE on PostgreSQL,
+   * the error number on MySQL/MariaDB (`1062`); `undefined` for an error the client raised.
+   */
+  responseCode(err: unknown): string | undefined;
   /** True when an error means the connection or the server is gone, not that the statement was wrong. */
   isConnectionError(err: unknown): boolean;
   /**
@@ -69,7 +84,10 @@ export interface Engine {
    */
   discoverRole(connection: ConnectionOptions, timeoutMillis?: number): Promise<Role>;
   /** This engine's routed pool over a cluster; `pinned` sends every statement to one alias (migrations). */
-  createPool(cluster: HasInternals, options?: { readonly pinned?: string }): { end(): Promise<void> };
+  createPool(cluster: HasInternals, options?: { readonly pinned?: string }): {
+    /** Closes every connection the pool opened (what `cluster.migrate()` does when it is done). */
+    end(): Promise<void>;
+  };
   /** One statement on its own short-lived connection (a check done once, outside the pools). */
   queryOnce(connection: ConnectionOptions, sql: string): Promise<readonly Record<string, unknown>[]>;
   /** Reading and waiting on replication positions (consistency layer); one per cluster. */
@@ -93,14 +111,32 @@ export interface ResolvedNode {
  * caller gets its result, so a token captured here is ready when the caller goes on.
  */
 export interface WriteEvent {
+  /** The primary that took the write. */
   readonly alias: string;
+  /** The write's text, or for `commit` the COMMIT's (never parameters). */
   readonly sql: string;
+  /** How the classifier read `sql`. */
   readonly classification: Classification;
   /** `statement`: an autocommit write; `commit`: the end of a transaction that wrote. */
   readonly kind: 'statement' | 'commit';
+  /**
+   * Runs `sql` on the primary that took the write (a connection of the routed pool's own pool for
+   * it, outside any transaction) and resolves with its rows as objects. Rejects with the driver's
+   * error when the statement fails.
+   */
   query(sql: string): Promise<readonly Record<string, unknown>[]>;
 }
 
+/**
+ * A listener for writes on a primary (`cluster.onWrite(hook)`), called once per autocommit write
+ * and once per COMMIT of a transaction that wrote. Return a promise to hold the caller's result
+ * until it settles (a rejection reaches the caller); return nothing to stay off the hot path.
+ *
+ * @example
+ *   cluster.onWrite(async (e) => {
+ *     if (e.kind === 'commit') audit.push({ alias: e.alias, at: Date.now() });
+ *   });
+ */
 export type WriteHook = (event: WriteEvent) => void | Promise<void>;
 
 /** What a routed pool needs from its cluster. Not part of the public API. */
@@ -116,7 +152,10 @@ export interface ClusterInternals {
   primary(): NodeInfo;
   /** Whether `record` wants a start time (debug log or `'route'` listeners). */
   readonly timing: boolean;
-  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean): void;
+  /** `err`: what a failed statement failed with (its codes go to `'route'` listeners; never its message). */
+  record(node: NodeInfo, sql: string, reason: string, write: boolean, startedAt: number, misroute: boolean, failed: boolean, waitedMillis?: number, err?: unknown): void;
+  /** The `sqlComment` setting's commenter; `undefined` (the default) when statements go out as written. */
+  readonly sqlComment: Commenter | undefined;
   readonly hasWriteHooks: boolean;
   /** Runs the write hooks; `undefined` when none returned a promise (no await on the hot path). */
   afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;
@@ -143,8 +182,12 @@ export const CONSISTENCY: unique symbol = Symbol('dbrouter.cluster.consistency')
 /** The key under which a cluster hands its internals to the routed pools. */
 export const INTERNALS: unique symbol = Symbol('dbrouter.cluster.internals');
 
-/** Has the cluster internals: a `Cluster`. */
+/**
+ * What the routed pools (`createPgPool`, `createMysqlPool`, the driver modules) take: a `Cluster`
+ * from `createCluster()`. Anything else is refused with a `DbRouterError` of code `CONFIG_INVALID`.
+ */
 export interface HasInternals {
+  /** @internal */
   readonly [INTERNALS]: ClusterInternals;
 }
 

@@ -7,6 +7,7 @@ import type { Topology } from './topology.js';
 
 /** Where one statement runs and why. */
 export interface RouteDecision {
+  /** The node that runs the statement. */
   readonly node: NodeInfo;
   /**
    * Why: the classifier's reason (`select`, `insert`, `write-cte`, …) unless routing overrode it:
@@ -15,9 +16,15 @@ export interface RouteDecision {
    * client `sticky` (bound to the primary) or `transaction`.
    */
   readonly reason: string;
+  /** How the classifier read the statement. */
   readonly classification: Classification;
   /** The statement writes or changes session state (it must run on a primary). */
   readonly write: boolean;
+  /**
+   * Time spent before the statement could be sent: waiting for a primary (failover) or finding a
+   * replica that has a read-your-writes position. Measured only when someone times statements.
+   */
+  readonly waitedMillis?: number;
 }
 
 /** The router chain split by method once, so a decision skips routers with no opinion on it. */

@@ -16,6 +16,33 @@ export interface NodeRunner<A, R, C> {
   release(conn: C, err?: unknown): void;
   /** One plain statement on a node, rows as objects (for write hooks). */
   rows(index: number, sql: string): Promise<readonly Record<string, unknown>[]>;
+  /**
+   * `args` with a sqlcommenter comment added to the statement's text (`args` itself when there is
+   * nothing to add). `make` is told whether the statement is a server-side prepared one.
+   */
+  comment(args: A, make: (prepared: boolean) => string | undefined): A;
+}
+
+/**
+ * The arguments to send to `node`: with the cluster's `sqlComment` on, the statement's text
+ * carries where it runs and why. Only what goes to the driver is commented; a retry elsewhere
+ * starts again from the caller's `args`. A throwing comment function leaves the statement as it
+ * is and reports on the cluster's `'error'`.
+ */
+export function tagged<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, args: A, node: NodeInfo, reason: string, c: Classification): A {
+  const commenter = cx.sqlComment;
+  if (commenter === undefined) return args;
+  try {
+    return runner.comment(args, (prepared) => commenter(node, reason, c, prepared));
+  } catch (err) {
+    cx.backgroundError(err);
+    return args;
+  }
+}
+
+/** `d` with the time since `startedAt` spent before it could run (waiting for a primary), when someone times statements. */
+function waited(d: RouteDecision, startedAt: number): RouteDecision {
+  return startedAt === 0 ? d : { ...d, waitedMillis: performance.now() - startedAt + (d.waitedMillis ?? 0) };
 }
 
 /** Primary-only statements that change no data: no consistency token needed after them. */
@@ -32,7 +59,16 @@ export function wroteData(c: Classification): boolean {
  * read left on a primary that is being replaced waits for the new one as a write does.
  * Synchronous (no promise) when neither has anything to do: the hot path.
  */
-export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried = false): RouteDecision | Promise<RouteDecision> {
+export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried = false): RouteDecision | Promise<RouteDecision> {
+  const r = prepareOnce(cx, runner, sql, d, retried);
+  if (!(r instanceof Promise) || !cx.timing) return r;
+  // Someone times statements ('route' listeners, the debug log): the wait is part of the story.
+  const t = performance.now();
+  // The whole wait, measured here (a nested prepare's own stamp is part of it), plus any before `d`.
+  return r.then((f) => ({ ...f, waitedMillis: performance.now() - t + (d.waitedMillis ?? 0) }));
+}
+
+function prepareOnce<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried): RouteDecision | Promise<RouteDecision> {
   if (d.reason === 'pinned') return d;
   if (d.write) {
     const wait = cx.beforeWrite();
@@ -49,7 +85,7 @@ export function prepare<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, 
  * while there is no primary: it waits for one (bounded as a write's wait is), then is routed
  * afresh, so a replica that has caught up by then may serve it.
  */
-function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: boolean): RouteDecision | Promise<RouteDecision> {
+function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, d: RouteDecision, retried: Retried): RouteDecision | Promise<RouteDecision> {
   if (d.node.role !== 'primary') return d;
   const wait = cx.beforeWrite();
   if (wait === undefined) return d;
@@ -60,6 +96,36 @@ function primaryRead<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>,
 export function started(cx: ClusterInternals, d: RouteDecision): number {
   cx.counters.inFlight[d.node.index]!++;
   return cx.timing ? performance.now() : 0;
+}
+
+/**
+ * One statement sent to a node, from then until its result is handed over: what `settle`,
+ * `finish` and the safety net after them need, in one object made once per statement (it holds
+ * what their closures captured one by one before), so each step takes the statement and nothing
+ * else.
+ */
+export interface SentStatement<A, R, C> {
+  readonly cx: ClusterInternals;
+  readonly runner: NodeRunner<A, R, C>;
+  readonly sql: string;
+  /** The driver's arguments, to run it again (the safety net, a retry after a connection error). */
+  readonly args: A;
+  /** Where it went and why. */
+  readonly decision: RouteDecision;
+  /** `started`'s time stamp: 0 when nobody times. */
+  readonly t0: number;
+  /** A replica refused it as a write and the primary ran it: a checked-out client binds there. */
+  readonly onMisroute?: ((primary: NodeInfo) => void) | undefined;
+  /** This is the one retry after a connection error: there is no other. */
+  readonly retried?: Retried;
+}
+
+/** A statement sent through a driver's callback API: `finish` hands its outcome to `resolve`/`reject`. */
+export interface CallbackStatement<A, R, C> extends SentStatement<A, R, C> {
+  /** The caller's scope at the call: the driver calls back in its own async context. */
+  readonly frame: ScopeFrame | undefined;
+  readonly resolve: (result: R) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /**
@@ -77,7 +143,7 @@ export function dispatch<A, R, C>(
   args: A,
   d: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
   const ready = prepare(cx, runner, sql, d, retried);
   if (ready instanceof Promise) return ready.then((f) => runPrepared(cx, runner, sql, args, f, onMisroute, retried));
@@ -90,12 +156,12 @@ export function runPrepared<A, R, C>(
   runner: NodeRunner<A, R, C>,
   sql: string,
   args: A,
-  d: RouteDecision,
+  decision: RouteDecision,
   onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
+  retried: Retried = false,
 ): Promise<R> {
-  const t0 = started(cx, d);
-  return settle(cx, runner, sql, args, d, t0, runner.query(d.node.index, args), onMisroute, retried);
+  const t0 = started(cx, decision);
+  return settle({ cx, runner, sql, args, decision, t0, onMisroute, retried }, runner.query(decision.node.index, tagged(cx, runner, args, decision.node, decision.reason, decision.classification)));
 }
 
 /**
@@ -104,59 +170,39 @@ export function runPrepared<A, R, C>(
  * API costs). Errors take `settle`'s path: they are rare. Used only when nobody listens to
  * `'route'` (listeners run in the caller's async context, which a driver callback does not have).
  */
-export function finish<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  t0: number,
-  frame: ScopeFrame | undefined,
-  err: unknown,
-  result: R,
-  resolve: (r: R) => void,
-  reject: (e: unknown) => void,
-): void {
+export function finish<A, R, C>(s: CallbackStatement<A, R, C>, err: unknown, result: R): void {
   // The driver calls back in its own async context: what follows and depends on the caller's
   // (write hooks, the safety net's re-run) runs in the caller's scope, captured at the call.
   if (err !== undefined && err !== null) {
-    withFrame(frame, () => void settle(cx, runner, sql, args, d, t0, Promise.reject(err as Error)).then(resolve, reject));
+    withFrame(s.frame, () => void settle(s, Promise.reject(err as Error)).then(s.resolve, s.reject));
     return;
   }
+  const { cx, decision: d } = s;
   const node = d.node;
   cx.counters.inFlight[node.index]!--;
-  cx.record(node, sql, d.reason, d.write, t0, false, false);
+  cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
   if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-    withFrame(frame, () => {
-      const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
-      if (p !== undefined) p.then(() => resolve(result), reject);
-      else resolve(result);
+    withFrame(s.frame, () => {
+      const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
+      if (p !== undefined) p.then(() => s.resolve(result), s.reject);
+      else s.resolve(result);
     });
     return;
   }
-  resolve(result);
+  s.resolve(result);
 }
 
 /** What happens once the node answered `pending` (started with `started`): stats, hooks, safety net, retry. */
-export function settle<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  t0: number,
-  pending: Promise<R>,
-  onMisroute?: (primary: NodeInfo) => void,
-  retried = false,
-): Promise<R> {
+export function settle<A, R, C>(s: SentStatement<A, R, C>, pending: Promise<R>): Promise<R> {
+  const { cx, decision: d } = s;
   const node = d.node;
   const inFlight = cx.counters.inFlight;
   return pending.then(
     (result) => {
       inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, false);
+      cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
       if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-        const p = cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+        const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
         if (p !== undefined) return p.then(() => result);
       }
       return result;
@@ -164,12 +210,12 @@ export function settle<A, R, C>(
     (err: unknown) => {
       inFlight[node.index]!--;
       if (node.role === 'replica' && cx.engine.isReadOnlyError(err)) {
-        onMisroute?.(cx.primary());
-        return misrouted(cx, runner, sql, args, d, t0);
+        s.onMisroute?.(cx.primary());
+        return misrouted(s);
       }
-      cx.record(node, sql, d.reason, d.write, t0, false, true);
-      if (!cx.engine.isConnectionError(err)) throw err;
-      return afterConnectionError(cx, runner, sql, args, d, err, onMisroute, retried);
+      cx.record(node, s.sql, d.reason, d.write, s.t0, false, true, d.waitedMillis, err);
+      if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, s.retried ?? false)) throw err;
+      return afterConnectionError(s, err);
     },
   );
 }
@@ -181,30 +227,26 @@ export function settle<A, R, C>(
  * that replica fails too, on the primary. A write that provably never reached a server waits for
  * a primary and runs there; one that may have run is never re-run: `WRITE_OUTCOME_UNKNOWN`.
  */
-function afterConnectionError<A, R, C>(
-  cx: ClusterInternals,
-  runner: NodeRunner<A, R, C>,
-  sql: string,
-  args: A,
-  d: RouteDecision,
-  err: unknown,
-  onMisroute: ((primary: NodeInfo) => void) | undefined,
-  retried: boolean,
-): Promise<R> {
+function afterConnectionError<A, R, C>(s: SentStatement<A, R, C>, err: unknown): Promise<R> {
+  const { cx, runner, sql, args, decision: d, onMisroute } = s;
+  const retried: Retried = s.retried ?? false;
   const node = d.node;
+  // A full pool does not use up the retry a connection error has (a primary going away can fill
+  // the pool first, then refuse the retry while it shuts down): the next one does.
+  const next: Retried = retried === false && !cx.engine.isConnectionError(err) ? 'full-pool' : true;
   if (d.write) {
     const sent = !cx.engine.neverSent(err);
     const unknown = sent && mayHaveWritten(d.classification);
     const monitored = cx.connectionError(node, err, unknown);
     if (unknown) throw outcomeUnknown(node, err);
-    if (!retried && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, true);
+    if (retried !== true && d.reason !== 'pinned' && monitored) return dispatch(cx, runner, sql, args, d, onMisroute, next);
     if (sent || d.reason === 'pinned') throw err;
     throw notSent(node, err, monitored);
   }
   cx.connectionError(node, err, false);
   if (d.reason === 'pinned') throw err;
   const onReplica = node.role === 'replica';
-  if (retried) {
+  if (retried === true) {
     // The retry met another dying replica (several die at once): the primary serves any read.
     // At most three attempts: a replica, another one, the primary.
     if (!onReplica) throw err;
@@ -212,8 +254,26 @@ function afterConnectionError<A, R, C>(
   }
   const again = cx.route(sql, d.classification);
   // Without a monitor the routers may pick the same replica again: the primary serves any read.
-  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, true);
+  return dispatch(cx, runner, sql, args, again.node.index === node.index && onReplica ? onPrimary(cx, d) : again, onMisroute, next);
 }
+
+/**
+ * The wait for a free connection of the node's pool timed out (pg-pool's `timeout exceeded when
+ * trying to connect`): nothing was sent. A full pool alone is no failing node, but it is also what
+ * a node that went silent leaves behind (every connection stuck connecting to it), and only the
+ * monitor can tell which: the statement takes the connection-error path once — the node is
+ * reported (suspect: checked at once, back after one good check), a read runs elsewhere, a write
+ * waits for a primary — and a second full pool fails as before.
+ */
+function fullPool(cx: ClusterInternals, err: unknown, retried: Retried): boolean {
+  return retried === false && cx.engine.neverSent(err);
+}
+
+/**
+ * Whether a one-shot statement was routed again: `true` after a connection error (it is not
+ * retried again), `'full-pool'` after its node's pool had no free connection (see {@link fullPool}).
+ */
+type Retried = boolean | 'full-pool';
 
 function onPrimary(cx: ClusterInternals, d: RouteDecision): RouteDecision {
   return { node: cx.primary(), reason: 'replica-unavailable', classification: d.classification, write: false };
@@ -246,14 +306,16 @@ function notSent(node: NodeInfo, cause: unknown, monitored: boolean): DbRouterEr
   );
 }
 
-function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql: string, args: A, d: RouteDecision, t0: number): Promise<R> {
+/** The safety net: a write a replica refused as read-only runs once on the primary, counted as a misroute. */
+function misrouted<A, R, C>(s: SentStatement<A, R, C>): Promise<R> {
+  const { cx, runner, sql, decision: d, t0 } = s;
   const primary = cx.primary();
   const inFlight = cx.counters.inFlight;
   inFlight[primary.index]!++;
-  return runner.query(primary.index, args).then(
+  return runner.query(primary.index, tagged(cx, runner, s.args, primary, d.reason, d.classification)).then(
     (result) => {
       inFlight[primary.index]!--;
-      cx.record(primary, sql, d.reason, true, t0, true, false);
+      cx.record(primary, sql, d.reason, true, t0, true, false, d.waitedMillis);
       if (cx.hasWriteHooks) {
         const p = cx.afterWrite(primary, sql, d.classification, 'statement', (q) => runner.rows(primary.index, q));
         if (p !== undefined) return p.then(() => result);
@@ -262,7 +324,7 @@ function misrouted<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, s
     },
     (err: unknown) => {
       inFlight[primary.index]!--;
-      cx.record(primary, sql, d.reason, true, t0, true, true);
+      cx.record(primary, sql, d.reason, true, t0, true, true, d.waitedMillis, err);
       if (cx.engine.isConnectionError(err) && !cx.engine.neverSent(err)) {
         cx.connectionError(primary, err, true);
         throw outcomeUnknown(primary, err);
@@ -366,7 +428,10 @@ export class Binding<A, R, C> {
         : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
       if (d.write && d.reason !== 'pinned') {
         const wait = cx.beforeWrite();
-        if (wait !== undefined) return wait.then(() => this.#free(sql, args, c, cx.route(sql, c), nextReadOnly, retried));
+        if (wait !== undefined) {
+          const t = cx.timing ? performance.now() : 0;
+          return wait.then(() => this.#free(sql, args, c, waited(cx.route(sql, c), t), nextReadOnly, retried));
+        }
       }
       return this.#free(sql, args, c, d, nextReadOnly, retried);
     } catch (e) {
@@ -381,7 +446,7 @@ export class Binding<A, R, C> {
     else if (d.write && (this.#holdAfterWrite || c.effect !== 'none')) this.#bind(d.node, STICKY);
     // A misrouted read wrote on the primary: the client stays there, as after any write.
     else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY), retried);
-    return this.#runBound(sql, args, c, retried);
+    return this.#runBound(sql, args, c, retried, d.waitedMillis);
   }
 
   #bind(node: NodeInfo, mode: number): void {
@@ -389,7 +454,7 @@ export class Binding<A, R, C> {
     this.#mode = mode;
   }
 
-  async #runBound(sql: string, args: A, c: Classification, retried: boolean): Promise<R> {
+  async #runBound(sql: string, args: A, c: Classification, retried: boolean, waitedMillis?: number): Promise<R> {
     const cx = this.#cx;
     const node = this.#node!;
     const fresh = this.#conn === undefined;
@@ -399,8 +464,8 @@ export class Binding<A, R, C> {
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
-        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true);
-        if (!cx.engine.isConnectionError(err)) throw err;
+        cx.record(node, sql, this.#pinned !== undefined ? 'pinned' : c.effect === 'begin' ? 'transaction' : 'sticky', c.target === 'primary', 0, false, true, undefined, err);
+        if (!cx.engine.isConnectionError(err) && !fullPool(cx, err, retried)) throw err;
         // Nothing was sent: the statement may go anywhere, once the monitor has found a primary.
         return this.#again(sql, args, node, err, retried, true);
       }
@@ -414,16 +479,16 @@ export class Binding<A, R, C> {
     inFlight[node.index]!++;
     let result: R;
     try {
-      result = await this.#runner.queryOn(this.#conn!, args);
+      result = await this.#runner.queryOn(this.#conn!, tagged(cx, this.#runner, args, node, reason, c));
     } catch (err) {
       inFlight[node.index]!--;
-      cx.record(node, sql, reason, write, t0, false, true);
+      cx.record(node, sql, reason, write, t0, false, true, waitedMillis, err);
       if (cx.engine.isConnectionError(err)) return this.#connectionLost(sql, args, c, node, err, fresh, retried);
       if (this.#mode === READ_ONLY_TX && !this.#inTx) this.#unbind();
       throw err;
     }
     inFlight[node.index]!--;
-    cx.record(node, sql, reason, write, t0, false, false);
+    cx.record(node, sql, reason, write, t0, false, false, waitedMillis);
     if (begins) {
       this.#inTx = true;
       this.#txWrote = false;
@@ -575,7 +640,7 @@ export class Binding<A, R, C> {
             if (!open) return;
             open = false;
             cx.counters.inFlight[f.node.index]!--;
-            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined);
+            cx.record(f.node, sql, f.reason, false, t0, false, err !== undefined, f.waitedMillis, err);
             const broken = err !== undefined && cx.engine.isConnectionError(err);
             if (broken) cx.connectionError(f.node, err, false);
             this.#runner.release(conn, broken ? err : undefined);
@@ -606,7 +671,7 @@ export class Binding<A, R, C> {
         if (!open) return;
         open = false;
         cx.counters.inFlight[node.index]!--;
-        cx.record(node, sql, reason, write, t0, false, err !== undefined);
+        cx.record(node, sql, reason, write, t0, false, err !== undefined, undefined, err);
         if (err !== undefined) {
           if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
           return;
@@ -671,7 +736,7 @@ function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql
       if (given) return undefined;
       given = true;
       cx.counters.inFlight[node.index]!--;
-      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined);
+      cx.record(node, sql, d.reason, d.write, t0, false, err !== undefined, d.waitedMillis, err);
       const broken = err !== undefined && cx.engine.isConnectionError(err);
       if (broken) cx.connectionError(node, err, d.write);
       runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);

@@ -1,6 +1,7 @@
 import { checkChoice, checkOptions } from '../options.js';
 import type { ReplicaStrategy, RouteContext, Router } from './router.js';
 
+/** Options of {@link primaryReplica}. Unknown keys and strategies throw `CONFIG_INVALID`. */
 export interface PrimaryReplicaOptions {
   /** How a replica is chosen: `random` (default), `round-robin`, `weighted` (by each alias's `weight`), `least-busy` (fewest statements in flight). */
   readonly strategy?: ReplicaStrategy;

@@ -8,8 +8,11 @@ export type Hints = Readonly<Record<string, unknown>>;
 
 /** One node as routers see it. */
 export interface NodeInfo {
+  /** The node's name: its key in the cluster's `databases`. */
   readonly alias: string;
+  /** Its role now (the health monitor updates it after a promotion). */
   readonly role: Role;
+  /** Its share of reads under the `weighted` strategy (the database's `weight`, 1 by default). */
   readonly weight: number;
   /** Position in `RoutingView.nodes`; stable for the cluster's life. */
   readonly index: number;
@@ -23,11 +26,15 @@ export type ReplicaStrategy = 'random' | 'round-robin' | 'weighted' | 'least-bus
  * never allocates per statement.
  */
 export interface RoutingView {
+  /** Every node, in configuration order. */
   readonly nodes: readonly NodeInfo[];
+  /** The nodes whose role is `primary` now. */
   readonly primaries: readonly NodeInfo[];
+  /** The nodes whose role is `replica` now, available or not. */
   readonly replicas: readonly NodeInfo[];
   /** The primary that takes writes when no router says otherwise: `default` if it is a primary, else the first. */
   readonly primary: NodeInfo;
+  /** The node of `alias`, `undefined` when the cluster has none of that name. */
   node(alias: string): NodeInfo | undefined;
   /** Up (not marked down or lagging by the health monitor). */
   isAvailable(alias: string): boolean;
@@ -48,11 +55,15 @@ export interface RoutingView {
 
 /** What a router is told about one statement. */
 export interface RouteContext {
+  /** The statement's text (never its parameters). */
   readonly sql: string;
+  /** What the classifier read from the text: target, reason, effect, tables. */
   readonly classification: Classification;
   /** Tables the statement names, lower-case, where the classifier could see them; may be empty. */
   readonly tables: readonly string[];
+  /** The hints of the current scope (`cluster.withHints()`), `{}` outside any. */
   readonly hints: Hints;
+  /** The cluster as routers see it. */
   readonly cluster: RoutingView;
 }
 
@@ -79,8 +90,11 @@ export interface Router {
   allowMigrate?(alias: string, ctx: MigrateContext): boolean | undefined;
 }
 
+/** What `allowMigrate` is told: the hints given to `cluster.migrate()`, and the cluster. */
 export interface MigrateContext {
+  /** The `hints` passed to `cluster.migrate()` (`{}` when none). */
   readonly hints: Hints;
+  /** The cluster as routers see it. */
   readonly cluster: RoutingView;
 }
 

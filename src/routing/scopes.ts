@@ -1,7 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DbRouterError } from '../errors.js';
 import type { Hints } from './router.js';
-import type { ConsistencyScope } from '../consistency/session.js';
+
+/**
+ * The consistency layer's part of a scope frame (its `ConsistencyScope`, in
+ * src/consistency/session.ts). Routing never reads it: it only carries it into nested scopes, so
+ * it knows no more of it than this, and the layer above reads it back with `consistencyOf`.
+ */
+export interface FrameConsistency {
+  /** Aborted when the unit of work ends early (an HTTP client went away): waits stop. */
+  readonly signal: AbortSignal | undefined;
+}
 
 /**
  * Where the statements of the current async context go, carried on AsyncLocalStorage so that
@@ -19,7 +28,7 @@ export interface ScopeFrame {
   readonly owner?: object;
   readonly hints?: Hints;
   /** Read-your-writes state and level; inherited by nested scopes that do not set their own. */
-  readonly consistency?: ConsistencyScope;
+  readonly consistency?: FrameConsistency;
   /**
    * A strict read-only scope (`cluster.readOnly()`): a statement that changes data is refused with
    * `READ_ONLY` before it reaches any server. Inherited by every nested scope: nothing inside can
@@ -74,9 +83,11 @@ export function withFrame<R>(frame: ScopeFrame | undefined, fn: () => R): R {
   return storage.getStore() === frame ? fn() : storage.run(frame, fn);
 }
 
-/** A scope entered with {@link enterScope}; pass it to {@link revertScope}. */
+/** A scope entered with `cluster.enter()`; pass it to `cluster.revert()` to leave it. Opaque. */
 export interface ScopeHandle {
+  /** @internal The scope entered. */
   readonly frame: ScopeFrame;
+  /** @internal The scope to go back to. */
   readonly previous: ScopeFrame | undefined;
 }
 
@@ -97,7 +108,8 @@ export function revertScope(handle: ScopeHandle): void {
 const PRIMARY: ScopeFrame = Object.freeze({ mode: 'primary' });
 const REPLICA: ScopeFrame = Object.freeze({ mode: 'replica' });
 
-type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
+/** A class method as a standard (TC39) decorator receives and returns it: {@link usePrimary}, {@link useReplica}. */
+export type DecoratedMethod<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
 
 /**
  * A standard (TC39) method decorator: every statement the method runs, across its awaits, goes to
@@ -107,9 +119,9 @@ type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
  *   class Accounts { @usePrimary async balance(id: number) { return pool.query('SELECT …', [id]); } }
  */
 export function usePrimary<This, Args extends unknown[], R>(
-  method: Method<This, Args, R>,
-  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
-): Method<This, Args, R> {
+  method: DecoratedMethod<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, DecoratedMethod<This, Args, R>>,
+): DecoratedMethod<This, Args, R> {
   const name = `${String(context.name)}@usePrimary`;
   const wrapped = function (this: This, ...args: Args): R {
     return runInScope(PRIMARY, () => method.apply(this, args));
@@ -126,9 +138,9 @@ export function usePrimary<This, Args extends unknown[], R>(
  *   class Reports { @useReplica async daily() { return pool.query('SELECT …'); } }
  */
 export function useReplica<This, Args extends unknown[], R>(
-  method: Method<This, Args, R>,
-  context: ClassMethodDecoratorContext<This, Method<This, Args, R>>,
-): Method<This, Args, R> {
+  method: DecoratedMethod<This, Args, R>,
+  context: ClassMethodDecoratorContext<This, DecoratedMethod<This, Args, R>>,
+): DecoratedMethod<This, Args, R> {
   const name = `${String(context.name)}@useReplica`;
   const wrapped = function (this: This, ...args: Args): R {
     return runInScope(REPLICA, () => method.apply(this, args));

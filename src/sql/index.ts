@@ -113,7 +113,9 @@ export function classify(sql: string, dialect: Dialect, options?: ClassifyOption
   return classifyWith(sql, spec(dialect), compileFunctions(options?.writeFunctions));
 }
 
+/** Options of {@link createClassifier}; bad numbers or an unknown dialect throw `CONFIG_INVALID`. */
 export interface ClassifierOptions extends ClassifyOptions {
+  /** `postgres` (PostgreSQL) or `mysql` (MySQL and MariaDB). */
   readonly dialect: Dialect;
   /** Decisions kept for repeated statement texts; 0 turns the cache off. Default 1000. */
   readonly cacheSize?: number;
@@ -121,7 +123,9 @@ export interface ClassifierOptions extends ClassifyOptions {
   readonly maxCachedLength?: number;
 }
 
+/** A statement classifier for one dialect, with a bounded cache: what {@link createClassifier} returns. */
 export interface Classifier {
+  /** The dialect it reads SQL as. */
   readonly dialect: Dialect;
   /** The decision for `sql`; cached results are frozen and shared. */
   classify(sql: string): Classification;

@@ -16,11 +16,13 @@ export type SessionEffect = 'begin' | 'end' | 'session' | 'none';
 
 /** The decision for one statement text. Immutable: it may be cached and shared. */
 export interface Classification {
+  /** `replica` only when the statement is surely a read; anything else `primary`. */
   readonly target: TargetRole;
   /** A short, stable machine-readable reason, such as `select`, `write-cte`, `row-lock`, `multi-statement` (all listed in `src/sql/index.ts`). */
   readonly reason: string;
   /** The statement's leading verb, upper-case (`SELECT`, `INSERT`, `WITH`, ...), or `''` when there is none. */
   readonly verb: string;
+  /** What running it does to the session: `none`, `session` (state that binds a client), `begin` or `end` of a transaction. */
   readonly effect: SessionEffect;
   /** For `begin`: declared `READ ONLY`. */
   readonly readOnly: boolean;
@@ -31,7 +33,12 @@ export interface Classification {
   readonly tables: readonly string[];
 }
 
+/** Options of `classify()`: what the text alone cannot tell. */
 export interface ClassifyOptions {
-  /** Extra functions that write (pgpool's `write_function_list`), case-insensitive. */
+  /**
+   * Extra functions that write (pgpool's `write_function_list`), case-insensitive: a call to one
+   * sends the statement to the primary with reason `write-function`. A bare name matches in any
+   * schema, a qualified one (`app.audit`) only there.
+   */
   readonly writeFunctions?: readonly string[];
 }

@@ -118,7 +118,13 @@ export function testClusterConfig(
 
 /** The part of a local cluster (`dbrouter/cluster`) that {@link withReplicaLag} uses. */
 export interface LaggableCluster {
+  /** The aliases whose replay is delayed. */
   readonly replicaAliases: readonly string[];
+  /**
+   * Delays replay on replica `alias` by `delayMillis` milliseconds (0 removes the delay). A local
+   * cluster rejects a negative or non-finite delay with `CONFIG_INVALID`, and an alias that is not a
+   * running replica with a `DbRouterError`.
+   */
   setDelay(alias: string, delayMillis: number): Promise<void>;
 }
 

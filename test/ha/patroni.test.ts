@@ -101,7 +101,10 @@ function scenarios(sync: boolean): void {
     return result;
   }
 
-  test(`${mode}: the leader's host dies → Patroni fails over, dbrouter follows`, async () => {
+  // A crash loses nothing acknowledged in synchronous mode by construction, and dbrouter's path through
+  // it is the asynchronous run's: synchronous mode runs the faults where an isolated leader lives on
+  // (partition, etcd cut), which keeps the whole of test:ha within its time bound.
+  if (!sync) test(`${mode}: the leader's host dies → Patroni fails over, dbrouter follows`, async () => {
     const t0 = performance.now();
     const f = await failover((l) => patroni.kill(l), (l) => patroni.start(l), 'host killed');
     assert.ok(f.writesBackMillis <= WRITES_BACK_BOUND, `writes back within ${WRITES_BACK_BOUND} ms of the promotion (${f.writesBackMillis.toFixed(0)} ms)`);
@@ -206,14 +209,20 @@ function scenarios(sync: boolean): void {
   test(`${mode}: history over every fault`, async () => {
     await load.stop(5000);
     const leader = await waitFor(() => patroni.healthy(), 60_000, 'cluster healthy');
-    const v: Verdict = verdict(load, await survivingRows(leader));
+    const rows = await survivingRows(leader);
+    const v: Verdict = verdict(load, rows);
     const outage = load.longestWriteGap();
-    console.log(`patroni ${mode} history: ${summary(v)}; longest write outage ${outage.toFixed(0)} ms`);
+    // Writes that provably never reached a server: dbrouter found no primary in time, or the pool had no
+    // free connection twice (synchronous mode: the cut-off leader's commits wait for a standby it cannot
+    // reach until Patroni demotes it, holding every connection of the pool meanwhile).
+    const notSent = v.failedWrites.filter((o) => o.code === 'PRIMARY_UNAVAILABLE' || /^timeout exceeded when trying to connect/.test(o.error ?? ''));
+    console.log(`patroni ${mode} history: ${summary(v)} (not sent ${notSent.length}); longest write outage ${outage.toFixed(0)} ms`);
     assert.deepEqual(v.failedReads.map((o) => o.code ?? o.error), [], '0 failed reads');
     assert.equal(v.staleOwnReads.length, 0, '0 stale own reads');
     if (sync) assert.equal(v.lost.length, 0, 'synchronous mode: 0 lost acknowledged writes');
-    const unexpected = v.failedWrites.filter((o) => o.code !== 'WRITE_OUTCOME_UNKNOWN');
-    assert.deepEqual(unexpected.map((o) => o.code ?? o.error), [], 'writes fail only as WRITE_OUTCOME_UNKNOWN (in flight on a node that died)');
+    const unexpected = v.failedWrites.filter((o) => o.code !== 'WRITE_OUTCOME_UNKNOWN' && !notSent.includes(o));
+    assert.deepEqual(unexpected.map((o) => o.code ?? o.error), [], 'writes fail only with a known outcome: WRITE_OUTCOME_UNKNOWN (in flight on a node that died) or not sent');
+    assert.deepEqual(notSent.filter((o) => rows.has(`${o.user}/${o.seq}`)).map((o) => o.trace), [], 'a write reported as not sent is not in the data');
   });
 }
 

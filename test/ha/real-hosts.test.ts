@@ -132,7 +132,9 @@ describe('real hosts: namespaces, delay and partitions', { skip: haSkip }, () =>
     console.log(`primary ${leader} cut from the app for ${partitionMillis.toFixed(0)} ms: writes that waited through it and then succeeded ${waited.length}, first write back ${backMillis.toFixed(0)} ms after heal; reads during the partition ${load.reads(t0).filter((o) => o.at < healed && o.ok).length}, failed ${load.failedReads(t0).length}; failed writes ${load.writes(t0).filter((o) => !o.ok).map((o) => o.code ?? o.error).join('; ')}`);
     assert.ok(partitionMillis < FAILOVER_TIMEOUT, 'the partition ended before writes would give up');
     assert.ok(load.writes(t0).filter((o) => o.ok).every((o) => o.host === leader), 'every write ran on the one primary');
-    assert.ok(!r.events.some((e) => e.name === 'split-brain' || e.name === 'primary-changed'), 'no split brain, no other primary');
+    // Events since this test began; the monitor may lose the primary and find the same one again.
+    const splits = r.events.filter((e) => e.at >= t0 && (e.name === 'split-brain' || (e.name === 'primary-changed' && (e.detail as { to?: string }).to !== leader)));
+    assert.deepEqual(splits.map((e) => `${e.name} ${JSON.stringify(e.detail)}`), [], 'no split brain, no other primary');
     assert.deepEqual(load.writes(t0).filter((o) => !o.ok).map((o) => o.code ?? o.error), [], 'writes waited, none failed');
     assert.deepEqual(load.failedReads(t0).map((o) => o.error), [], 'reads went on');
   });

@@ -6,7 +6,8 @@
  * Every operation is bounded (`opBoundMillis`): one that outlives it is recorded as `hung` and the
  * user moves on, so one black-holed connection cannot stop the load.
  */
-import type { Cluster } from '../../src/index.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Cluster, QueryLogEntry } from '../../src/index.js';
 import type { RoutedPgPool } from '../../src/engines/postgres/index.js';
 import { isDbRouterError } from '../../src/index.js';
 import { hostOf, tick, type Host } from './topology.js';
@@ -26,6 +27,18 @@ export interface Op {
   saw?: number;
   error?: string;
   code?: string;
+  /** A failed operation: the statements dbrouter ran for it (alias:reason, ! = failed), the stage, the cause chain. */
+  trace?: string;
+}
+
+/** The statements of the operation running in this async context ('route' events). */
+const traces = new AsyncLocalStorage<string[]>();
+
+/** `alias:reason[!]` with the time since `t0`. */
+function describeFailure(e: unknown, steps: string[], stage: string): string {
+  const chain: string[] = [];
+  for (let c: unknown = e, i = 0; c instanceof Error && i < 4; c = c.cause, i++) chain.push(`${(c as { code?: string }).code ?? c.name}: ${c.message.slice(0, 80)}`);
+  return `stage ${stage}; ran [${steps.join(' ')}]; ${chain.join(' <- ')}`;
 }
 
 export const TABLE = 'ha_history';
@@ -45,6 +58,7 @@ export class Workload {
     readonly pool: RoutedPgPool,
     options: { users: number; writeShare: number; readers?: number; pauseMillis?: number; opBoundMillis?: number; firstUser?: number; arrivalMillis?: number },
   ) {
+    cluster.on('route', (e: QueryLogEntry) => traces.getStore()?.push(`${e.alias}:${e.reason}${e.failed ? '!' : ''}@${Math.round(e.durationMillis)}`));
     const bound = options.opBoundMillis ?? 30_000;
     const first = options.firstUser ?? 0;
     for (let i = 0; i < options.users; i++) this.#loops.push(this.#user(first + i, options.writeShare, options.pauseMillis ?? 10, bound));
@@ -63,7 +77,8 @@ export class Workload {
       if (inFlight.size < 100) {
         const u = user++;
         const start = performance.now();
-        const op = this.cluster.withToken(undefined, () => this.pool.query<{ a: string }>(`INSERT INTO ${TABLE} (u, seq) VALUES ($1, 1) RETURNING host(inet_server_addr()) AS a`, [u]));
+        const steps: string[] = [];
+        const op = traces.run(steps, () => this.cluster.withToken(undefined, () => this.pool.query<{ a: string }>(`INSERT INTO ${TABLE} (u, seq) VALUES ($1, 1) RETURNING host(inet_server_addr()) AS a`, [u])));
         const p = Promise.race([op, new Promise<'hung'>((r) => setTimeout(() => r('hung'), bound).unref())]).then(
           (res) => {
             if (res === 'hung') this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: false, hung: true, seq: 1, error: `no answer within ${bound} ms` });
@@ -71,7 +86,7 @@ export class Workload {
           },
           (e: unknown) => {
             const code = isDbRouterError(e) ? e.code : (e as { code?: string }).code;
-            this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: false, seq: 1, error: (e as Error).message, ...(code ? { code } : {}) });
+            this.ops.push({ kind: 'write', user: u, start, at: performance.now(), ok: false, seq: 1, error: (e as Error).message, trace: describeFailure(e, steps, 'insert'), ...(code ? { code } : {}) });
           },
         );
         inFlight.add(p);
@@ -89,9 +104,12 @@ export class Workload {
       const write = Math.random() < writeShare;
       const seq = write ? ++next : acked;
       const start = performance.now();
-      const op = this.cluster.withToken(token, async () => {
+      const steps: string[] = [];
+      let stage = write ? 'insert' : 'select';
+      const op = traces.run(steps, () => this.cluster.withToken(token, async () => {
         if (write) {
           const { rows } = await this.pool.query<{ a: string }>(`INSERT INTO ${TABLE} (u, seq) VALUES ($1, $2) RETURNING host(inet_server_addr()) AS a`, [user, seq]);
+          stage = 'token';
           return { a: rows[0]!.a, saw: undefined, token: await this.cluster.consistencyToken() };
         }
         const { rows } = await this.pool.query<{ a: string; m: number }>(
@@ -99,7 +117,7 @@ export class Workload {
           [user],
         );
         return { a: rows[0]!.a, saw: rows[0]!.m, token: undefined };
-      });
+      }));
       this.#pending.add(op);
       void op.finally(() => this.#pending.delete(op)).catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
@@ -117,7 +135,7 @@ export class Workload {
         }
       } catch (e) {
         const code = isDbRouterError(e) ? e.code : (e as { code?: string }).code;
-        this.ops.push({ kind: write ? 'write' : 'read', user, start, at: performance.now(), ok: false, seq, error: (e as Error).message, ...(code ? { code } : {}) });
+        this.ops.push({ kind: write ? 'write' : 'read', user, start, at: performance.now(), ok: false, seq, error: (e as Error).message, trace: describeFailure(e, steps, stage), ...(code ? { code } : {}) });
       } finally {
         clearTimeout(timer);
       }
@@ -193,6 +211,8 @@ export function verdict(w: Workload, rows: ReadonlySet<string>): Verdict {
 /** One line for the test log. */
 export function summary(v: Verdict): string {
   const codes = (ops: Op[]) => [...new Set(ops.map((o) => o.code ?? o.error?.slice(0, 60)))].join('; ');
+  const traced = [...v.failedReads, ...v.failedWrites].filter((o) => o.trace !== undefined && o.code !== 'WRITE_OUTCOME_UNKNOWN');
+  if (traced.length) console.log(`failures:\n${traced.slice(0, 12).map((o) => `  ${o.kind} ${(o.at - o.start).toFixed(0)} ms: ${o.trace}`).join('\n')}`);
   return (
     `${v.reads} reads, ${v.writes} writes; failed reads ${v.failedReads.length}${v.failedReads.length ? ` (${codes(v.failedReads)})` : ''}; ` +
     `failed writes ${v.failedWrites.length}${v.failedWrites.length ? ` (${codes(v.failedWrites)})` : ''}; hung ${v.hung.length}; ` +

@@ -6,6 +6,7 @@
 // that the npm process, the demo's node process and every database server are gone.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,20 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/** Whether something accepts TCP connections on `port` (bounded: 2 s). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (v: boolean): void => {
+      socket.destroy();
+      resolve(v);
+    };
+    socket.setTimeout(2000, () => done(true));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 async function until(check: () => boolean, timeoutMillis: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMillis;
   while (Date.now() < deadline) {
@@ -49,22 +64,26 @@ async function until(check: () => boolean, timeoutMillis: number): Promise<boole
   return check();
 }
 
+// `to`: the npm/npx process alone (`kill PID`), or its process group (`kill -- -PGID`: Ctrl-C in a
+// terminal). Not `kill -INT <npx pid>` alone: npx runs us under `sh -c`, npm forwards SIGINT to that
+// shell, and dash holds it until its child exits, so nothing reaches the demo and nothing changes
+// that it could notice. Documented in docs/cli.md.
 const CASES = [
-  ['npm', ['run', 'demo', '--'], 'SIGINT'],
-  ['npm', ['run', 'demo', '--'], 'SIGTERM'],
-  ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGTERM'],
-  // Not `kill -INT <npx pid>`: npx runs us under `sh -c`, npm forwards SIGINT to that shell, and
-  // dash holds it until its child exits; nothing reaches the demo (Ctrl-C in a terminal signals
-  // the whole process group and does stop it). Documented in docs/cli.md.
+  ['npm', ['run', 'demo', '--'], 'SIGINT', 'process'],
+  ['npm', ['run', 'demo', '--'], 'SIGTERM', 'process'],
+  ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGTERM', 'process'],
+  ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGINT', 'group'],
 ] as const;
 
-for (const [npm, args, signal] of CASES) {
-  test(`${npm} ${args.join(' ')}: ${signal} to the ${npm} process stops the demo and every server it started`, { skip, timeout: 120_000 }, async () => {
+for (const [npm, args, signal, to] of CASES) {
+  test(`${npm} ${args.join(' ')}: ${signal} to the ${npm} ${to} stops the demo and every server it started`, { skip, timeout: 120_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dbrouter-demo-signal-'));
     const clusterDir = path.join(dir, 'cluster');
     const child = spawn(npm, [...args, '--port', '0', '--no-traffic', '--dir', clusterDir], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that a group signal reaches npm and its children but not this test.
+      detached: to === 'group',
       env: { ...process.env, FORCE_COLOR: '0' },
     });
     let output = '';
@@ -77,20 +96,32 @@ for (const [npm, args, signal] of CASES) {
       assert.ok(await until(() => /ready in/.test(output) || child.exitCode !== null, 90_000), `the demo did not start:\n${output}`);
       assert.match(output, /ready in/, output);
       tree = descendants(child.pid!);
-      const state = JSON.parse(readFileSync(path.join(clusterDir, 'state.json'), 'utf8')) as { nodes: { pid: number | null }[] };
+      const state = JSON.parse(readFileSync(path.join(clusterDir, 'state.json'), 'utf8')) as { nodes: { pid: number | null; port: number }[] };
       servers = state.nodes.map((n) => n.pid).filter((p): p is number => p !== null);
+      const ports = state.nodes.map((n) => n.port);
       assert.ok(servers.length >= 2 && servers.every(alive), `servers: ${servers.join(', ')}`);
       assert.ok(tree.length > 0);
+      for (const port of ports) assert.ok(await listening(port), `nothing listens on the server port ${port}`);
 
-      child.kill(signal);
+      if (to === 'group') process.kill(-child.pid!, signal);
+      else child.kill(signal);
       const gone = await until(() => child.exitCode !== null || child.signalCode !== null, 30_000);
       const allGone = await until(() => [...tree, ...servers].every((p) => !alive(p)), 30_000);
       assert.ok(gone, `${npm} still running 30 s after ${signal}:\n${output}`);
       assert.ok(allGone, `still running after ${signal}: ${[...tree, ...servers].filter(alive).join(', ')}\n${output}`);
+      for (const port of ports) assert.equal(await listening(port), false, `a server still listens on port ${port}`);
+      for (const url of output.match(/http:\/\/[^\s]+/g) ?? []) assert.equal(await listening(Number(new URL(url).port)), false, `${url} still answers`);
       assert.match(output, /stopped in \d+ ms: cluster, app and dashboard removed/, output);
     } finally {
       for (const p of [...tree, ...servers]) if (alive(p)) process.kill(p, 'SIGKILL');
       if (child.exitCode === null) child.kill('SIGKILL');
+      if (to === 'group') {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // the group is gone already
+        }
+      }
       await exited;
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
 import { HealthMonitor, type HealthMonitorEvents, type HealthMonitorOptions } from '../../src/health/monitor.js';
-import type { MonitoredNode, Prober } from '../../src/health/probe.js';
+import type { MonitoredNode, Prober } from '../../src/engines/probe.js';
 import { postgresProber, type ProbeConnection } from '../../src/engines/postgres/probe.js';
 import { mariadbProber } from '../../src/engines/mysql/probe.js';
 

@@ -153,7 +153,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
       const contextManager = new AsyncLocalStorageContextManager().enable();
       context.setGlobalContextManager(contextManager);
-      const tracing = instrumentCluster(cluster, { tracerProvider: provider });
+      const tracing = instrumentCluster(cluster, { tracerProvider: provider, ...(engine === 'mariadb' ? { dbSystem: 'mariadb' as const } : {}) });
       try {
         const tracer = provider.getTracer('test');
         let port = 0;
@@ -172,7 +172,8 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         assert.equal(read!.attributes['dbrouter.role'], 'replica');
         assert.equal(read!.attributes['dbrouter.reason'], 'select');
         assert.equal(read!.attributes['db.operation.name'], 'SELECT');
-        assert.equal(read!.attributes['db.system.name'], engine === 'postgres' ? 'postgresql' : 'mysql');
+        assert.equal(read!.attributes['db.system.name'], engine === 'postgres' ? 'postgresql' : 'mariadb');
+        assert.equal(read!.attributes['dbrouter.wait.duration'], 0, 'eventual consistency and a primary up: nothing to wait for');
         assert.equal(read!.attributes['server.port'], Number(new URL(local.databases[readAlias]!.url).port));
         assert.equal(read!.attributes['server.address'], '127.0.0.1');
         assert.ok(typeof read!.attributes['db.namespace'] === 'string');
@@ -190,6 +191,63 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         trace.disable();
         await provider.shutdown();
       }
+    });
+
+    test('a statement the server refuses: error.type and db.response.status_code are its code, not its message', async () => {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      const tracing = instrumentCluster(cluster, { tracerProvider: provider });
+      const pool = engine === 'postgres' ? createPgPool(cluster) : createMysqlPool(cluster);
+      try {
+        await assert.rejects((pool as { query(sql: string): Promise<unknown> }).query('SELEC 1'));
+        const span = exporter.getFinishedSpans().at(-1)!;
+        const code = engine === 'postgres' ? '42601' : '1064';
+        assert.equal(span.attributes['db.response.status_code'], code);
+        assert.equal(span.attributes['error.type'], code);
+        assert.equal(span.status.code, 2, 'status ERROR');
+      } finally {
+        tracing.stop();
+        await pool.end();
+        await provider.shutdown();
+      }
+    });
+
+    test('a read that waited for a replica: the wait is an attribute and inside the span', async () => {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      // Read-your-writes that waits (up to 300 ms) for a replica, and no monitor to know better.
+      const waiting = createCluster({
+        databases: Object.fromEntries(Object.entries(local.databases).map(([alias, d]) => [alias, d.url])),
+        consistency: { level: 'session', onBehind: 'wait', waitMillis: 300 },
+        health: false,
+      });
+      const tracing = instrumentCluster(waiting, { tracerProvider: provider });
+      const wdb = openDb(engine, waiting, table);
+      await local.pause('replica1');
+      await local.pause('replica2');
+      try {
+        await wdb.write();
+        const port = await wdb.readPort();
+        const spans = exporter.getFinishedSpans();
+        const read = spans.at(-1)!;
+        assert.equal(port, Number(new URL(local.databases.default!.url).port), 'no replica caught up: the read ran on the primary');
+        assert.equal(read.attributes['dbrouter.alias'], 'default');
+        assert.equal(read.attributes['dbrouter.reason'], 'read-your-writes');
+        const waited = read.attributes['dbrouter.wait.duration'] as number;
+        assert.ok(waited >= 0.29 && waited < 10, `waited ${waited} s, the 300 ms bound and a little`);
+        const seconds = (read.endTime[0] - read.startTime[0]) + (read.endTime[1] - read.startTime[1]) / 1e9;
+        assert.ok(seconds >= waited, `the span (${seconds} s) covers the wait (${waited} s)`);
+        const write = spans.at(-2)!;
+        assert.equal(write.attributes['dbrouter.wait.duration'], 0);
+      } finally {
+        await local.resume('replica1');
+        await local.resume('replica2');
+        tracing.stop();
+        await wdb.end();
+        await waiting.end();
+        await provider.shutdown();
+      }
+      await local.waitForAllReplicas();
     });
   });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gtidDistance, holdsMore, later, lsnDistance, parseLsn, reached } from '../../src/consistency/position.js';
+import { gtidDistance, holdsMore, later, lsnDistance, parseLsn, reached } from '../../src/engines/position-order.js';
 
 test('postgres LSNs compare as 64-bit offsets', () => {
   assert.equal(parseLsn('0/3000148'), 0x3000148n);

@@ -77,6 +77,11 @@ describe('classification: never sent vs. cut mid-flight', () => {
 class Net {
   ran: { alias: string; sql: string }[] = [];
   refused = new Set<string>();
+  /** alias → its pool has no free connection (pg-pool's wait for one times out; nothing is sent). */
+  full = new Set<string>();
+  /** alias → its pool is full once; after that it refuses connections (a primary shutting down), calling `onRefused`. */
+  fullThenRefused = new Set<string>();
+  onRefused: ((alias: string) => void) | undefined;
   /** alias → statements cut mid-flight there (they "ran": recorded, then the connection dies). */
   cut = new Map<string, RegExp>();
   /** Like `cut`, for the first matching statement only. */
@@ -87,7 +92,10 @@ class Net {
     return this.refused.has(alias) ? Promise.reject(refused()) : Promise.resolve();
   }
   run(alias: string, sql: string): Promise<string> {
-    if (this.refused.has(alias)) return Promise.reject(refused());
+    if (this.refused.has(alias)) {
+      this.onRefused?.(alias);
+      return Promise.reject(refused());
+    }
     this.ran.push({ alias, sql });
     if (this.cut.get(alias)?.test(sql)) return Promise.reject(this.cutError());
     if (this.cutOnce.get(alias)?.test(sql)) {
@@ -112,9 +120,15 @@ class FakePgPool extends EventEmitter {
     super();
   }
   query(q: unknown): Promise<QueryResult> {
+    if (this.net.fullThenRefused.delete(this.alias)) {
+      this.net.refused.add(this.alias);
+      return Promise.reject(err('timeout exceeded when trying to connect'));
+    }
+    if (this.net.full.has(this.alias)) return Promise.reject(err('timeout exceeded when trying to connect'));
     return this.net.run(this.alias, text(q)).then(pgResult);
   }
   async connect() {
+    if (this.net.full.has(this.alias)) throw err('timeout exceeded when trying to connect');
     await this.net.connect(this.alias);
     const { net, alias } = this;
     const client = new EventEmitter() as EventEmitter & { query(q: unknown): Promise<QueryResult>; release(e?: unknown): void };
@@ -298,6 +312,57 @@ for (const engine of ['postgres', 'mysql'] as const) {
       await health.stop();
     });
   });
+
+  if (engine === 'postgres') {
+    // Issue 11 (test:ha): a primary partitioned away leaves its pool full of connections stuck
+    // connecting; later statements time out waiting for a pool slot before the monitor has noticed.
+    describe('postgres: the pool has no free connection (pg-pool: timeout exceeded when trying to connect)', () => {
+      test('a write waits for a primary and runs on the promoted replica; a read runs on another replica', async () => {
+        const { db, clock, health, net, killPrimary, promoteReplica1 } = await monitored(engine);
+        killPrimary();
+        net.full.add('default');
+        net.full.add('replica2');
+        const insert = track(db.query('INSERT INTO t VALUES (7)'));
+        const c = await db.client();
+        const held = track(c.query('INSERT INTO t VALUES (8)'));
+        const reads = await Promise.all(Array.from({ length: 6 }, (_, i) => db.query(`SELECT ${i}`)));
+        assert.deepEqual(new Set(reads), new Set(['replica1']), 'reads ran on the replica whose pool had room');
+        await clock.advance(300);
+        assert.equal(insert.settled || held.settled, false, 'the writes wait, not fail');
+        await promoteReplica1();
+        assert.deepEqual([await insert.p, await held.p], ['replica1', 'replica1']);
+        assert.deepEqual(net.where(/^INSERT/), ['replica1', 'replica1'], 'each ran once, on the new primary');
+        c.release();
+        await health.stop();
+      });
+
+      test('a full pool, then the primary refuses the retry (it is shutting down): the write still waits for the new primary', async () => {
+        const { db, clock, health, net, prober, promoteReplica1 } = await monitored(engine);
+        net.fullThenRefused.add('default');
+        net.onRefused = () => prober.behaviour.set('default', refused());
+        const insert = track(db.query('INSERT INTO t VALUES (11)'));
+        await clock.advance(300);
+        assert.equal(insert.settled, false, 'waiting, not failed');
+        await promoteReplica1();
+        assert.equal(await insert.p, 'replica1');
+        assert.deepEqual(net.where('INSERT INTO t VALUES (11)'), ['replica1']);
+        await health.stop();
+      });
+
+      test('a full pool on a healthy primary: tried once more, then the driver\'s error', async () => {
+        const { db, clock, health, net } = await monitored(engine);
+        net.full.add('default');
+        const insert = assert.rejects(db.query('INSERT INTO t VALUES (9)'), /timeout exceeded when trying to connect/);
+        await clock.advance(100);
+        await insert;
+        assert.equal(health.status().primary, 'default', 'no failover over a full pool');
+        net.full.delete('default');
+        await clock.advance(1000);
+        assert.equal(await db.query('INSERT INTO t VALUES (10)'), 'default');
+        await health.stop();
+      });
+    });
+  }
 
   describe(`${engine}: without a health monitor`, () => {
     const plain = (replicas: number) => {

@@ -1,7 +1,7 @@
 // Fakes for the health tests: a clock that moves only when told, and a prober whose every node's
 // answer the test sets.
 import type { Clock, TimerHandle } from '../../src/health/clock.js';
-import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../src/health/probe.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../src/engines/probe.js';
 
 // A clock whose time moves only when the test says; timers fire in order, and the promises they
 // start settle before time moves on.

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HealthMonitor, type HealthMonitorOptions } from '../../src/health/monitor.js';
-import type { MonitoredNode } from '../../src/health/probe.js';
+import type { MonitoredNode } from '../../src/engines/probe.js';
 import { FakeClock, FakeProber, primary, replica } from './health-fakes.js';
 import { sameAddress } from '../../src/health/address.js';
 import { isDbRouterError } from '../../src/errors.js';

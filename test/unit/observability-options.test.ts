@@ -35,4 +35,5 @@ test('instrumentCluster: unknown option, bad queryText, bad provider', () => {
   invalid(() => instrumentCluster(cluster, { queryTxt: true } as unknown as TracingOptions), /unknown option "queryTxt"/);
   invalid(() => instrumentCluster(cluster, { queryText: 'yes' } as unknown as TracingOptions), /queryText/);
   invalid(() => instrumentCluster(cluster, { tracerProvider: {} } as unknown as TracingOptions), /TracerProvider/);
+  invalid(() => instrumentCluster(cluster, { dbSystem: 'maria' } as unknown as TracingOptions), /dbSystem/);
 });

@@ -23,6 +23,7 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
   #closed = false;
   readonly #onClose: () => void;
 
+  /** @internal Made by `mysqlDriver(cluster).createConnection(config)`. */
   constructor(pool: RoutedMysqlPool, queryOptions: Readonly<Record<string, unknown>>, onClose: () => void) {
     super(pool, queryOptions, true);
     this.#onClose = onClose;
@@ -70,9 +71,13 @@ export interface MysqlDriverModule {
   createConnection(config?: unknown): RoutedMysqlStandaloneConnection;
   /** Refused: the cluster already knows its primary and replicas; drop the ORM's replication setting. */
   createPoolCluster(): never;
+  /** mysql2's `escape`: `value` as an SQL literal (needs `mysql2` installed, as every member here). */
   escape(value: unknown): string;
+  /** mysql2's `escapeId`: a quoted identifier (`forbidQualified`: a dot is not a qualifier). */
   escapeId(value: unknown, forbidQualified?: boolean): string;
+  /** mysql2's `format`: `?` and `??` placeholders filled in with escaped values. */
   format(sql: string, values?: unknown): string;
+  /** mysql2's `raw`: a value that `format` and `escape` insert as is (`raw('NOW()')`). */
   raw(sql: string): unknown;
   readonly Types: Readonly<Record<string, number>>;
   readonly Charsets: Readonly<Record<string, number>>;

@@ -58,6 +58,13 @@ export class MysqlEngine implements Engine {
     return typeof n === 'number' && READ_ONLY_ERRNO.has(n);
   }
 
+  // A server's error packet carries its number and SQLSTATE; socket errors have negative errnos and
+  // the mariadb connector's own errors are numbered from 45000.
+  responseCode(err: unknown): string | undefined {
+    const n = errorNumber(err);
+    return typeof n === 'number' && n > 0 && n < 45000 && typeof (err as { sqlState?: unknown }).sqlState === 'string' ? String(n) : undefined;
+  }
+
   isConnectionError(err: unknown): boolean {
     if (isCutForDownNode(err) || connectorCouldNotConnect(err)) return true;
     const code = errorCode(err);

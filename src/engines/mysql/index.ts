@@ -9,4 +9,4 @@
 export { createMysqlPool, RoutedMysqlConnection, RoutedMysqlPool } from './routed-pool.js';
 export type { MysqlConnectionLike, MysqlPoolLike, MysqlQueryInput, MysqlResult, RoutedMysqlPoolOptions } from './routed-pool.js';
 export { mysqlDriver, RoutedMysqlStandaloneConnection, type MysqlDriverModule } from './driver-module.js';
-export { RoutedMysqlCallbackPool, RoutedQuery, isPortableSet, type MysqlQuery } from './routed-pool.js';
+export { RoutedMysqlCallbackPool, RoutedQuery, isPortableSet, type MysqlCallback, type MysqlDoneCallback, type MysqlQuery } from './routed-pool.js';

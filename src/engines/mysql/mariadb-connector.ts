@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, type ClusterInternals, type ConnectionOptions, type HasInternals } from '../../routing/contracts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MILLIS, DEFAULT_KEEPALIVE_DELAY_MILLIS } from '../bounds.js';
@@ -12,20 +13,31 @@ export type MariadbQueryInput = string | { readonly sql: string; readonly [k: st
 
 /** The part of a `mariadb` connector pool connection dbrouter uses. */
 export interface MariadbConnectionLike {
+  /** Runs one statement (text protocol) on this connection. */
   query(sql: unknown, values?: unknown): Promise<unknown>;
+  /** Runs one statement as a prepared statement (binary protocol) on this connection. */
   execute(sql: unknown, values?: unknown): Promise<unknown>;
+  /** Gives the connection back to its pool. */
   release(): Promise<void> | void;
+  /** Closes the connection instead of reusing it (after a connection error). */
   destroy?(): void;
+  /** Listens for the connection's background errors. */
   on?(event: 'error', fn: (err: unknown) => void): unknown;
+  /** Stops listening. */
   off?(event: 'error', fn: (err: unknown) => void): unknown;
 }
 
 /** The part of a `mariadb` connector pool dbrouter uses: a real one, or a fake in tests. */
 export interface MariadbPoolLike {
+  /** One statement on a connection of this node's pool (one-shot reads and writes). */
   query(sql: unknown, values?: unknown): Promise<unknown>;
+  /** The same as a prepared statement (binary protocol). */
   execute(sql: unknown, values?: unknown): Promise<unknown>;
+  /** Checks out a connection of this node (transactions, session state). */
   getConnection(): Promise<MariadbConnectionLike>;
+  /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
+  /** Listens for the pool's background errors (re-emitted as the routed pool's `'error'`) and for connections it hands out (`'acquire'`). */
   on?(event: 'error' | 'acquire', fn: (arg: never) => void): unknown;
 }
 
@@ -34,8 +46,12 @@ interface RawConnection {
   readonly socket?: { readonly destroyed?: boolean; destroy(err?: Error): void; once(event: 'close', fn: () => void): unknown };
 }
 
+/** Options of {@link createMariadbPool}. All optional: one `mariadb` connector pool per node, opened lazily. */
 export interface RoutedMariadbPoolOptions {
-  /** Makes the real pool of one node; default the `mariadb` connector's `createPool(config)`. */
+  /**
+   * Makes the real pool of one node from its connector settings and alias; default the `mariadb`
+   * connector's `createPool(config)`. Called once per node, on the first statement that goes there.
+   */
   readonly createPool?: (config: Record<string, unknown>, alias: string) => MariadbPoolLike;
   /**
    * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
@@ -105,6 +121,7 @@ export class RoutedMariadbPool extends EventEmitter {
   #ended = false;
   #ending: Promise<void> | undefined;
 
+  /** The same as {@link createMariadbPool}. Throws `ENGINE_MISMATCH` for a PostgreSQL cluster. */
   constructor(cluster: HasInternals, options: RoutedMariadbPoolOptions = {}) {
     super();
     this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
@@ -117,6 +134,7 @@ export class RoutedMariadbPool extends EventEmitter {
       query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
       acquire: (i) => this.#pool(i).getConnection(),
       queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      comment: commentMysqlArgs,
       release: (c, err) => {
         if (err !== undefined && err !== false && c.destroy !== undefined) c.destroy();
         else void Promise.resolve(c.release()).catch((e: unknown) => this.#background(e));
@@ -219,6 +237,7 @@ export class RoutedMariadbPool extends EventEmitter {
 export class RoutedMariadbConnection extends EventEmitter {
   readonly #binding: Binding<Args, unknown, MariadbConnectionLike>;
 
+  /** @internal Connections come from `pool.getConnection()`. */
   constructor(binding: Binding<Args, unknown, MariadbConnectionLike>) {
     super();
     this.#binding = binding;
@@ -232,26 +251,36 @@ export class RoutedMariadbConnection extends EventEmitter {
     }
   }
 
+  /**
+   * The connector's `conn.query(sql, values?)`, routed: a read on a replica while the connection is
+   * not bound; a write, a transaction or session state on the primary, which binds it until
+   * `release()`. Rejects with `CLIENT_RELEASED` after `release()`.
+   */
   query(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
     return this.#run('query', sql, values);
   }
 
+  /** As `query`, as a prepared statement (binary protocol). */
   execute(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
     return this.#run('execute', sql, values);
   }
 
+  /** `START TRANSACTION` on the primary; the connection stays there until released. */
   async beginTransaction(): Promise<void> {
     await this.#run('query', 'START TRANSACTION', undefined);
   }
 
+  /** `COMMIT` on the held connection. */
   async commit(): Promise<void> {
     await this.#run('query', 'COMMIT', undefined);
   }
 
+  /** `ROLLBACK` on the held connection. */
   async rollback(): Promise<void> {
     await this.#run('query', 'ROLLBACK', undefined);
   }
 
+  /** A round trip (`SELECT 1`) where the next statement would go: a replica while unbound. */
   async ping(): Promise<void> {
     await this.#run('query', 'SELECT 1', undefined);
   }

@@ -1,8 +1,8 @@
 import type { Connection, ConnectionOptions, QueryError } from 'mysql2';
-import { gtidDistance as distanceOf, holdsMore, reached } from '../../consistency/position.js';
+import { gtidDistance as distanceOf, holdsMore, reached } from '../position-order.js';
 import { DbRouterError } from '../../errors.js';
 import { loadDriver } from '../driver.js';
-import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../probe.js';
 import type { ProbeConnection } from '../postgres/probe.js';
 import { endWithin } from '../bounds.js';
 

@@ -79,6 +79,7 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
   #finished = false;
   readonly #readables = new Set<Readable>();
 
+  /** @internal Routed queries come from a routed pool's or connection's `query()` / `execute()`. */
   constructor(sql: string, input: unknown, values: unknown, source: QuerySource, callback?: MysqlCallback) {
     super();
     this.sql = sql;

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { ConnectionOptions, ConnectionState, FieldPacket, PoolOptions, PrepareStatementInfo, Prepare, QueryError, QueryOptions, QueryResult } from 'mysql2';
 import type { Pool as PromisePool, PreparedStatementInfo } from 'mysql2/promise';
+import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { cutForDownNode } from '../engine.js';
-import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, type Lease, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, leaseFor, prepare, runPrepared, settle as settleRun, started, tagged, type Lease, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -13,17 +14,21 @@ import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
-import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
+import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
 export type { MysqlResult } from './query.js';
-export { RoutedQuery, type MysqlQuery } from './query.js';
+export { RoutedQuery, type MysqlCallback, type MysqlQuery } from './query.js';
 
 /** The part of a `mysql2/promise` pool connection dbrouter uses. */
 export interface MysqlConnectionLike {
+  /** Runs one statement (text protocol) on this connection. */
   query(sql: unknown, values?: unknown): Promise<MysqlResult>;
+  /** Runs one statement as a server-side prepared statement on this connection. */
   execute(sql: unknown, values?: unknown): Promise<MysqlResult>;
+  /** Gives the connection back to its pool. */
   release(): void;
+  /** Closes the connection instead of reusing it (after a connection error or a stream stopped early). */
   destroy?(): void;
   /** A server-side prepared statement on this physical connection (a routed connection's `prepare()`). */
   prepare?(options: string | QueryOptions): Promise<PreparedStatementInfo>;
@@ -35,16 +40,30 @@ export interface MysqlConnectionLike {
 
 /** The part of a `mysql2/promise` Pool dbrouter uses: a real one, or a fake in tests. */
 export interface MysqlPoolLike {
+  /** One statement on a connection of this node's pool (the routed pool's one-shot reads and writes). */
   query(sql: unknown, values?: unknown): Promise<MysqlResult>;
+  /** The same as a server-side prepared statement. */
   execute(sql: unknown, values?: unknown): Promise<MysqlResult>;
+  /** Checks out a connection of this node (transactions, session state, streams). */
   getConnection(): Promise<MysqlConnectionLike>;
+  /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
   /** mysql2's core (callback) pool, an EventEmitter. */
   readonly pool?: EventEmitter;
 }
 
+/**
+ * Options of {@link createMysqlPool}. All optional: `createMysqlPool(cluster)` opens one mysql2 pool
+ * per node, lazily, sized by the cluster's `pool` settings. Unknown keys throw `CONFIG_INVALID`.
+ *
+ * @example
+ *   const pool = createMysqlPool(cluster, { onConnect: ["SET time_zone = '+00:00'"] });
+ */
 export interface RoutedMysqlPoolOptions {
-  /** Makes the real pool of one node; default `mysql2/promise` `createPool(config)`. */
+  /**
+   * Makes the real pool of one node from its mysql2 options and alias; default `mysql2/promise`
+   * `createPool(config)`. Called once per node, on the first statement that goes there.
+   */
   readonly createPool?: (config: PoolOptions, alias: string) => MysqlPoolLike;
   /** Send every statement to this alias (what `cluster.migrate()` uses). */
   readonly pinned?: string;
@@ -80,7 +99,20 @@ export const QUERY_OPTION_KEYS = ['typeCast', 'timezone', 'dateStrings', 'suppor
  */
 const PORTABLE_SET = /^\s*SET\s+(?:(?:SESSION\s+|@@SESSION\.|@@)?(?:time_zone|sql_mode|character_set_(?:client|connection|results)|collation_connection|lc_time_names|group_concat_max_len|div_precision_increment|max_statement_time|max_execution_time)\s*=\s*(?:'[^'\\]*'|"[^"\\]*"|[\w+.:-]+)|NAMES\s+(?:'\w+'|\w+)(?:\s+COLLATE\s+(?:'\w+'|\w+))?)(?:\s*,\s*(?:(?:SESSION\s+|@@SESSION\.|@@)?(?:time_zone|sql_mode|character_set_(?:client|connection|results)|collation_connection|lc_time_names|group_concat_max_len|div_precision_increment|max_statement_time|max_execution_time)\s*=\s*(?:'[^'\\]*'|"[^"\\]*"|[\w+.:-]+)))*\s*;?\s*$/i;
 
-/** Whether `sql` is a session setting that may apply on every node (see {@link PORTABLE_SET}). */
+/**
+ * Whether `sql` is a session setting that may apply on every node: one or more `name = literal`
+ * assignments of `time_zone`, `sql_mode`, `character_set_client|connection|results`,
+ * `collation_connection`, `lc_time_names`, `group_concat_max_len`, `div_precision_increment`,
+ * `max_statement_time` or `max_execution_time`, or `SET NAMES cs [COLLATE c]`; nothing computed, no
+ * user variables. A routed connection replays such a setting on every node instead of binding to
+ * the primary.
+ *
+ * @example
+ * ```ts
+ * isPortableSet("SET time_zone = '+00:00'") // true
+ * isPortableSet('SET @x = 1')               // false: a user variable is state of one connection
+ * ```
+ */
 export function isPortableSet(sql: string): boolean {
   return PORTABLE_SET.test(sql);
 }
@@ -95,8 +127,9 @@ export type MysqlPoolConfig = PoolOptions & { readonly connectionConfig: Connect
 export type MysqlQueryInput = string | QueryOptions | { readonly sql: string; readonly values?: unknown; readonly [k: string]: unknown };
 type Method = 'query' | 'execute';
 type Args = readonly [Method, unknown, unknown];
-type Callback = (err: Error | null, rows?: unknown, fields?: unknown) => void;
-type Done = (err: Error | null) => void;
+type Callback = MysqlCallback;
+/** The callback of `beginTransaction`, `commit`, `rollback`, `ping` and `end` in mysql2's callback form: `err` set on failure. */
+export type MysqlDoneCallback = (err: Error | null) => void;
 /** What mysql2's promise API resolves to: `[rows or OkPacket, fields]`, `T` the caller's claim about the rows. */
 type Result<T extends QueryResult> = [T, FieldPacket[]];
 /** mysql2's core `prepare(sql, cb)` callback. */
@@ -147,7 +180,7 @@ function split(values: unknown, cb: unknown): [unknown, Callback | undefined] {
 /** A promise, or mysql2's `(err) => void` callback form of the same call. */
 function callbackOr<T>(p: Promise<T>, cb: unknown): Promise<T> | undefined {
   if (typeof cb !== 'function') return p;
-  p.then(() => (cb as Done)(null), (e: Error) => (cb as Done)(e));
+  p.then(() => (cb as MysqlDoneCallback)(null), (e: Error) => (cb as MysqlDoneCallback)(e));
   return undefined;
 }
 
@@ -234,6 +267,11 @@ export class RoutedMysqlPool extends EventEmitter {
   /** `undefined` at run time, as on a `mysql2/promise` pool. */
   declare readonly resume: () => void;
 
+  /**
+   * The same as {@link createMysqlPool}. Throws `CONFIG_INVALID` for anything but a cluster or an
+   * unknown option, `ENGINE_MISMATCH` for a PostgreSQL cluster, and `DRIVER_MISSING` when `mysql2`
+   * is not installed and no `createPool` is given.
+   */
   constructor(cluster: HasInternals, options: RoutedMysqlPoolOptions = {}) {
     super();
     checkPoolArguments('createMysqlPool', cluster, INTERNALS, options);
@@ -257,6 +295,7 @@ export class RoutedMysqlPool extends EventEmitter {
       query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      comment: commentMysqlArgs,
       release: (c, err) => this.#releaseInner(c, err),
       rows: async (i, sql) => (await this.#pool(i).query(sql))[0] as Record<string, unknown>[],
     };
@@ -376,7 +415,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return cb === undefined ? this.#run('execute', sql, v) : this[QUERY]('execute', sql, v, cb);
   }
 
-  /** mysql2's callback-API query: a {@link RoutedQuery} over this pool's routing. */
+  /** @internal mysql2's callback-API query: a {@link RoutedQuery} over this pool's routing. */
   [QUERY](method: Method, input: MysqlQueryInput, values: unknown, cb: Callback | undefined): RoutedQuery {
     let sql: string;
     try {
@@ -397,7 +436,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return new RoutedQuery(sql, args[1], values, source, cb);
   }
 
-  /** The statement with this pool's per-query mysql2 options (the statement's own win). */
+  /** @internal The statement with this pool's per-query mysql2 options (the statement's own win). */
   [WITH_OPTIONS](input: unknown): unknown {
     const o = this.#queryOptions;
     if (o === undefined) return input;
@@ -408,7 +447,9 @@ export class RoutedMysqlPool extends EventEmitter {
    * A pool of the same nodes whose every physical connection also runs `statements` on connect:
    * where a connection goes once it set a portable session setting, so that setting applies on
    * replicas too and the connection is not pinned to the primary. `undefined` past
-   * {@link MAX_SESSION_FLAVOURS} distinct set-ups.
+   * `MAX_SESSION_FLAVOURS` (8) distinct set-ups.
+   *
+   * @internal
    */
   [FLAVOUR](statements: readonly string[]): RoutedMysqlPool | undefined {
     const key = statements.join('\n');
@@ -421,7 +462,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return p;
   }
 
-  /** Runs one statement on a node of this pool, outside any routing (a session setting's check). */
+  /** @internal Runs one statement on a node of this pool, outside any routing (a session setting's check). */
   [ON_NODE](index: number, sql: string): Promise<MysqlResult> {
     return this.#pool(index).query(sql);
   }
@@ -431,11 +472,15 @@ export class RoutedMysqlPool extends EventEmitter {
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     const core = this.#core[d.node.index];
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `sql`).
+    const sent = cx.sqlComment === undefined ? sql : tagged(cx, runner, [method, sql, values] as const, d.node, d.reason, d.classification)[1] as string;
     const t0 = started(cx, d);
-    if (core === undefined || t0 !== 0) return settleRun(cx, runner, sql, [method, sql, values] as const, d, t0, method === 'query' ? p.query(sql, values) : p.execute(sql, values));
+    const args = [method, sql, values] as const;
+    if (core === undefined || t0 !== 0) return settleRun({ cx, runner, sql, args, decision: d, t0 }, method === 'query' ? p.query(sent, values) : p.execute(sent, values));
     const frame = currentScope();
     return new Promise<MysqlResult>((resolve, reject) => {
-      core[method](sql, values, (err, rows, fields) => finish(cx, runner, sql, [method, sql, values] as const, d, t0, frame, err, [rows, fields], resolve, reject));
+      const s = { cx, runner, sql, args, decision: d, t0, frame, resolve, reject };
+      core[method](sent, values, (err, rows, fields) => finish(s, err, [rows, fields]));
     });
   }
 
@@ -479,12 +524,12 @@ export class RoutedMysqlPool extends EventEmitter {
     }
   }
 
-  /** A lazily binding connection over this pool's routing (what `getConnection` hands out). */
+  /** @internal A lazily binding connection over this pool's routing (what `getConnection` hands out). */
   [CONNECTION](): RoutedMysqlConnection {
     return new RoutedMysqlConnection(this);
   }
 
-  /** A fresh binding over this pool's nodes, and how a streamed statement borrows its connection. */
+  /** @internal A fresh binding over this pool's nodes, and how a streamed statement borrows its connection. */
   [PARTS](holdAfterWrite = true): { binding: Binding<Args, MysqlResult, MysqlConnectionLike>; lease: LeaseFn } {
     const lease = (sql: string, binding: Binding<Args, MysqlResult, MysqlConnectionLike>, args: Args) =>
       binding.stream(sql).then((s) => {
@@ -571,6 +616,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return undefined;
   }
 
+  /** True once `end()` was called: every statement after it rejects with `POOL_ENDED`. */
   get ended(): boolean {
     return this.#ended;
   }
@@ -599,6 +645,7 @@ export class RoutedMysqlPool extends EventEmitter {
     return mysqlModule().format(sql, values);
   }
 
+  /** `await using pool = createMysqlPool(cluster)`: ends the pool (see `end()`) when the scope exits. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.end();
   }
@@ -632,6 +679,7 @@ export class RoutedMysqlPool extends EventEmitter {
     });
   }
 
+  /** What `console.log` and `util.inspect` show: node count and whether it ended, never a URL or a password. */
   [inspect.custom](): string {
     return `RoutedMysqlPool { nodes: ${this.#cx.nodes.length}, ended: ${this.#ended} }`;
   }
@@ -650,11 +698,17 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
   /** In mysql2's typings only: `undefined` on its own core pool at run time, as here. */
   declare readonly unprepare: (sql: string) => PrepareStatementInfo;
 
+  /** @internal The pool's `pool` property makes it: `createMysqlPool(cluster).pool`. */
   constructor(pool: RoutedMysqlPool) {
     super();
     this.#pool = pool;
   }
 
+  /**
+   * Routes and runs `sql` (text protocol) as mysql2's callback `pool.query`: the callback gets
+   * `(err, rows, fields)`. Returns the {@link RoutedQuery}, which also emits `result`/`fields`/`end`,
+   * streams with `.stream()`, and is thenable.
+   */
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
@@ -663,6 +717,7 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     return this.#pool[QUERY]('query', sql, v, cb);
   }
 
+  /** As `query`, as a server-side prepared statement (mysql2's `pool.execute`). */
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values?: unknown): RoutedQuery;
@@ -671,14 +726,17 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     return this.#pool[QUERY]('execute', sql, v, cb);
   }
 
+  /** Checks out a lazily binding {@link RoutedMysqlConnection} (see the promise pool's `getConnection`). */
   getConnection(callback: (err: Error | null, connection: RoutedMysqlConnection) => void): void {
     this.#pool.getConnection(callback);
   }
 
+  /** mysql2's `pool.releaseConnection(conn)`: the same as `conn.release()`. */
   releaseConnection(connection: { release(): void }): void {
     connection.release();
   }
 
+  /** Ends the pool (see the promise pool's `end()`); without a callback a failure is emitted as `'error'` on the promise pool. */
   end(callback?: (err: Error | null) => void): void {
     if (callback === undefined) this.#pool.end().catch((e: unknown) => this.#pool.emit('error', e));
     else this.#pool.end(callback);
@@ -694,18 +752,22 @@ export class RoutedMysqlCallbackPool extends EventEmitter {
     return this.#pool[CONFIG]();
   }
 
+  /** mysql2's `escape`: `value` as an SQL literal. */
   escape(value: unknown): string {
     return this.#pool.escape(value);
   }
 
+  /** mysql2's `escapeId`: a quoted identifier (`forbidQualified`: a dot is not a qualifier). */
   escapeId(value: string | readonly string[], forbidQualified?: boolean): string {
     return this.#pool.escapeId(value, forbidQualified);
   }
 
+  /** mysql2's `format`: `?` and `??` placeholders filled in with escaped values. */
   format(sql: string, values?: unknown): string {
     return this.#pool.format(sql, values);
   }
 
+  /** `using pool = …`: starts `end()` when the scope exits (a failure is emitted as `'error'`). */
   [Symbol.dispose](): void {
     this.end();
   }
@@ -811,6 +873,12 @@ export class RoutedMysqlConnection extends EventEmitter {
     return 0;
   }
 
+  /**
+   * Runs `sql` (text protocol) where it belongs: a read on a replica while the connection is not
+   * bound, anything else on the primary, which binds it. Returns a {@link RoutedQuery}: await it for
+   * `[rows, fields]`, or pass a callback `(err, rows, fields)`, or `.stream()` it. A portable `SET`
+   * (see {@link isPortableSet}) is replayed on every node instead of binding.
+   */
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
@@ -819,6 +887,7 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this.#query('query', sql, v, cb);
   }
 
+  /** As `query`, as a server-side prepared statement (prepared on each physical connection it runs on). */
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
   execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
@@ -875,27 +944,29 @@ export class RoutedMysqlConnection extends EventEmitter {
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */
   beginTransaction(): Promise<void>;
-  beginTransaction(callback: Done): void;
-  beginTransaction(callback?: Done): Promise<void> | undefined {
+  beginTransaction(callback: MysqlDoneCallback): void;
+  beginTransaction(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(this.#statement('START TRANSACTION'), callback);
   }
 
+  /** `COMMIT` on the held connection; a callback, or a promise when none is given. */
   commit(): Promise<void>;
-  commit(callback: Done): void;
-  commit(callback?: Done): Promise<void> | undefined {
+  commit(callback: MysqlDoneCallback): void;
+  commit(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(this.#statement('COMMIT'), callback);
   }
 
+  /** `ROLLBACK` on the held connection; a callback, or a promise when none is given. */
   rollback(): Promise<void>;
-  rollback(callback: Done): void;
-  rollback(callback?: Done): Promise<void> | undefined {
+  rollback(callback: MysqlDoneCallback): void;
+  rollback(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(this.#statement('ROLLBACK'), callback);
   }
 
   /** A round trip where the next statement would go (a replica while unbound). */
   ping(): Promise<void>;
-  ping(callback: Done): void;
-  ping(callback?: Done): Promise<void> | undefined {
+  ping(callback: MysqlDoneCallback): void;
+  ping(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(this.#statement('SELECT 1'), callback);
   }
 
@@ -944,8 +1015,8 @@ export class RoutedMysqlConnection extends EventEmitter {
    * the session settings it had sent (`SET time_zone`, ...). It stays bound where it was.
    */
   reset(): Promise<void>;
-  reset(callback: Done): void;
-  reset(callback?: Done): Promise<void> | undefined {
+  reset(callback: MysqlDoneCallback): void;
+  reset(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(this.#reset(), callback);
   }
 
@@ -969,8 +1040,8 @@ export class RoutedMysqlConnection extends EventEmitter {
    * cluster (or a pool's `createPool`) with the other user's credentials instead.
    */
   changeUser(options: ConnectionOptions): Promise<void>;
-  changeUser(options: ConnectionOptions, callback: Done): void;
-  changeUser(options: ConnectionOptions, callback?: Done): Promise<void> | undefined {
+  changeUser(options: ConnectionOptions, callback: MysqlDoneCallback): void;
+  changeUser(options: ConnectionOptions, callback?: MysqlDoneCallback): Promise<void> | undefined {
     void options;
     return callbackOr(Promise.reject(unsupported('changeUser()', 'a routed connection runs on connections of several nodes shared with the rest of the pool; create a cluster with the other user\'s credentials instead.')), callback);
   }
@@ -1019,24 +1090,28 @@ export class RoutedMysqlConnection extends EventEmitter {
 
   /** Nothing to do: the connection binds on its first statement (mysql2's `connect(cb)`). */
   connect(): Promise<void>;
-  connect(callback: Done): void;
-  connect(callback?: Done): Promise<void> | undefined {
+  connect(callback: MysqlDoneCallback): void;
+  connect(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callbackOr(Promise.resolve(), callback);
   }
 
   /** Only meaningful on one physical connection; a routed connection has none to pause. */
   pause(): void {}
 
+  /** See `pause()`: nothing to resume. */
   resume(): void {}
 
+  /** mysql2's `escape`: `value` as an SQL literal. */
   escape(value: unknown): string {
     return this.#pool.escape(value);
   }
 
+  /** mysql2's `escapeId`: a quoted identifier (`forbidQualified`: a dot is not a qualifier). */
   escapeId(value: string | readonly string[], forbidQualified?: boolean): string {
     return this.#pool.escapeId(value, forbidQualified);
   }
 
+  /** mysql2's `format`: `?` and `??` placeholders filled in with escaped values. */
   format(sql: string, values?: unknown): string {
     return this.#pool.format(sql, values);
   }
@@ -1048,19 +1123,19 @@ export class RoutedMysqlConnection extends EventEmitter {
   }
 
   /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. Options, as mysql2's, are ignored. */
-  end(callback: Done): void;
-  end(options: unknown, callback: Done): void;
+  end(callback: MysqlDoneCallback): void;
+  end(options: unknown, callback: MysqlDoneCallback): void;
   end(options?: unknown): Promise<void>;
-  end(options?: unknown, callback?: Done): Promise<void> | undefined {
+  end(options?: unknown, callback?: MysqlDoneCallback): Promise<void> | undefined {
     if (!this.#binding.released) this.#binding.release();
     this.#closeOpen();
     return callbackOr(Promise.resolve(), typeof options === 'function' ? options : callback);
   }
 
   /** As `end()`. */
-  close(callback: Done): void;
+  close(callback: MysqlDoneCallback): void;
   close(): Promise<void>;
-  close(callback?: Done): Promise<void> | undefined {
+  close(callback?: MysqlDoneCallback): Promise<void> | undefined {
     return callback === undefined ? this.end() : (this.end(callback), undefined);
   }
 
@@ -1070,10 +1145,12 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#closeOpen();
   }
 
+  /** `using conn = await pool.getConnection()`: releases it when the scope exits (no error if already released). */
   [Symbol.dispose](): void {
     if (!this.#binding.released) this.#binding.release();
   }
 
+  /** `await using conn = …`: as `[Symbol.dispose]`. */
   [Symbol.asyncDispose](): Promise<void> {
     this[Symbol.dispose]();
     return Promise.resolve();

@@ -25,8 +25,14 @@ interface PgModuleParts {
  * `types`, `defaults`, `escapeLiteral`… are pg's own.
  */
 export interface PgDriverModule {
-  readonly Pool: new (config?: unknown) => RoutedPgPool;
-  readonly Client: new (config?: unknown) => RoutedPgClient;
+  readonly Pool: {
+    /** A routed pool over the cluster (`config` ignored: the cluster's databases decide). */
+    new (config?: unknown): RoutedPgPool;
+  };
+  readonly Client: {
+    /** A lazily binding routed client (`config` ignored); `connect()` opens nothing. */
+    new (config?: unknown): RoutedPgClient;
+  };
   readonly types: PgModuleParts['types'];
   readonly defaults: PgModuleParts['defaults'];
   readonly DatabaseError: unknown;
@@ -37,7 +43,9 @@ export interface PgDriverModule {
   readonly utils: unknown;
   /** No native bindings: libraries that look for `pg.native` fall back to this module. */
   readonly native: null;
+  /** pg's `escapeLiteral`: `s` as a quoted SQL string literal. */
   escapeLiteral(s: string): string;
+  /** pg's `escapeIdentifier`: `s` as a quoted SQL identifier. */
   escapeIdentifier(s: string): string;
   /** Ends the pool behind `Client`s of this module (also ended by `cluster.end()`). */
   end(): Promise<void>;

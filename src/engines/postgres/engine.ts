@@ -34,6 +34,12 @@ export class PostgresEngine implements Engine {
     return errorCode(err) === '25006';
   }
 
+  // A server's ErrorResponse (pg's DatabaseError) has a severity; a socket error's code (EPIPE) does not.
+  responseCode(err: unknown): string | undefined {
+    const code = errorCode(err);
+    return typeof code === 'string' && typeof (err as { severity?: unknown }).severity === 'string' ? code : undefined;
+  }
+
   isConnectionError(err: unknown): boolean {
     if (isCutForDownNode(err)) return true;
     const code = errorCode(err);

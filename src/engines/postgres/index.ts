@@ -7,5 +7,5 @@
  *   const pool = createPgPool(createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } }));
  */
 export { createPgPool, RoutedPgClient, RoutedPgPool } from './routed-pool.js';
-export type { PgClientHost, PgClientLike, PgPoolLike, PgQueryInput, RoutedPgPoolOptions } from './routed-pool.js';
+export type { PgCallback, PgClientHost, PgClientLike, PgPoolLike, PgQueryInput, PgTypesLike, RoutedPgPoolOptions } from './routed-pool.js';
 export { pgDriver, type PgDriverModule } from './driver-module.js';

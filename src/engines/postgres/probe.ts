@@ -1,9 +1,9 @@
 import { Socket } from 'node:net';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
-import { holdsMore, lsnDistance, parseLsn, reached } from '../../consistency/position.js';
+import { holdsMore, lsnDistance, parseLsn, reached } from '../position-order.js';
 import { DbRouterError } from '../../errors.js';
 import { loadDriver } from '../driver.js';
-import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../../health/probe.js';
+import type { MonitoredNode, NodeProbe, ProbeResult, Prober } from '../probe.js';
 import { endWithin } from '../bounds.js';
 
 /**

@@ -5,8 +5,9 @@ import type {
   QueryResultRow, Submittable as PgSubmittable,
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
+import { appendSqlComment } from '../../routing/sql-comment.js';
 import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
-import { Binding, dispatch, finish, prepare, runPrepared, settle, started, type NodeRunner } from '../../routing/dispatch.js';
+import { Binding, dispatch, finish, prepare, runPrepared, settle, started, tagged, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { readOnlyInternals } from '../read-only.js';
 import { currentScope } from '../../routing/scopes.js';
@@ -18,18 +19,28 @@ import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 import { applySetup, sessionSetup } from './session-setup.js';
 import { runSubmittable, submittableText } from './submittable.js';
 
-/** The part of a node-postgres client dbrouter uses. */
+/**
+ * The part of a node-postgres client dbrouter uses: what a {@link PgPoolLike}'s `connect()` must
+ * return when you bring your own pools (`createPool`).
+ */
 export interface PgClientLike {
+  /** Runs one statement (text or a config object, with optional values) on this connection. */
   query(text: unknown, values?: unknown): Promise<QueryResult>;
+  /** Gives the connection back to its pool; an error (or `true`) destroys it instead. */
   release(err?: Error | boolean): void;
+  /** Listens for the connection's background errors while a routed client holds it. */
   on(event: 'error', fn: (err: Error) => void): unknown;
+  /** Stops listening, when the routed client gives the connection back. */
   removeListener(event: 'error', fn: (err: Error) => void): unknown;
 }
 
 /** The part of a node-postgres `Pool` dbrouter uses: a real `pg.Pool`, or a fake in tests. */
 export interface PgPoolLike extends EventEmitter {
+  /** One statement on a connection of this node's pool (the routed pool's one-shot reads and writes). */
   query(text: unknown, values?: unknown): Promise<QueryResult>;
+  /** Checks out a connection of this node (transactions, session state, cursors). */
   connect(): Promise<PgClientLike>;
+  /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
   readonly totalCount: number;
   readonly idleCount: number;
@@ -37,8 +48,18 @@ export interface PgPoolLike extends EventEmitter {
   readonly expiredCount?: number;
 }
 
+/**
+ * Options of {@link createPgPool}. All optional: `createPgPool(cluster)` opens one `pg.Pool` per
+ * node, lazily, sized by the cluster's `pool` settings.
+ *
+ * @example
+ *   const pool = createPgPool(cluster, { onConnect: ["SET TIME ZONE 'UTC'"] });
+ */
 export interface RoutedPgPoolOptions {
-  /** Makes the real pool of one node; default `new pg.Pool(config)`. */
+  /**
+   * Makes the real pool of one node from its node-postgres config and alias; default
+   * `new pg.Pool(config)`. Called once per node, on the first statement that goes there.
+   */
   readonly createPool?: (config: PoolConfig, alias: string) => PgPoolLike;
   /** Send every statement to this alias (what `cluster.migrate()` uses). */
   readonly pinned?: string;
@@ -62,14 +83,15 @@ export interface RoutedPgPoolOptions {
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
 export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
 type Callback = (err: Error | null, result?: QueryResult) => void;
-type Cb<R> = (err: Error, result: R) => void;
+/** node-postgres's query callback, as the callback forms of `query` take it. */
+export type PgCallback<R> = (err: Error, result: R) => void;
 
 /** node-postgres's callback form of `Pool#query`. */
 interface CallbackPool {
   query(text: unknown, values: unknown, cb: (err: Error | undefined, res: QueryResult) => void): void;
 }
 
-/** A node-postgres submittable (a cursor or stream): an object with `submit(connection)`. */
+/** @internal A node-postgres submittable (a cursor or stream): an object with `submit(connection)`. */
 export interface Submittable {
   submit: (connection: never) => void;
 }
@@ -80,6 +102,22 @@ function isSubmittable(x: unknown): x is Submittable {
 type Args = readonly [unknown, unknown];
 
 const FORWARDED = ['connect', 'acquire', 'release', 'remove'] as const;
+
+/**
+ * A statement (`[text or config, values]`) with a sqlcommenter comment on its text. A config with
+ * a `name` is a named prepared statement: node-postgres refuses the name with another text.
+ */
+function commentPgArgs(a: Args, make: (prepared: boolean) => string | undefined): Args {
+  const input = a[0];
+  const text = typeof input === 'string' ? input : typeof input === 'object' && input !== null && !isSubmittable(input) ? (input as { text?: unknown }).text : undefined;
+  if (typeof text !== 'string') return a;
+  const name = typeof input === 'object' ? (input as { name?: unknown }).name : undefined;
+  const comment = make(typeof name === 'string' && name !== '');
+  if (comment === undefined) return a;
+  const commented = appendSqlComment(text, comment, 'postgres');
+  if (commented === text) return a;
+  return [typeof input === 'string' ? commented : { ...(input as object), text: commented }, a[1]];
+}
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -106,6 +144,7 @@ interface PgModule {
 
 /** What pg takes as a client's `types` option: anything with `getTypeParser` (a `TypeOverrides`, `pg.types`). */
 export interface PgTypesLike {
+  /** The parser for values of type `oid` in `format` (`text` by default). */
   getTypeParser(oid: number, format?: string): unknown;
 }
 
@@ -132,8 +171,10 @@ const SUBMIT = Symbol('dbrouter.submit');
 const POOL_DEFAULTS = { max: 10, idleTimeoutMillis: 10000, maxUses: Infinity, allowExitOnIdle: false, maxLifetimeSeconds: 0 } as const;
 
 /**
- * What a routed client needs from its pool. Internal: routed clients come from `pool.connect()` or
- * from a driver module's `Client` (see `pgDriver`).
+ * What a routed client needs from its pool. Routed clients come from `pool.connect()` or from a
+ * driver module's `Client` (see `pgDriver`).
+ *
+ * @internal
  */
 export interface PgClientHost {
   readonly cx: ClusterInternals;
@@ -177,6 +218,11 @@ export class RoutedPgPool extends EventEmitter {
   #ended = false;
   #endPromise: Promise<void> | undefined;
 
+  /**
+   * The same as {@link createPgPool}. Throws `CONFIG_INVALID` for anything but a cluster or an
+   * unknown option, `ENGINE_MISMATCH` for a MySQL cluster, and `DRIVER_MISSING` when `pg` is not
+   * installed and no `createPool` is given.
+   */
   constructor(cluster: HasInternals, options: RoutedPgPoolOptions = {}) {
     super();
     checkPoolArguments('createPgPool', cluster, INTERNALS, options);
@@ -197,6 +243,7 @@ export class RoutedPgPool extends EventEmitter {
       query: (i, a) => this.#pool(i).query(a[0], a[1]),
       acquire: (i) => this.#acquire(i),
       queryOn: (c, a) => c.query(a[0], a[1]),
+      comment: commentPgArgs,
       release: (c, err) => this.#releaseInner(c, err, false),
       rows: async (i, sql) => (await this.#pool(i).query(sql)).rows as Record<string, unknown>[],
     };
@@ -300,9 +347,9 @@ export class RoutedPgPool extends EventEmitter {
   query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, values?: QueryConfigValues<I>): Promise<QueryResult<R>>;
-  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: Cb<QueryArrayResult<R>>): void;
-  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: Cb<QueryResult<R>>): void;
-  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: Cb<QueryResult<R>>): void;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: PgCallback<QueryArrayResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: PgCallback<QueryResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: PgCallback<QueryResult<R>>): void;
   query(text: unknown, values?: unknown, callback?: unknown): unknown {
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
@@ -324,12 +371,15 @@ export class RoutedPgPool extends EventEmitter {
     if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f));
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
+    // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `args`).
+    const sent = cx.sqlComment === undefined ? text : tagged(cx, runner, args, d.node, d.reason, d.classification)[0];
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle(cx, runner, sql, args, d, t0, p.query(text, values));
-    const dd = d;
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle({ cx, runner, sql, args, decision: d, t0 }, p.query(sent, values));
+    const decision = d;
     const frame = currentScope();
     return new Promise<QueryResult>((resolve, reject) => {
-      (p as unknown as CallbackPool).query(text, values, (err, res) => finish(cx, runner, sql, args, dd, t0, frame, err, res, resolve, reject));
+      const s = { cx, runner, sql, args, decision, t0, frame, resolve, reject };
+      (p as unknown as CallbackPool).query(sent, values, (err, res) => finish(s, err, res));
     });
   }
 
@@ -462,18 +512,22 @@ export class RoutedPgPool extends EventEmitter {
     return this;
   }
 
+  /** Connections open now, on every node together (pg-pool's `totalCount`; per node: `cluster.poolStats()`). */
   get totalCount(): number {
     return this.#sum('totalCount');
   }
 
+  /** Open connections not in use, on every node together (pg-pool's `idleCount`). */
   get idleCount(): number {
     return this.#sum('idleCount');
   }
 
+  /** Checkouts waiting for a connection, on every node together (pg-pool's `waitingCount`). */
   get waitingCount(): number {
     return this.#sum('waitingCount');
   }
 
+  /** Connections past their `maxLifetimeSeconds` or `maxUses`, not yet closed, on every node together (pg-pool's `expiredCount`). */
   get expiredCount(): number {
     return this.#sum('expiredCount');
   }
@@ -510,6 +564,7 @@ export class RoutedPgPool extends EventEmitter {
     return this.#inner.map((p) => (p === undefined ? undefined : { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
+  /** What `console.log` and `util.inspect` show: node count and connection counts, never a URL or a password. */
   [inspect.custom](): string {
     return `RoutedPgPool { nodes: ${this.#cx.nodes.length}, totalCount: ${this.totalCount}, idleCount: ${this.idleCount}, ended: ${this.#ended} }`;
   }
@@ -539,7 +594,12 @@ export class RoutedPgClient extends EventEmitter {
   #released = false;
   #connection: EventEmitter | undefined;
 
-  /** `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`). */
+  /**
+   * `longLived`: a driver module's `Client`, kept by an ORM's own pool (see `Binding`'s `holdAfterWrite`).
+   * `types`: pg's `new Client({ types })`, the parsers this client falls back to.
+   *
+   * @internal Clients come from `pool.connect()`, `pool.client()` or `pgDriver(cluster).Client`.
+   */
   constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false, types?: PgTypesLike) {
     super();
     this.#host = host;
@@ -551,6 +611,7 @@ export class RoutedPgClient extends EventEmitter {
       query: (i, a) => (this.#settings.length === 0 ? shared.query(i, a) : this.#heldQuery(i, a)),
       acquire: (i) => this.#take(i, this.#settings),
       queryOn: (c, a) => shared.queryOn(c, a),
+      comment: (a, make) => shared.comment(a, make),
       release: (c, err) => host.release(c, err, this.#settings.length > 0),
       rows: (i, sql) => shared.rows(i, sql),
     };
@@ -618,9 +679,9 @@ export class RoutedPgClient extends EventEmitter {
   query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, values?: QueryConfigValues<I>): Promise<QueryResult<R>>;
-  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: Cb<QueryArrayResult<R>>): void;
-  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: Cb<QueryResult<R>>): void;
-  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: Cb<QueryResult<R>>): void;
+  query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: PgCallback<QueryArrayResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: PgCallback<QueryResult<R>>): void;
+  query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: PgCallback<QueryResult<R>>): void;
   /**
    * Runs a statement where the binding says (see {@link RoutedPgPool.connect}). A submittable
    * (`pg-cursor`, `pg-query-stream`) is returned at once: a read runs on a replica that has
@@ -656,7 +717,7 @@ export class RoutedPgClient extends EventEmitter {
     return this.#binding.query(sql, [text, values] as const);
   }
 
-  /** Runs `sub` where its statement belongs; `after` once it is over. */
+  /** @internal Runs `sub` where its statement belongs; `after` once it is over. */
   [SUBMIT](sub: Submittable, after?: () => void): void {
     const sql = submittableText(sub);
     // A statement we cannot read (a custom submittable) runs on the primary.
@@ -703,10 +764,12 @@ export class RoutedPgClient extends EventEmitter {
     return undefined;
   }
 
+  /** `str` as a quoted SQL string literal (node-postgres's `escapeLiteral`; needs `pg` installed). */
   escapeLiteral(str: string): string {
     return pg().escapeLiteral(str);
   }
 
+  /** `str` as a quoted SQL identifier (node-postgres's `escapeIdentifier`; needs `pg` installed). */
   escapeIdentifier(str: string): string {
     return pg().escapeIdentifier(str);
   }
@@ -717,6 +780,7 @@ export class RoutedPgClient extends EventEmitter {
     this.#types.setTypeParser(oid, format, parser);
   }
 
+  /** The parser this client uses for type `oid`: one set with `setTypeParser`, else node-postgres's global one. */
   getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
     return (this.#types ?? new (pg().TypeOverrides)()).getTypeParser(oid, format) as (value: string) => unknown;
   }
@@ -729,6 +793,7 @@ export class RoutedPgClient extends EventEmitter {
   /** Nothing to keep the event loop alive for: a routed client holds its connections through pools. */
   ref(): void {}
 
+  /** Nothing to let go of: see `ref()`. */
   unref(): void {}
 
   /** The primary's settings, as pg's `client.user` / `database` / `host` / `port`. */
@@ -736,14 +801,17 @@ export class RoutedPgClient extends EventEmitter {
     return this.#host.config.user;
   }
 
+  /** See `user`. */
   get database(): string | undefined {
     return this.#host.config.database;
   }
 
+  /** See `user`; `localhost` when the primary names none. */
   get host(): string {
     return this.#host.config.host ?? 'localhost';
   }
 
+  /** See `user`; 5432 when the primary names none. */
   get port(): number {
     return this.#host.config.port ?? 5432;
   }
@@ -758,6 +826,7 @@ export class RoutedPgClient extends EventEmitter {
     return null;
   }
 
+  /** pg's `client.queryQueue`: always empty, for the same reason as `activeQuery`. */
   get queryQueue(): readonly unknown[] {
     return IDLE_QUERY_QUEUE;
   }
@@ -771,6 +840,7 @@ export class RoutedPgClient extends EventEmitter {
     return (this.#connection ??= new EventEmitter()) as Connection;
   }
 
+  /** What `console.log` and `util.inspect` show: the alias the client is bound to, if any, and whether it was released. */
   [inspect.custom](): string {
     return `RoutedPgClient { boundAlias: ${String(this.boundAlias)}, released: ${this.#released} }`;
   }

@@ -1,19 +1,23 @@
+import type { Role } from '../routing/router.js';
+
 /**
  * The contract between the health monitor and an engine: how one node is checked, and how two
  * replication positions of that engine compare. The monitor never branches on the engine; each
  * engine folder implements a `Prober` (`src/engines/postgres/probe.ts`, `src/engines/mysql/probe.ts`).
+ * It sits with the engines, below the health layer that uses it, so that no engine imports health/.
  *
  * @example
  *   const prober: Prober = postgresProber({ connections: { main: {...}, r1: {...} } })
  *   const result = await prober.forNode({ alias: 'r1', configuredRole: 'replica' }).check(signal)
  */
 
-/** What a node is: the primary takes writes, a replica replays the primary's changes. */
-export type Role = 'primary' | 'replica';
+export type { Role };
 
 /** A node as the monitor sees it: a name, the role the configuration gives it, where it listens. */
 export interface MonitoredNode {
+  /** The node's alias, as in the cluster's `databases`. */
   readonly alias: string;
+  /** The role the configuration gives it (or the server reported at start). */
   readonly configuredRole: Role;
   /** `host:port`, to compare with the upstream a replica reports. Optional. */
   readonly address?: string;
