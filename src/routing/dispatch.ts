@@ -576,12 +576,15 @@ export class Binding<A, R, C> {
    * (a server-side prepared statement, a session reset). A free client binds to the primary first
    * (every read through it then sees every write); a bound one keeps its node. Refused inside a
    * read-only transaction on a replica, whose connection goes back when the transaction ends.
+   * `sql`, the statement the held connection is for (a statement to prepare), is classified first,
+   * so a read-only pool refuses a write with `READ_ONLY` here as it would when run.
    */
-  async hold(): Promise<{ readonly conn: C; readonly node: NodeInfo }> {
+  async hold(sql?: string): Promise<{ readonly conn: C; readonly node: NodeInfo }> {
     if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool; check out a new one with connect()/getConnection().');
     if (this.#lost !== undefined) throw this.#lost;
     const cx = this.#cx;
     if (!cx.isReady) await cx.ready();
+    if (sql !== undefined) cx.classify(sql);
     if (this.#mode === READ_ONLY_TX) {
       throw new DbRouterError('UNSUPPORTED', 'This client is in a read-only transaction on a replica, whose connection goes back when it ends: prepare statements after COMMIT (on the primary) or outside the read-only transaction.');
     }

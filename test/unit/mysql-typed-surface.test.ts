@@ -98,3 +98,15 @@ test('prepare() binds a free connection to the primary first; reset() on a free 
   await rejects(conn.reset(), 'CLIENT_RELEASED');
   await pool.end();
 });
+
+test('a read-only pool refuses prepare() of a write with READ_ONLY before anything reaches a server', async () => {
+  const { cluster, net } = fakeCluster('mysql', 2);
+  const pool = createMysqlPool(cluster, { readOnly: true, createPool: (config, alias) => new FakeMysqlPool(net, alias, config) });
+  const conn = await pool.getConnection();
+  const before = { ran: net.ran.length, acquired: net.acquired };
+  await rejects(conn.prepare('DELETE FROM t WHERE id = ?'), 'READ_ONLY');
+  assert.equal(conn.boundAlias, undefined, 'not bound: nothing was held');
+  assert.deepEqual({ ran: net.ran.length, acquired: net.acquired }, before);
+  conn.release();
+  await pool.end();
+});

@@ -976,13 +976,19 @@ export class RoutedMysqlConnection extends EventEmitter {
    * with the core one. A statement handle lives on one physical connection, so this binds the
    * connection to the primary first (as a transaction does) and prepares there; every `execute`
    * of it then runs on the primary and sees every write. Inside a read-only transaction on a
-   * replica it is refused (`UNSUPPORTED`). `conn.execute(sql, values)` needs no `prepare()`: it
+   * replica it is refused (`UNSUPPORTED`), and on a read-only
+   * pool a write (`READ_ONLY`). `conn.execute(sql, values)` needs no `prepare()`: it
    * prepares on whichever node runs it, and reads stay on replicas.
    */
   prepare(options: string | QueryOptions, callback: PrepareCallback): Prepare;
   prepare(options: string | QueryOptions): Promise<PreparedStatementInfo>;
   prepare(options: string | QueryOptions, callback?: PrepareCallback): Prepare | Promise<PreparedStatementInfo> {
-    const held = this.#binding.hold();
+    let held: Promise<{ readonly conn: MysqlConnectionLike }>;
+    try {
+      held = this.#binding.hold(textOf(options));
+    } catch (e) {
+      held = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     if (callback === undefined) {
       return held.then(({ conn }) => {
         if (conn.prepare === undefined) throw unsupported('prepare()', 'this node\'s driver has no prepared statements.');
