@@ -156,7 +156,10 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       await quick.cluster.ready(); // the cluster's first use (roles, first health checks) is not what is timed
       const t1 = performance.now();
       assert.equal((await quick.cluster.withToken(quick.cluster[CONSISTENCY].codec().encode(FUTURE[engine]), () => seen(quick, 0))).alias, 'default');
-      assert.ok(performance.now() - t1 < 200, "onBehind: 'primary' does not wait");
+      // Not timed to the millisecond (a loaded machine): the counters say whether it waited.
+      assert.equal(quick.cluster.consistencyStats().waits, 0, "onBehind: 'primary' does not wait");
+      assert.equal(quick.cluster.consistencyStats().primaryFallbacks, 1);
+      assert.ok(performance.now() - t1 < 1500, 'and answers without a replica wait');
     });
 
     test('with a health monitor running, replica positions and lag come from its checks: no probes of our own', async () => {
