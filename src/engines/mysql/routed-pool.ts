@@ -131,9 +131,9 @@ type Callback = MysqlCallback;
 /** The callback of `beginTransaction`, `commit`, `rollback`, `ping` and `end` in mysql2's callback form: `err` set on failure. */
 export type MysqlDoneCallback = (err: Error | null) => void;
 /** What mysql2's promise API resolves to: `[rows or OkPacket, fields]`, `T` the caller's claim about the rows. */
-type Result<T extends QueryResult> = [T, FieldPacket[]];
+export type MysqlPromiseResult<T extends QueryResult> = [T, FieldPacket[]];
 /** mysql2's core `prepare(sql, cb)` callback. */
-type PrepareCallback = (err: QueryError | null, statement: PrepareStatementInfo) => unknown;
+export type MysqlPrepareCallback = (err: QueryError | null, statement: PrepareStatementInfo) => unknown;
 /** mysql2's core connection, as far as a routed connection's `prepare`/`unprepare` reach it. */
 interface CorePrepare {
   prepare(sql: string | QueryOptions, cb: (err: QueryError | null, statement: PrepareStatementInfo) => void): unknown;
@@ -372,7 +372,7 @@ export class RoutedMysqlPool extends EventEmitter {
    */
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<Result<T>>;
+  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<MysqlPromiseResult<T>>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
@@ -396,7 +396,7 @@ export class RoutedMysqlPool extends EventEmitter {
   /** `pool.execute(sql, values?)`: a server-side prepared statement, as mysql2/promise (with a callback: a {@link RoutedQuery}). */
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<Result<T>>;
+  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): Promise<MysqlPromiseResult<T>>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
@@ -881,7 +881,7 @@ export class RoutedMysqlConnection extends EventEmitter {
    */
   query(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   query(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
+  query<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<MysqlPromiseResult<T>>;
   query(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
     const [v, cb] = split(values, callback);
     return this.#query('query', sql, v, cb);
@@ -890,7 +890,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** As `query`, as a server-side prepared statement (prepared on each physical connection it runs on). */
   execute(sql: MysqlQueryInput, callback: Callback): MysqlQuery;
   execute(sql: MysqlQueryInput, values: unknown, callback: Callback): MysqlQuery;
-  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<Result<T>>;
+  execute<T extends QueryResult = QueryResult>(sql: MysqlQueryInput, values?: unknown): RoutedQuery<MysqlPromiseResult<T>>;
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): RoutedQuery {
     const [v, cb] = split(values, callback);
     return this.#query('execute', sql, v, cb);
@@ -980,9 +980,9 @@ export class RoutedMysqlConnection extends EventEmitter {
    * pool a write (`READ_ONLY`). `conn.execute(sql, values)` needs no `prepare()`: it
    * prepares on whichever node runs it, and reads stay on replicas.
    */
-  prepare(options: string | QueryOptions, callback: PrepareCallback): Prepare;
+  prepare(options: string | QueryOptions, callback: MysqlPrepareCallback): Prepare;
   prepare(options: string | QueryOptions): Promise<PreparedStatementInfo>;
-  prepare(options: string | QueryOptions, callback?: PrepareCallback): Prepare | Promise<PreparedStatementInfo> {
+  prepare(options: string | QueryOptions, callback?: MysqlPrepareCallback): Prepare | Promise<PreparedStatementInfo> {
     let held: Promise<{ readonly conn: MysqlConnectionLike }>;
     try {
       held = this.#binding.hold(textOf(options));
