@@ -38,7 +38,7 @@ const PROMOTE_APPLY_BOUND_MILLIS = 10_000;
 /** How long a former primary gets to show it can follow its new primary before it is rebuilt. */
 const REJOIN_BOUND_MILLIS = 10_000;
 
-interface SlaveStatus extends RowDataPacket {
+interface ReplicaStatusRow extends RowDataPacket {
   Relay_Log_File: string;
   Relay_Log_Pos: number;
   Last_IO_Errno: number;
@@ -137,8 +137,8 @@ export class MariadbEngine implements EngineDriver {
     }
   }
 
-  async #slaveStatus(c: MysqlConnection): Promise<SlaveStatus | undefined> {
-    const [rows] = await c.query<SlaveStatus[]>('SHOW SLAVE STATUS');
+  async #replicaStatus(c: MysqlConnection): Promise<ReplicaStatusRow | undefined> {
+    const [rows] = await c.query<ReplicaStatusRow[]>('SHOW SLAVE STATUS');
     return rows[0];
   }
 
@@ -201,7 +201,7 @@ export class MariadbEngine implements EngineDriver {
   }
 
   async isReplicating(state: ClusterState, node: NodeState): Promise<boolean> {
-    return this.#with(state, node, async (c) => (await this.#slaveStatus(c))?.Slave_IO_Running === 'Yes');
+    return this.#with(state, node, async (c) => (await this.#replicaStatus(c))?.Slave_IO_Running === 'Yes');
   }
 
   async pause(state: ClusterState, node: NodeState): Promise<void> {
@@ -228,7 +228,7 @@ export class MariadbEngine implements EngineDriver {
       // relay log and starts over from gtid_slave_pos, so the SQL thread is pointed at its own
       // relay log coordinates (MASTER_USE_GTID = no keeps them), without delay, and waited for.
       await c.query('STOP SLAVE');
-      const status = await this.#slaveStatus(c);
+      const status = await this.#replicaStatus(c);
       const received = status?.Gtid_IO_Pos ?? '';
       const [applied] = await c.query<RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
       if (status && received !== '' && !reached('mariadb', String(applied[0]?.pos ?? ''), received)) {
@@ -281,7 +281,7 @@ export class MariadbEngine implements EngineDriver {
       if (holdsMore('mariadb', String(own[0]?.binlog ?? ''), target)) return true;
       const deadline = Date.now() + REJOIN_BOUND_MILLIS;
       for (;;) {
-        const s = await this.#slaveStatus(c);
+        const s = await this.#replicaStatus(c);
         if (s && (Number(s.Last_IO_Errno) === 1236 || Number(s.Last_SQL_Errno) !== 0)) return true;
         const [now] = await c.query<RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
         if (reached('mariadb', String(now[0]?.pos ?? ''), target)) return false;
@@ -320,7 +320,7 @@ export class MariadbEngine implements EngineDriver {
         return { position: String(rows[0]?.pos ?? ''), replicating: false, paused: false, lagBytes: null, lagMillis: 0 };
       }
       const [rows] = await c.query<RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
-      const s = await this.#slaveStatus(c);
+      const s = await this.#replicaStatus(c);
       const behind = s?.Seconds_Behind_Master;
       return {
         position: String(rows[0]?.pos ?? ''),

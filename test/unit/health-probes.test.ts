@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgresProbeResult, type CheckRow } from '../../src/engines/postgres/probe.js';
-import { gtidDistance, gtidReached, mysqlProbeResult, type SlaveStatus } from '../../src/engines/mysql/probe.js';
+import { gtidDistance, gtidReached, mysqlProbeResult, type ReplicaStatusRow } from '../../src/engines/mysql/probe.js';
 
 const pgRow = (over: Partial<CheckRow>): CheckRow => ({
   recovery: true, current_lsn: null, receive_lsn: '0/3000100', replay_lsn: '0/3000100', since_replay_ms: 5000,
@@ -34,10 +34,10 @@ test('postgres: WAL waiting to be replayed → lag is the age of the last replay
   assert.equal(unknown.lagMillis, undefined, 'nothing replayed since start: unknown, not 0');
 });
 
-const status = (over: Partial<SlaveStatus>): SlaveStatus => ({
+const status = (over: Partial<ReplicaStatusRow>): ReplicaStatusRow => ({
   Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Seconds_Behind_Master: 0, Master_Host: '127.0.0.1', Master_Port: 3306, Gtid_IO_Pos: '0-1-10', ...over,
 });
-const vars = (ro: number, pos = '0-1-10') => ({ ro, binlog_pos: pos, slave_pos: pos });
+const vars = (ro: number, pos = '0-1-10') => ({ ro, binlog_pos: pos, replica_pos: pos });
 
 test('mariadb: roles from read_only and the replication threads', () => {
   assert.equal(mysqlProbeResult(vars(0), undefined, false, 1).role, 'primary');
@@ -88,6 +88,6 @@ test('issue 9.1: mariadb replication stopped (IO thread No, error 1236, SQL erro
   assert.match(mysqlProbeResult(vars(1), status({ Slave_SQL_Running: 'No', Last_SQL_Errno: 1062 }), false, 1).replicationStopped ?? '', /SQL\) thread stopped with error 1062/);
   assert.equal(mysqlProbeResult(vars(1), status({ Slave_SQL_Running: 'No' }), false, 1).replicationStopped, undefined, 'a paused SQL thread is a pause');
   assert.equal(mysqlProbeResult(vars(1), status({ Slave_IO_Running: 'Connecting', Last_IO_Errno: 2003 }), false, 1).replicationStopped, undefined, 'still retrying its primary');
-  const held = mysqlProbeResult({ ro: 1, binlog_pos: '0-1-10,0-3-11', slave_pos: '0-1-10' }, status({}), false, 1).heldPositions;
+  const held = mysqlProbeResult({ ro: 1, binlog_pos: '0-1-10,0-3-11', replica_pos: '0-1-10' }, status({}), false, 1).heldPositions;
   assert.deepEqual(held, ['0-1-10', '0-1-10,0-3-11'], 'its own binlog too, where a write made on it lands');
 });

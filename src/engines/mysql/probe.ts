@@ -29,9 +29,9 @@ export interface MariadbProberOptions {
   readonly queryTimeoutMillis?: number;
 }
 
-const VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_binlog_pos AS binlog_pos, @@global.gtid_slave_pos AS slave_pos';
+const VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_binlog_pos AS binlog_pos, @@global.gtid_slave_pos AS replica_pos';
 /** MySQL: one GTID set for both, everything the server has applied. */
-const MYSQL_VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_executed AS binlog_pos, @@global.gtid_executed AS slave_pos';
+const MYSQL_VARIABLES_SQL = 'SELECT @@global.read_only AS ro, @@global.gtid_executed AS binlog_pos, @@global.gtid_executed AS replica_pos';
 /** ER_UNKNOWN_SYSTEM_VARIABLE, ER_PARSE_ERROR. */
 const UNKNOWN_VARIABLE = 1193;
 const PARSE_ERROR = 1064;
@@ -39,9 +39,9 @@ const PARSE_ERROR = 1064;
 const DENIED = new Set([1227, 1045]);
 
 /** @internal */
-export interface Variables { ro: number | string; binlog_pos: string | null; slave_pos: string | null }
-/** @internal */
-export interface SlaveStatus {
+export interface Variables { ro: number | string; binlog_pos: string | null; replica_pos: string | null }
+/** @internal A replica status row in the server's own (MariaDB) column names; MySQL's Source/Replica names are mapped onto them. */
+export interface ReplicaStatusRow {
   Slave_IO_Running?: string;
   Slave_SQL_Running?: string;
   Seconds_Behind_Master?: number | string | null;
@@ -139,7 +139,7 @@ export class MariadbProbe implements NodeProbe {
       if (signal.aborted) throw new DbRouterError('NODE_DOWN', 'The check was abandoned.');
       const started = performance.now();
       const vars = await this.#variables(conn);
-      let status: SlaveStatus | undefined;
+      let status: ReplicaStatusRow | undefined;
       if (!this.#denied) {
         try {
           status = await this.#replicaStatus(conn);
@@ -173,10 +173,10 @@ export class MariadbProbe implements NodeProbe {
     return row;
   }
 
-  async #replicaStatus(conn: Connection): Promise<SlaveStatus | undefined> {
+  async #replicaStatus(conn: Connection): Promise<ReplicaStatusRow | undefined> {
     if (this.#flavor === 'mariadb') {
       // Every replication connection (multi-source): the default one ('') describes the replica.
-      const rows = await this.#query<SlaveStatus>(conn, 'SHOW ALL SLAVES STATUS');
+      const rows = await this.#query<ReplicaStatusRow>(conn, 'SHOW ALL SLAVES STATUS');
       return rows.find((r) => !r.Connection_name) ?? rows[0];
     }
     // MySQL 8.0.22+ names it SHOW REPLICA STATUS, with Source/Replica column names.
@@ -257,10 +257,10 @@ const LIMITED =
   'Grant SLAVE MONITOR (REPLICATION CLIENT before MariaDB 10.5.9, and on MySQL) or give the monitor its own credentials (monitor: { user, password }).';
 
 /** @internal What one check's rows mean (exported for unit tests). */
-export function mysqlProbeResult(vars: Variables, status: SlaveStatus | undefined, denied: boolean, rttMillis: number): ProbeResult {
+export function mysqlProbeResult(vars: Variables, status: ReplicaStatusRow | undefined, denied: boolean, rttMillis: number): ProbeResult {
   const readOnly = Number(vars.ro) === 1;
   const binlog = vars.binlog_pos ?? undefined;
-  const applied = vars.slave_pos ?? undefined;
+  const applied = vars.replica_pos ?? undefined;
   const io = status?.Slave_IO_Running;
   const sql = status?.Slave_SQL_Running;
   const replicating = status !== undefined && (io === 'Yes' || io === 'Connecting' || sql === 'Yes');
@@ -318,7 +318,7 @@ export function mysqlProbeResult(vars: Variables, status: SlaveStatus | undefine
  * (`No`, not `Connecting`: it no longer even retries) or any thread error (1236: the primary no
  * longer has, or never had, the history the replica asks for) means it will not catch up by itself.
  */
-function stoppedReason(status: SlaveStatus): string | undefined {
+function stoppedReason(status: ReplicaStatusRow): string | undefined {
   const ioErr = Number(status.Last_IO_Errno ?? 0);
   const sqlErr = Number(status.Last_SQL_Errno ?? 0);
   const reasons: string[] = [];
