@@ -593,6 +593,15 @@ export class Binding<A, R, C> {
       if (wait !== undefined) await wait;
       if (this.#mode === FREE) this.#bind(this.#pinned ?? cx.primary(), STICKY);
     }
+    return this.#boundConnection();
+  }
+
+  /**
+   * The bound node's connection, taken from its pool on first use. A node whose pool cannot give one
+   * unbinds this client (the next statement is routed afresh) and is reported to the monitor.
+   */
+  async #boundConnection(): Promise<{ readonly conn: C; readonly node: NodeInfo }> {
+    const cx = this.#cx;
     const node = this.#node!;
     if (this.#conn === undefined) {
       try {
@@ -651,24 +660,14 @@ export class Binding<A, R, C> {
         };
       }
     }
-    const node = this.#node!;
-    if (this.#conn === undefined) {
-      try {
-        this.#conn = await this.#runner.acquire(node.index);
-      } catch (err) {
-        this.#mode = FREE;
-        this.#node = undefined;
-        if (cx.engine.isConnectionError(err)) cx.connectionError(node, err, true);
-        throw err;
-      }
-    }
+    const { conn, node } = await this.#boundConnection();
     const reason = this.#inTx ? 'transaction' : this.#pinned !== undefined ? 'pinned' : 'sticky';
     const write = c.target === 'primary';
     const t0 = cx.timing ? performance.now() : 0;
     cx.counters.inFlight[node.index]!++;
     let open = true;
     return {
-      conn: this.#conn,
+      conn,
       node,
       done: (err?: unknown) => {
         if (!open) return;
