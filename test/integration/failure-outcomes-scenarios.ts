@@ -7,8 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
 import { createCluster, isDbRouterError, type Cluster } from '../../src/index.js';
 import { createPgPool, type RoutedPgClient } from '../../src/engines/postgres/index.js';
 import { createMysqlPool } from '../../src/engines/mysql/index.js';
@@ -16,6 +14,7 @@ import { watchCluster, type ClusterHealth } from '../../src/health/cluster-healt
 import { createSessionStore, type SessionStore } from '../../src/http/session-store.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
+import { direct, until } from '../harness/direct.js';
 import { createMariadbMonitorUser } from './health-scenarios.js';
 
 type EngineName = 'postgres' | 'mariadb';
@@ -66,32 +65,6 @@ function mysqlApi(cluster: Cluster): Api {
     checkoutCallback: () => new Promise((resolve, reject) => pool.getConnection((e, c) => (e || !c ? reject(e ?? new Error('no connection')) : resolve(wrap(c))))),
     end: () => pool.end(),
   };
-}
-
-/** A plain connection to one node, outside dbrouter: to find and kill a running statement. */
-interface Direct {
-  query(sql: string): Promise<Row[]>;
-  end(): Promise<void>;
-}
-
-async function direct(engine: EngineName, url: string): Promise<Direct> {
-  if (engine === 'postgres') {
-    const c = new pg.Client({ connectionString: url });
-    c.on('error', () => undefined);
-    await c.connect();
-    return { query: async (sql) => (await c.query(sql)).rows as Row[], end: () => c.end() };
-  }
-  const c = await mysql.createConnection({ uri: url });
-  c.on('error', () => undefined);
-  return { query: async (sql) => (await c.query(sql))[0] as Row[], end: () => c.end() };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMillis: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - t0 > timeoutMillis) throw new Error(`${what}: not within ${timeoutMillis} ms`);
-    await delay(10);
-  }
 }
 
 export async function failureOutcomeScenarios(engine: EngineName): Promise<void> {

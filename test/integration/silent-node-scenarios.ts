@@ -10,8 +10,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
 import { createCluster, isDbRouterError, primaryReplica, type Cluster } from '../../src/index.js';
 import { createPgPool } from '../../src/engines/postgres/index.js';
 import { createMysqlPool } from '../../src/engines/mysql/index.js';
@@ -20,6 +18,7 @@ import { watchCluster, type ClusterHealth } from '../../src/health/cluster-healt
 import type { NodeDownEvent } from '../../src/health/monitor.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, ownCluster } from '../harness/clusters.js';
+import { direct, until } from '../harness/direct.js';
 import { startProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { dropPort, packetDropSkip } from '../harness/packet-drop.js';
 
@@ -83,32 +82,6 @@ function mariadbApi(cluster: Cluster): Api {
     },
     end: () => pool.end(),
   };
-}
-
-/** A plain connection to one node's own port, outside dbrouter and the proxy. */
-interface Direct {
-  query(sql: string): Promise<Row[]>;
-  end(): Promise<void>;
-}
-
-async function direct(engine: EngineName, url: string): Promise<Direct> {
-  if (engine === 'postgres') {
-    const c = new pg.Client({ connectionString: url });
-    c.on('error', () => undefined);
-    await c.connect();
-    return { query: async (sql) => (await c.query(sql)).rows as Row[], end: () => c.end() };
-  }
-  const c = await mysql.createConnection({ uri: url });
-  c.on('error', () => undefined);
-  return { query: async (sql) => (await c.query(sql))[0] as Row[], end: () => c.end() };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMillis: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - t0 > timeoutMillis) throw new Error(`${what}: not within ${timeoutMillis} ms`);
-    await delay(10);
-  }
 }
 
 /** Settles `p` and says when (ms since `t0`), without letting a rejection go unhandled. */
