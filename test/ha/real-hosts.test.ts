@@ -116,10 +116,16 @@ describe('real hosts: namespaces, delay and partitions', { skip: haSkip }, () =>
     await until(() => load!.firstWriteAfter(performance.now() - 500), 5000, 'writes flowing');
     const t0 = performance.now();
     let cutAt = Number.POSITIVE_INFINITY;
+    let probeWrite: Promise<{ ok: true; a: string; at: number } | { ok: false; error: string; at: number }> | undefined;
     const partitionMillis = await partitioned(leader, 'app', async (since) => {
       cutAt = since;
       await until(() => r.health.status().primaryAvailable === false, 10_000, 'the monitor sees the primary gone');
       const seen = performance.now();
+      // A write issued now, with the primary known unreachable, must wait for it (not fail, not go elsewhere).
+      probeWrite = r.pool.query<{ a: string }>(`INSERT INTO ${TABLE} (u, seq) VALUES (3000, 1) RETURNING host(inet_server_addr()) AS a`).then(
+        (res) => ({ ok: true as const, a: res.rows[0]!.a, at: performance.now() }),
+        (e: unknown) => ({ ok: false as const, error: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, at: performance.now() }),
+      );
       await until(() => load!.reads(seen).filter((o) => o.ok).length > 100, 10_000, 'reads go on');
       // Writes that began once the drop rules were in place (earlier ones may have got through).
       const duringWrites = load!.writes(since).filter((o) => o.ok && o.start > since);
@@ -129,19 +135,28 @@ describe('real hosts: namespaces, delay and partitions', { skip: haSkip }, () =>
       return performance.now() - t0;
     });
     const healed = performance.now();
+    const probe = await probeWrite!;
+    assert.ok(probe.ok, `the write issued while the primary was known down waited and succeeded (${probe.ok ? '' : probe.error})`);
+    assert.equal(probe.a, `10.233.0.${10 + Number(leader.slice(1))}`, 'it ran on the one primary');
+    assert.ok(probe.at >= healed, 'it was acknowledged only after heal');
     const backMillis = await until(() => load!.firstWriteAfter(healed - 10_000)?.at, 15_000, 'a write acknowledged after heal');
     const waited = load.writes(t0).filter((o) => o.ok && o.start < healed && o.at > healed);
-    console.log(`primary ${leader} cut from the app for ${partitionMillis.toFixed(0)} ms: writes that waited through it and then succeeded ${waited.length}, first write back ${backMillis.toFixed(0)} ms after heal; reads during the partition ${load.reads(t0).filter((o) => o.at < healed && o.ok).length}, failed ${load.failedReads(t0).length}; failed writes ${load.writes(t0).filter((o) => !o.ok).map((o) => o.code ?? o.error).join('; ')}`);
+    console.log(`primary ${leader} cut from the app for ${partitionMillis.toFixed(0)} ms: writes that waited through it and then succeeded ${waited.length} + the probe write (${(probe.at - healed).toFixed(0)} ms after heal), first write back ${backMillis.toFixed(0)} ms after heal; reads during the partition ${load.reads(t0).filter((o) => o.at < healed && o.ok).length}, failed ${load.failedReads(t0).length}; failed writes ${load.writes(t0).filter((o) => !o.ok).map((o) => o.code ?? o.error).join('; ')}`);
     assert.ok(partitionMillis < FAILOVER_TIMEOUT, 'the partition ended before writes would give up');
     assert.ok(load.writes(t0).filter((o) => o.ok).every((o) => o.host === leader), 'every write ran on the one primary');
     // Events since this test began; the monitor may lose the primary and find the same one again.
     const splits = r.events.filter((e) => e.at >= t0 && (e.name === 'split-brain' || (e.name === 'primary-changed' && (e.detail as { to?: string }).to !== leader)));
     assert.deepEqual(splits.map((e) => `${e.name} ${JSON.stringify(e.detail)}`), [], 'no split brain, no other primary');
-    // Writes issued while the primary was unreachable waited for it. A write already in flight when the
-    // traffic stopped is cut once the monitor finds the primary down (its connections are destroyed: no
-    // wait is unbounded) and reports what is known: WRITE_OUTCOME_UNKNOWN (the history test checks it).
+    // Writes issued once the primary was known unreachable waited for it. A write sent before that — in
+    // flight when the traffic stopped, or sent into the silence before the monitor's checks had failed
+    // (the client cannot tell whether the server got it) — is cut once the monitor finds the primary down
+    // (its connections are destroyed: no wait is unbounded) and reports what is known:
+    // WRITE_OUTCOME_UNKNOWN (the history test checks that no acknowledged write was lost).
+    const downAt = r.events.find((e) => e.at >= cutAt && e.name === 'node-down' && (e.detail as { alias?: string }).alias === leader)?.at;
+    assert.ok(downAt !== undefined, `a node-down event for ${leader} during the partition`);
     const failedWrites = load.writes(t0).filter((o) => !o.ok);
-    assert.deepEqual(failedWrites.filter((o) => o.start > cutAt).map((o) => o.code ?? o.error), [], 'writes issued during the partition waited, none failed');
+    console.log(`primary ${leader} found down ${(downAt - cutAt).toFixed(0)} ms after the cut; failed writes issued before the cut ${failedWrites.filter((o) => o.start <= cutAt).length}, between the cut and down ${failedWrites.filter((o) => o.start > cutAt && o.start <= downAt).length}, after down ${failedWrites.filter((o) => o.start > downAt).length}`);
+    assert.deepEqual(failedWrites.filter((o) => o.start > downAt).map((o) => o.code ?? o.error), [], 'writes issued once the primary was known down waited, none failed');
     assert.deepEqual(failedWrites.filter((o) => o.code !== 'WRITE_OUTCOME_UNKNOWN').map((o) => o.code ?? o.error), [], 'a write in flight at the cut: WRITE_OUTCOME_UNKNOWN');
     assert.deepEqual(load.failedReads(t0).map((o) => o.error), [], 'reads went on');
   });
