@@ -9,7 +9,11 @@ import { readOnlyInternals } from '../read-only.js';
 import { loadDriver } from '../driver.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
-export type MariadbQueryInput = string | { readonly sql: string; readonly [k: string]: unknown };
+export type MariadbQueryInput = string | {
+  /** The SQL text: what routing classifies. */
+  readonly sql: string;
+  readonly [k: string]: unknown;
+};
 
 /** The part of a `mariadb` connector pool connection dbrouter uses. */
 export interface MariadbConnectionLike {

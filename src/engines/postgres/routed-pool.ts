@@ -42,9 +42,13 @@ export interface PgPoolLike extends EventEmitter {
   connect(): Promise<PgClientLike>;
   /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
+  /** As `pg.Pool#totalCount`: connections open now. */
   readonly totalCount: number;
+  /** As `pg.Pool#idleCount`: open connections not in use. */
   readonly idleCount: number;
+  /** As `pg.Pool#waitingCount`: checkouts waiting for a connection. */
   readonly waitingCount: number;
+  /** As `pg.Pool#expiredCount`: connections past `maxLifetimeSeconds` or `maxUses`, not yet closed; counted as 0 when absent. */
   readonly expiredCount?: number;
 }
 
@@ -81,7 +85,17 @@ export interface RoutedPgPoolOptions {
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
-export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
+export type PgQueryInput = string | {
+  /** The SQL text: what routing classifies. */
+  readonly text: string;
+  /** As pg's `values`: the parameters `$1`, `$2`, … (never classified, logged or shown). */
+  readonly values?: readonly unknown[];
+  /** As pg's `name`: a named prepared statement, prepared once per connection. */
+  readonly name?: string;
+  /** As pg's `rowMode`: `array` returns each row as an array of values. */
+  readonly rowMode?: 'array';
+  readonly [k: string]: unknown;
+};
 type Callback = (err: Error | null, result?: QueryResult) => void;
 /** node-postgres's query callback, as the callback forms of `query` take it. */
 export type PgCallback<R> = (err: Error, result: R) => void;
