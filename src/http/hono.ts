@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/hono`: read-your-writes across requests for Hono, through a signed token in a cookie
+ * and a header (see {@link honoConsistency}).
+ *
+ * @module
+ */
 import { HttpConsistency, type HttpConsistencyOptions } from './core.js';
 
 export type { HttpConsistencyOptions } from './core.js';

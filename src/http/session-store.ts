@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/session-store`: a session store for express-session, @fastify/session and koa-session
+ * whose every statement runs on the primary (see {@link createSessionStore}).
+ *
+ * @module
+ */
 import { EventEmitter } from 'node:events';
 import { checkSessionStoreOptions } from './options.js';
 import type { Cluster } from '../cluster/cluster.js';

@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/testing`: helpers for an application's tests: record and assert where statements ran,
+ * a one-database test configuration with read-only "replicas", and replica lag on a local cluster.
+ *
+ * @module
+ */
 import { AssertionError } from 'node:assert';
 import type { Cluster } from '../cluster/cluster.js';
 import { SAME_SERVER, type DatabaseObject } from '../cluster/config.js';

@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/mariadb`: a routed pool with the `mariadb` connector's promise API over a
+ * MySQL/MariaDB cluster (for Prisma's MariaDB adapter and other code written for that connector).
+ *
+ * @module
+ */
 import { EventEmitter } from 'node:events';
 import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';

@@ -198,6 +198,9 @@ export interface PgClientHost {
   readonly config: ClientConfig;
 }
 
+// The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgPool extends Omit<Pool, keyof EventEmitter | 'query' | 'connect' | 'end' | 'options' | 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount' | 'ending' | 'ended'> {}
 /**
  * A node-postgres `Pool` that routes: reads to replicas, writes to the primary, under any code
  * that takes a `pg.Pool` (Kysely's `PostgresDialect`, Drizzle's `node-postgres`, Prisma's
@@ -211,9 +214,6 @@ export interface PgClientHost {
  *   const pool = createPgPool(cluster);
  *   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
  */
-// The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgPool extends Omit<Pool, keyof EventEmitter | 'query' | 'connect' | 'end' | 'options' | 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount' | 'ending' | 'ended'> {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
@@ -587,6 +587,8 @@ export class RoutedPgPool extends EventEmitter {
 /** What a routed client says when it has no connection to describe: no query is running. */
 const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
@@ -594,8 +596,6 @@ const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
  * (`SET …`, `RESET …`, `DISCARD ALL`) sent while it is not bound is remembered and replayed on every
  * node connection it uses (they are reset when it is released), so it keeps reading on replicas.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgClient extends EventEmitter {
   readonly #host: PgClientHost;
