@@ -46,7 +46,7 @@ export interface DashboardStatement {
 
 /** What `GET <mount>/state` answers: everything the page draws. JSON-safe, no credential. */
 export interface DashboardState {
-  /** The server: `PostgreSQL`, `MySQL`, or `MariaDB` (once a node answered `SELECT VERSION()`). */
+  /** The server: `PostgreSQL`, `MySQL`, or `MariaDB` once the first node's `SELECT VERSION()` said so. */
   readonly engine: string;
   /** `Date.now()` when this state was built. */
   readonly now: number;
