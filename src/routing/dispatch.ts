@@ -350,6 +350,22 @@ const READ_ONLY_NEXT: Classification = Object.freeze({
   tables: Object.freeze([]),
 });
 
+/**
+ * A PostgreSQL standby refuses SERIALIZABLE and READ WRITE transactions: asked for right after a
+ * read-only BEGIN that went to a replica, the transaction moves to the primary (nothing ran in it).
+ */
+const NEEDS_PRIMARY_TX = /^\s*set\s+transaction\b[^;]*\b(?:serializable|read\s+write)\b/i;
+
+/** How a read-only BEGIN moved to the primary is routed: as a BEGIN (the primary). */
+const BEGIN_ON_PRIMARY: Classification = Object.freeze({
+  target: 'primary',
+  reason: 'transaction-begin',
+  verb: 'BEGIN',
+  effect: 'begin',
+  readOnly: false,
+  tables: Object.freeze([]),
+});
+
 const FREE = 0;
 const STICKY = 1;
 const READ_ONLY_TX = 2;
@@ -370,6 +386,8 @@ export class Binding<A, R, C> {
   #conn: C | undefined;
   #inTx = false;
   #txWrote = false;
+  /** A read-only BEGIN that ran on a replica and nothing since: the transaction can still move. */
+  #movable: { readonly sql: string; readonly args: A } | undefined;
   #released = false;
   /** Set when the held connection died: every statement until `release()` fails with it. */
   #lost: DbRouterError | undefined;
@@ -416,6 +434,11 @@ export class Binding<A, R, C> {
     if (this.#lost !== undefined) return Promise.reject(this.#lost);
     const cx = this.#cx;
     if (!cx.isReady) return cx.ready().then(() => this.#query(sql, args, retried));
+    const movable = this.#movable;
+    if (movable !== undefined) {
+      this.#movable = undefined;
+      if (this.#mode === READ_ONLY_TX && this.#inTx && NEEDS_PRIMARY_TX.test(sql)) return this.#moveToPrimary(movable, sql, args, retried);
+    }
     try {
       const c = cx.classify(sql);
       // `SET TRANSACTION … READ ONLY` held a replica for the next transaction; anything but a BEGIN
@@ -447,6 +470,25 @@ export class Binding<A, R, C> {
     // A misrouted read wrote on the primary: the client stays there, as after any write.
     else return dispatch(this.#cx, this.#runner, sql, args, d, (primary) => this.#bind(primary, STICKY), retried);
     return this.#runBound(sql, args, c, retried, d.waitedMillis);
+  }
+
+  /**
+   * The statement asks for what a standby refuses (SERIALIZABLE, READ WRITE) in a read-only
+   * transaction on a replica in which nothing ran yet: its connection is closed (the server rolls
+   * the empty transaction back), the BEGIN runs again on the primary, then the statement.
+   */
+  async #moveToPrimary(begun: { readonly sql: string; readonly args: A }, sql: string, args: A, retried: boolean): Promise<R> {
+    const cx = this.#cx;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#mode = FREE;
+    this.#node = undefined;
+    this.#inTx = false;
+    if (conn !== undefined) this.#runner.release(conn, new DbRouterError('UNSUPPORTED', 'A read-only transaction on a replica moved to the primary before its first statement.'));
+    const wait = cx.beforeWrite();
+    if (wait !== undefined) await wait;
+    await this.#free(begun.sql, begun.args, BEGIN_ON_PRIMARY, cx.route(begun.sql, BEGIN_ON_PRIMARY), false, retried);
+    return this.#query(sql, args, retried);
   }
 
   #bind(node: NodeInfo, mode: number): void {
@@ -492,6 +534,7 @@ export class Binding<A, R, C> {
     if (begins) {
       this.#inTx = true;
       this.#txWrote = false;
+      if (c.reason === 'transaction-read-only' && node.role === 'replica' && this.#mode === READ_ONLY_TX) this.#movable = { sql, args };
     } else if (c.effect === 'end') {
       const wrote = this.#inTx && this.#txWrote;
       this.#inTx = false;
@@ -700,6 +743,7 @@ export class Binding<A, R, C> {
   release(err?: unknown): void {
     if (this.#released) throw new DbRouterError('CLIENT_RELEASED', 'release() was called twice on the same client; release each checked-out client once.');
     this.#released = true;
+    this.#movable = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
     this.#mode = FREE;

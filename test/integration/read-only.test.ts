@@ -207,7 +207,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       assert.deepEqual((await primaryRows()).map((r) => [Number(r.id), Number(r.v)]), [[1, 10]], 'the primary has its one row, unchanged');
     });
 
-    test('a transaction: READ ONLY on a replica, a plain one on the primary; a write inside is refused and the transaction goes on', async () => {
+    test('a transaction, READ ONLY or plain, on a replica; a write inside is refused and the transaction goes on', async () => {
       const c = await ro.client();
       try {
         await c.q(engine === 'postgres' ? 'BEGIN READ ONLY' : 'START TRANSACTION READ ONLY');
@@ -222,7 +222,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         await c.q(engine === 'postgres' ? 'BEGIN' : 'START TRANSACTION');
         await c.q(engine === 'postgres' ? "SET LOCAL statement_timeout = '5s'" : 'SET @ro_pool_var = 1');
         const p = await c.q(`SELECT count(*) AS n, ${PORT} AS port FROM ro_pool_items`);
-        assert.equal(where(p), local.primaryAlias, 'a plain BEGIN runs where it always does: the primary');
+        assert.match(where(p)!, /^replica/, 'a plain BEGIN on a read-only pool can only read: it runs on a replica');
         await c.q('SAVEPOINT s1');
         await assert.rejects(c.q('UPDATE ro_pool_items SET v = 99'), refusedReadOnly);
         await c.q('ROLLBACK TO SAVEPOINT s1');
@@ -235,6 +235,48 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       }
       assert.deepEqual((await primaryRows()).map((r) => [Number(r.id), Number(r.v)]), [[1, 10]]);
     });
+
+    if (engine === 'postgres') {
+      test('a transaction that asks for SERIALIZABLE (refused by a standby) runs on the primary, also when it asks after a plain BEGIN', async () => {
+        const c = await ro.client();
+        try {
+          const { statements } = await recordStatements(ro.cluster, async () => {
+            await c.q('BEGIN');
+            await c.q('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+            const a = await c.q(`SELECT current_setting('transaction_isolation') AS iso, pg_is_in_recovery() AS standby, ${PORT} AS port FROM ro_pool_items`);
+            assert.equal(where(a), local.primaryAlias, 'moved to the primary before its first statement');
+            assert.deepEqual([a[0]!.iso, a[0]!.standby], ['serializable', false]);
+            await assert.rejects(c.q('DELETE FROM ro_pool_items'), refusedReadOnly, 'still read-only there');
+            await c.q('COMMIT');
+          });
+          assert.deepEqual(
+            statements.map((s) => [s.reason, s.role]),
+            [['transaction', 'replica'], ['transaction', 'primary'], ['transaction', 'primary'], ['transaction', 'primary'], ['transaction', 'primary']],
+            'BEGIN on a replica, then BEGIN, SET, SELECT and COMMIT on the primary',
+          );
+          await c.q('BEGIN ISOLATION LEVEL SERIALIZABLE');
+          const b = await c.q(`SELECT current_setting('transaction_isolation') AS iso, ${PORT} AS port FROM ro_pool_items`);
+          assert.equal(where(b), local.primaryAlias);
+          assert.equal(b[0]!.iso, 'serializable');
+          await c.q('COMMIT');
+        } finally {
+          c.release();
+        }
+        // Repeatable read is fine on a standby: it stays on a replica (a fresh client: one that ran a
+        // transaction on the primary keeps the primary until it is released, as on any pool).
+        const d = await ro.client();
+        try {
+          await d.q('BEGIN');
+          await d.q('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+          const r = await d.q(`SELECT current_setting('transaction_isolation') AS iso, ${PORT} AS port FROM ro_pool_items`);
+          assert.match(where(r)!, /^replica/);
+          assert.equal(r[0]!.iso, 'repeatable read');
+          await d.q('COMMIT');
+        } finally {
+          d.release();
+        }
+      });
+    }
 
     test('streams: a streamed read runs on a replica, a streamed write is refused', async () => {
       const rows = await ro.stream(`SELECT id, ${PORT} AS port FROM ro_pool_items`);

@@ -79,8 +79,12 @@ test('pg: a read-only pool refuses before any node (pool, callback form, free an
   await assert.rejects(client.query('INSERT INTO t VALUES (3)'), refused, 'a client bound in a read-only transaction');
   await client.query('COMMIT');
   await client.query('BEGIN');
-  assert.equal(client.boundAlias, 'default', 'a plain BEGIN binds to the primary, as on any pool');
+  assert.match(client.boundAlias!, /^replica/, 'a plain BEGIN can only read here: it binds to a replica');
   await client.query('SAVEPOINT s1');
+  await assert.rejects(client.query('DELETE FROM t'), refused, 'a client bound in a plain transaction');
+  await client.query('ROLLBACK');
+  await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+  assert.equal(client.boundAlias, 'default', 'SERIALIZABLE (refused by a standby) binds to the primary');
   await assert.rejects(client.query('DELETE FROM t'), refused, 'a client bound to the primary');
   await client.query('ROLLBACK');
   client.release();
