@@ -160,6 +160,10 @@ const APPLY_SET = Symbol('dbrouter.mysql.applySet');
 const DESTROY = Symbol('dbrouter.mysql.destroy');
 const CONNECTION = Symbol('dbrouter.mysql.connection');
 const CONFIG = Symbol('dbrouter.mysql.config');
+const POOL_EVENT = Symbol('dbrouter.mysql.poolEvent');
+/** The pool events of mysql2 a routed pool passes on from its node pools. */
+const POOL_EVENTS = ['connection', 'acquire', 'release', 'enqueue'] as const;
+type PoolEvent = (typeof POOL_EVENTS)[number];
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -330,6 +334,7 @@ export class RoutedMysqlPool extends EventEmitter {
     const core = p.pool as Partial<CorePool> | undefined;
     this.#core[index] = typeof core?.query === 'function' && typeof core.execute === 'function' ? (core as CorePool) : undefined;
     p.pool?.on('error', (err: unknown) => this.#background(err));
+    for (const event of POOL_EVENTS) p.pool?.on(event, (conn: unknown) => this[POOL_EVENT](event, conn));
     // mysql2's 'connection' comes once a connection has connected (a connection still connecting is
     // left out: cutting it would fail a statement that never reached the server as if it had).
     const open = new Set<Socketed>();
@@ -348,6 +353,21 @@ export class RoutedMysqlPool extends EventEmitter {
   #background(err: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
     else this.#cx.backgroundError(err);
+  }
+
+  /**
+   * @internal A node pool's `'connection'`/`'acquire'`/`'release'`/`'enqueue'`, on this pool and
+   * its callback face, with that node's physical (core) connection: `pool.on('connection', (c) =>
+   * c.query('SET ...'))` sets up every new connection of every node, as on a mysql2 pool.
+   */
+  [POOL_EVENT](event: PoolEvent, conn: unknown): void {
+    if (event === 'enqueue') {
+      this.emit(event);
+      this.#callbackPool?.emit(event);
+      return;
+    }
+    this.emit(event, conn);
+    this.#callbackPool?.emit(event, conn);
   }
 
   async #acquire(index: number): Promise<MysqlConnectionLike> {
@@ -461,6 +481,10 @@ export class RoutedMysqlPool extends EventEmitter {
     if (p === undefined) {
       if (this.#flavours.size >= MAX_SESSION_FLAVOURS || this.#ended) return undefined;
       p = new RoutedMysqlPool(this.#cluster, { ...this.#options, onConnect: [...this.#onConnect, ...statements] });
+      const flavour = p;
+      for (const event of POOL_EVENTS) flavour.on(event, (conn: unknown) => {
+        if (this.listenerCount(event) > 0 || (this.#callbackPool?.listenerCount(event) ?? 0) > 0) this[POOL_EVENT](event, conn);
+      });
       this.#flavours.set(key, p);
     }
     return p;
