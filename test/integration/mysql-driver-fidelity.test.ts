@@ -9,7 +9,9 @@ import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { createCluster, type Cluster } from '../../src/index.js';
 import { createRequire } from 'node:module';
-import { createMysqlPool, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
+import { createMysqlPool, mysqlDriver, type RoutedMysqlPool } from '../../src/engines/mysql/index.js';
+import { isDbRouterError } from '../../src/errors.js';
+import { createMariadbPool } from '../../src/engines/mysql/mariadb-connector.js';
 import { CORE_POOL_CONNECTION, PROMISE_POOL_CONNECTION } from '../unit/mysql2-typed-members.js';
 import type { LocalCluster } from '../../src/local/index.js';
 import { engineSkip, sharedCluster } from '../harness/clusters.js';
@@ -248,5 +250,105 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     // One connection per node: the reset one was closed, a new one answers.
     const [[next]] = (await within(5000, cluster.using('default', () => pool.query('SELECT @fid_v AS v')), 'default after release')) as [{ v: unknown }[], unknown];
     assert.equal(next!.v, null);
+  });
+  // mysql2 runs a connection's commands one at a time in the order issued; code that fires
+  // statements without waiting (mysql2's own tests, old callback code) relies on it.
+  test('a checked-out connection runs statements issued without waiting in order, on one session; release() right after lets them finish', async () => {
+    const conn = await pool.getConnection();
+    const done: string[] = [];
+    const results = new Promise<unknown>((resolve, reject) => {
+      const step = (name: string) => (err: Error | null, rows?: unknown) => {
+        if (err) reject(err);
+        done.push(name);
+        if (name === 'select') resolve(rows);
+      };
+      conn.query('CREATE TEMPORARY TABLE fid_tmp (i int)', step('create'));
+      conn.query('INSERT INTO fid_tmp VALUES (1), (2)', step('insert'));
+      conn.query('SELECT i, @@port AS port FROM fid_tmp ORDER BY i', step('select'));
+    });
+    conn.release();
+    // A statement issued after release() is refused, not queued.
+    await assert.rejects(conn.query('SELECT 1'), (e: unknown) => isDbRouterError(e, 'CLIENT_RELEASED'));
+    const rows = (await within(5000, results, 'queued statements')) as { i: number; port: number }[];
+    assert.deepEqual(done, ['create', 'insert', 'select']);
+    assert.deepEqual(rows.map((r) => r.i), [1, 2]);
+    assert.equal(portOf.get(Number(rows[0]!.port)), 'default', 'the temporary table binds the connection to the primary');
+    assert.deepEqual(cluster.queries.filter((q) => q.sql.includes('fid_tmp')).map((q) => q.alias), ['default', 'default', 'default']);
+    // The one primary connection went back once they had run.
+    await within(5000, cluster.using('default', () => pool.query('SELECT 1')), 'default after release');
+  });
+
+  test("a driver module's connection: reads issued without waiting run in order on replicas, end() waits for them and then calls back", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    const order: string[] = [];
+    const ports: number[] = [];
+    await within(5000, new Promise<void>((resolve, reject) => {
+      for (const n of [1, 2, 3]) {
+        conn.query(`SELECT @@port AS port, ${n} AS n`, (err, rows) => {
+          if (err) return reject(err);
+          const row = (rows as { port: number; n: number }[])[0]!;
+          order.push(`q${row.n}`);
+          ports.push(Number(row.port));
+        });
+      }
+      conn.end((err) => (err ? reject(err) : (order.push('end'), resolve())));
+    }), 'end');
+    assert.deepEqual(order, ['q1', 'q2', 'q3', 'end']);
+    for (const port of ports) assert.match(portOf.get(port)!, /^replica/);
+    assert.equal(conn._closing, true);
+  });
+
+  test('a stream stopped early on a checked-out connection lets the next statement run', async () => {
+    const conn = await pool.getConnection();
+    try {
+      const q = conn.query(`SELECT v FROM ${TABLE} ORDER BY id`);
+      const next = conn.query('SELECT 2 AS two');
+      for await (const row of q.stream({ highWaterMark: 1 })) {
+        assert.ok(row);
+        break;
+      }
+      const [rows] = await within(5000, next, 'the statement after the stopped stream');
+      assert.deepEqual(rows, [{ two: 2 }]);
+    } finally {
+      conn.release();
+    }
+  });
+  test("pool events: 'connection' with each new physical connection of any node (set-up run there applies on replicas), 'acquire'/'release' with it", async () => {
+    const fresh = createMysqlPool(cluster);
+    const connected: string[] = [];
+    const counts = { acquire: 0, release: 0, callbackFace: 0 };
+    fresh.on('connection', (c: { config: { port: number }; query(sql: string): unknown }) => {
+      connected.push(portOf.get(c.config.port)!);
+      c.query('SET @fid_conn = 7');
+    });
+    fresh.on('acquire', () => counts.acquire++);
+    fresh.on('release', () => counts.release++);
+    fresh.pool.on('connection', () => counts.callbackFace++);
+    try {
+      const [[read]] = (await fresh.query('SELECT @fid_conn AS v, @@port AS port')) as [{ v: number; port: number }[], unknown];
+      assert.match(portOf.get(Number(read!.port))!, /^replica/);
+      assert.equal(Number(read!.v), 7, "the 'connection' listener's statement ran first on that replica connection");
+      const [[onPrimary]] = (await cluster.using('default', () => fresh.query('SELECT @fid_conn AS v'))) as [{ v: number }[], unknown];
+      assert.equal(Number(onPrimary!.v), 7);
+      assert.ok(connected.includes('default') && connected.some((a) => a.startsWith('replica')), `connections seen on ${connected.join(', ')}`);
+      assert.equal(counts.callbackFace, connected.length, 'the callback face hears the same events');
+      assert.ok(counts.acquire >= 2 && counts.release >= 2, `acquire ${counts.acquire}, release ${counts.release}`);
+    } finally {
+      await fresh.end();
+    }
+  });
+
+  test("the mariadb connector pool passes on the connector's 'connection', 'acquire' and 'release' events", async () => {
+    const mpool = createMariadbPool(cluster);
+    const events: string[] = [];
+    for (const e of ['connection', 'acquire', 'release'] as const) mpool.on(e, (c: unknown) => events.push(c === undefined ? `${e}:none` : e));
+    try {
+      const rows = (await mpool.query('SELECT @@port AS port')) as { port: number }[];
+      assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+      assert.ok(events.includes('connection') && events.includes('acquire'), events.join(', '));
+      assert.ok(!events.some((e) => e.endsWith(':none')), 'each event carries its connection');
+    } finally {
+      await mpool.end();
+    }
   });
 });

@@ -21,6 +21,7 @@ function queryOptionsOf(config: unknown): Record<string, unknown> {
  */
 export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
   #closed = false;
+  #closeCalled = false;
   readonly #onClose: () => void;
 
   /** @internal Made by `mysqlDriver(cluster).createConnection(config)`. */
@@ -47,21 +48,24 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
   override end(options: unknown, callback: (err: Error | null) => void): void;
   override end(options?: unknown): Promise<void>;
   override end(options?: unknown, callback?: (err: Error | null) => void): Promise<void> | undefined {
-    this.#close();
+    // As mysql2's: statements issued before end() still run; the shared pool may close after them.
+    const p = super.end().then(() => this.#close());
+    this.#closed = true;
     const cb = typeof options === 'function' ? (options as (err: Error | null) => void) : callback;
-    if (cb === undefined) return super.end();
-    super.end(cb);
+    if (cb === undefined) return p;
+    p.then(() => cb(null), (e: Error) => cb(e));
     return undefined;
   }
 
   override destroy(): void {
     super.destroy();
+    this.#closed = true;
     this.#close();
   }
 
   #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#closeCalled) return;
+    this.#closeCalled = true;
     this.#onClose();
   }
 }

@@ -48,7 +48,7 @@ export interface MariadbPoolLike {
   /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
   /** Listens for the pool's background errors (re-emitted as the routed pool's `'error'`) and for connections it hands out (`'acquire'`). */
-  on?(event: 'error' | 'acquire', fn: (arg: never) => void): unknown;
+  on?(event: 'error' | 'acquire' | 'connection' | 'release' | 'enqueue', fn: (arg: never) => void): unknown;
 }
 
 /** The connector's own connection object, as its pool's `'acquire'` event hands it out. */
@@ -160,6 +160,12 @@ export class RoutedMariadbPool extends EventEmitter {
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mariadbConfig(node.connection, this.#cx.onConnect ?? []), node.alias);
     p.on?.('error', (err: unknown) => this.#background(err));
+    // The connector's pool events, as on its own pool: 'connection' with a new connection of any
+    // node ('pool.on("connection", (c) => c.query("SET ..."))' sets up every node), 'acquire' and
+    // 'release' with the connection, 'enqueue' when a request waits for one.
+    for (const event of ['connection', 'acquire', 'release', 'enqueue'] as const) {
+      p.on?.(event, (conn: unknown) => (event === 'enqueue' ? this.emit(event) : this.emit(event, conn)));
+    }
     // Every statement, one-shot or on a checked-out connection, runs on a connection the pool has
     // just handed out with 'acquire': a connection in flight is always among these.
     const open = new Set<RawConnection>();

@@ -175,6 +175,8 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
             cmd.removeAllListeners('result');
             cmd.on('error', () => {});
             void lease.done(undefined, true);
+            // Stopped early: it has ended for its caller (and a connection's next statement may go).
+            this.#end();
           }
         };
         cmd.on('fields', (f: unknown, i: unknown) => this.emit('fields', f, i));

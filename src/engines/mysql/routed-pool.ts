@@ -169,11 +169,19 @@ const APPLY_SET = Symbol('dbrouter.mysql.applySet');
 const DESTROY = Symbol('dbrouter.mysql.destroy');
 const CONNECTION = Symbol('dbrouter.mysql.connection');
 const CONFIG = Symbol('dbrouter.mysql.config');
+const POOL_EVENT = Symbol('dbrouter.mysql.poolEvent');
+/** The pool events of mysql2 a routed pool passes on from its node pools. */
+const POOL_EVENTS = ['connection', 'acquire', 'release', 'enqueue'] as const;
+type PoolEvent = (typeof POOL_EVENTS)[number];
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
   if (typeof input === 'object' && input !== null && typeof (input as { sql?: unknown }).sql === 'string') return (input as { sql: string }).sql;
   throw new TypeError('query() takes SQL text or an options object with a `sql` property');
+}
+
+function released(): DbRouterError {
+  return new DbRouterError('CLIENT_RELEASED', 'This connection was released to the pool; check out a new one with getConnection().');
 }
 
 function ended(): DbRouterError {
@@ -335,6 +343,7 @@ export class RoutedMysqlPool extends EventEmitter {
     const core = p.pool as Partial<CorePool> | undefined;
     this.#core[index] = typeof core?.query === 'function' && typeof core.execute === 'function' ? (core as CorePool) : undefined;
     p.pool?.on('error', (err: unknown) => this.#background(err));
+    for (const event of POOL_EVENTS) p.pool?.on(event, (conn: unknown) => this[POOL_EVENT](event, conn));
     // mysql2's 'connection' comes once a connection has connected (a connection still connecting is
     // left out: cutting it would fail a statement that never reached the server as if it had).
     const open = new Set<Socketed>();
@@ -353,6 +362,21 @@ export class RoutedMysqlPool extends EventEmitter {
   #background(err: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
     else this.#cx.backgroundError(err);
+  }
+
+  /**
+   * @internal A node pool's `'connection'`/`'acquire'`/`'release'`/`'enqueue'`, on this pool and
+   * its callback face, with that node's physical (core) connection: `pool.on('connection', (c) =>
+   * c.query('SET ...'))` sets up every new connection of every node, as on a mysql2 pool.
+   */
+  [POOL_EVENT](event: PoolEvent, conn: unknown): void {
+    if (event === 'enqueue') {
+      this.emit(event);
+      this.#callbackPool?.emit(event);
+      return;
+    }
+    this.emit(event, conn);
+    this.#callbackPool?.emit(event, conn);
   }
 
   async #acquire(index: number): Promise<MysqlConnectionLike> {
@@ -466,6 +490,10 @@ export class RoutedMysqlPool extends EventEmitter {
     if (p === undefined) {
       if (this.#flavours.size >= MAX_SESSION_FLAVOURS || this.#ended) return undefined;
       p = new RoutedMysqlPool(this.#cluster, { ...this.#options, onConnect: [...this.#onConnect, ...statements] });
+      const flavour = p;
+      for (const event of POOL_EVENTS) flavour.on(event, (conn: unknown) => {
+        if (this.listenerCount(event) > 0 || (this.#callbackPool?.listenerCount(event) ?? 0) > 0) this[POOL_EVENT](event, conn);
+      });
       this.#flavours.set(key, p);
     }
     return p;
@@ -813,6 +841,12 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** `queryOptions`: mysql2 per-query options for this connection's statements (a driver module's `createConnection(config)`). */
   readonly #loosen: boolean;
   readonly #open = new Set<RoutedQuery>();
+  /** Settles when every statement issued so far has finished (see `#turn`). */
+  #tail: Promise<void> = Promise.resolve();
+  /** Statements issued and not finished. */
+  #pending = 0;
+  /** `release()`/`end()` was called: the binding goes back once `#tail` settles. */
+  #releasing = false;
 
   /**
    * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
@@ -854,7 +888,7 @@ export class RoutedMysqlConnection extends EventEmitter {
 
   /** mysql2's connection state: `connected` until released or ended, then `disconnected`. */
   get state(): 'connected' | 'disconnected' {
-    return this.#binding.released ? 'disconnected' : 'connected';
+    return this.#releasing ? 'disconnected' : 'connected';
   }
 
   /** mysql2's `raw(sql)`: a value `format`/`escape` insert as is. */
@@ -911,6 +945,7 @@ export class RoutedMysqlConnection extends EventEmitter {
     let sql: string;
     try {
       sql = textOf(input);
+      if (this.#releasing) throw released();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
@@ -918,14 +953,72 @@ export class RoutedMysqlConnection extends EventEmitter {
     input = this.#flavour[WITH_OPTIONS](input) as MysqlQueryInput;
     if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
     const args: Args = [method, input, values];
-    if (this.#binding.boundAlias === undefined && !this.#binding.released && isPortableSet(sql)) {
-      return new RoutedQuery(sql, input, values, { method, run: () => this.#applySet(sql, args), lease: () => Promise.reject(new TypeError('A SET statement has no rows to stream.')) }, cb);
-    }
-    const binding = this.#binding;
-    const q = new RoutedQuery(sql, input, values, { method, run: () => binding.query(sql, args), lease: () => this.#lease(sql, binding, args) }, cb);
+    // Where it goes is decided when its turn comes: the statements before it may bind the
+    // connection (a temporary table) or move it to another set-up (a portable SET).
+    const turn = this.#turn();
+    const q = new RoutedQuery(sql, input, values, {
+      method,
+      run: () => turn.ready.then(() => (this.#isFreeSet(sql) ? this.#applySet(sql, args) : this.#binding.query(sql, args))),
+      lease: () => turn.ready.then(() => (this.#isFreeSet(sql) ? Promise.reject(new TypeError('A SET statement has no rows to stream.')) : this.#lease(sql, this.#binding, args))),
+    }, cb);
     this.#open.add(q);
-    q.once('end', () => this.#open.delete(q));
+    q.once('end', () => {
+      this.#open.delete(q);
+      turn.done();
+    });
     return q;
+  }
+
+  #isFreeSet(sql: string): boolean {
+    return this.#binding.boundAlias === undefined && !this.#binding.released && isPortableSet(sql);
+  }
+
+  /**
+   * The next place in this connection's queue: mysql2 runs a connection's commands one at a time,
+   * in the order they were issued (`conn.query(create temporary table); conn.query(insert)`
+   * without waiting works), and so does a routed connection. `ready` settles when every command
+   * issued before has finished; `done` lets the next one go.
+   */
+  #turn(): { ready: Promise<void>; done: () => void } {
+    const ready = this.#tail;
+    let done!: () => void;
+    this.#pending++;
+    this.#tail = new Promise<void>((resolve) => {
+      let called = false;
+      done = () => {
+        if (called) return;
+        called = true;
+        this.#pending--;
+        resolve();
+      };
+    });
+    return { ready, done };
+  }
+
+  /** `fn` in its turn (see `#turn`): a transaction statement, a ping, a prepare. */
+  #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#releasing) return Promise.reject(released());
+    const turn = this.#turn();
+    const p = turn.ready.then(fn);
+    p.then(turn.done, turn.done);
+    return p;
+  }
+
+  /**
+   * Gives the binding back once the statements already issued have run (mysql2 hands a released
+   * connection's queued commands to its server all the same); statements issued after this fail
+   * with `CLIENT_RELEASED`. Open streams stop now.
+   */
+  #releaseAfterQueue(err?: Error): void {
+    this.#releasing = true;
+    this.#closeOpen();
+    if (this.#pending === 0) {
+      this.#binding.release(err);
+      return;
+    }
+    void this.#tail.then(() => {
+      if (!this.#binding.released) this.#binding.release(err);
+    });
   }
 
   /** Released or ended: statements still streaming stop, and the connections they hold go back. */
@@ -994,12 +1087,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   prepare(options: string | QueryOptions, callback: MysqlPrepareCallback): Prepare;
   prepare(options: string | QueryOptions): Promise<PreparedStatementInfo>;
   prepare(options: string | QueryOptions, callback?: MysqlPrepareCallback): Prepare | Promise<PreparedStatementInfo> {
-    let held: Promise<{ readonly conn: MysqlConnectionLike }>;
-    try {
-      held = this.#binding.hold(textOf(options));
-    } catch (e) {
-      held = Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    const held = this.#inTurn(() => this.#binding.hold(textOf(options)));
     if (callback === undefined) {
       return held.then(({ conn }) => {
         if (conn.prepare === undefined) throw unsupported('prepare()', 'this node\'s driver has no prepared statements.');
@@ -1034,7 +1122,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   reset(): Promise<void>;
   reset(callback: MysqlDoneCallback): void;
   reset(callback?: MysqlDoneCallback): Promise<void> | undefined {
-    return callbackOr(this.#reset(), callback);
+    return callbackOr(this.#inTurn(() => this.#reset()), callback);
   }
 
   async #reset(): Promise<void> {
@@ -1102,7 +1190,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   }
 
   async #statement(sql: string): Promise<void> {
-    await this.#binding.query(sql, ['query', sql, undefined]);
+    await this.#inTurn(() => this.#binding.query(sql, ['query', sql, undefined]));
   }
 
   /** Nothing to do: the connection binds on its first statement (mysql2's `connect(cb)`). */
@@ -1133,20 +1221,25 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this.#pool.format(sql, values);
   }
 
-  /** Gives the connection back. A second call throws `CLIENT_RELEASED`. */
+  /**
+   * Gives the connection back. Statements issued before it still run, in order (as on mysql2);
+   * statements issued after it fail with `CLIENT_RELEASED`, and so does a second call.
+   */
   release(): void {
-    this.#binding.release();
-    this.#closeOpen();
+    if (this.#releasing) throw released();
+    this.#releaseAfterQueue();
   }
 
-  /** mysql2's `end()` on a pool connection gives it back; later calls do nothing. Options, as mysql2's, are ignored. */
+  /**
+   * mysql2's `end()` on a pool connection gives it back once the statements issued before it have
+   * run; later calls do nothing. Options, as mysql2's, are ignored.
+   */
   end(callback: MysqlDoneCallback): void;
   end(options: unknown, callback: MysqlDoneCallback): void;
   end(options?: unknown): Promise<void>;
   end(options?: unknown, callback?: MysqlDoneCallback): Promise<void> | undefined {
-    if (!this.#binding.released) this.#binding.release();
-    this.#closeOpen();
-    return callbackOr(Promise.resolve(), typeof options === 'function' ? options : callback);
+    if (!this.#releasing) this.#releaseAfterQueue();
+    return callbackOr(this.#tail, typeof options === 'function' ? options : callback);
   }
 
   /** As `end()`. */
@@ -1156,15 +1249,16 @@ export class RoutedMysqlConnection extends EventEmitter {
     return callback === undefined ? this.end() : (this.end(callback), undefined);
   }
 
-  /** Closes the held physical connection instead of returning it to the pool. */
+  /** Closes the held physical connection now instead of returning it to the pool. */
   destroy(): void {
+    this.#releasing = true;
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
     this.#closeOpen();
   }
 
   /** `using conn = await pool.getConnection()`: releases it when the scope exits (no error if already released). */
   [Symbol.dispose](): void {
-    if (!this.#binding.released) this.#binding.release();
+    if (!this.#releasing) this.#releaseAfterQueue();
   }
 
   /** `await using conn = …`: as `[Symbol.dispose]`. */
