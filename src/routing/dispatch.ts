@@ -502,9 +502,14 @@ export class Binding<A, R, C> {
     inFlight[node.index]!--;
     cx.record(node, sql, reason, write, t0, false, false, waitedMillis);
     if (begins) {
+      if (this.#inTx) {
+        // A BEGIN inside a transaction commits it: what it wrote is reported with the next one's end.
+        if (this.#txWrote || this.#runner.position?.(result) !== undefined) this.#txSplit = true;
+      } else {
+        this.#txWrote = false;
+        this.#txSplit = false;
+      }
       this.#inTx = true;
-      this.#txWrote = false;
-      this.#txSplit = false;
     } else if (c.effect === 'end') {
       const wrote = this.#inTx && this.#txWrote;
       const split = this.#txSplit;
