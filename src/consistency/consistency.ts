@@ -29,7 +29,8 @@ export interface ConsistencyStats {
   readonly boundedFallbacks: number;
   /**
    * Reads after a write sent to a replica without asking anything: the health monitor had already
-   * seen that replica replay a primary position sampled after the write.
+   * seen that replica replay a primary position sampled after the write (or, for a write that
+   * brought its own position, that position).
    */
   readonly knownFresh: number;
   /**
