@@ -25,7 +25,7 @@ class ScriptedPool {
     if (/gtid_slave_pos/.test(sql)) return Promise.resolve([[{ position: w.replicas[this.alias] }], []]);
     if (/^INSERT|^UPDATE/.test(sql)) {
       w.primary++;
-      const header = { fieldCount: 0, affectedRows: 1, ...(w.track ? { stateChanges: { systemVariables: { last_gtid: `0-1-${w.primary}` } } } : {}) };
+      const header = { fieldCount: 0, affectedRows: 1, serverStatus: 2, ...(w.track ? { stateChanges: { systemVariables: { last_gtid: `0-1-${w.primary}` } } } : {}) };
       return Promise.resolve([header, undefined]);
     }
     return Promise.resolve([[{ alias: this.alias }], []]);

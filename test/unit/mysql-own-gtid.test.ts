@@ -14,6 +14,13 @@ test('one statement that committed: its GTID', () => {
   assert.equal(ownWritePosition(header({ autocommit: 'ON', last_gtid: '2-7-9' })), '2-7-9');
 });
 
+test('a transaction left open by the statement (autocommit off): no position, whatever is reported', () => {
+  assert.equal(ownWritePosition({ ...header({ last_gtid: '0-1-5' }), serverStatus: 1 }), undefined);
+  assert.equal(ownWritePosition({ ...header({ last_gtid: '0-1-5' }), serverStatus: 16384 }), '0-1-5', 'COMMIT: session state changed, no transaction');
+  const { serverStatus: _, ...noStatus } = header({ last_gtid: '0-1-5' });
+  assert.equal(ownWritePosition(noStatus), undefined, 'no status: cannot tell');
+});
+
 test('nothing reported, or not one GTID: no position', () => {
   assert.equal(ownWritePosition(header()), undefined, 'a write that changed nothing, tracking off, MySQL');
   assert.equal(ownWritePosition(header({ autocommit: 'OFF' })), undefined, 'another variable');

@@ -62,6 +62,9 @@ export class MysqlPositions implements ReplicationPositions {
 /** One MariaDB GTID, `domain-server-sequence`: what `last_gtid` holds after a write committed. */
 const ONE_GTID = /^\d{1,10}-\d{1,10}-\d{1,20}$/;
 
+/** The OK packet's status flag for a transaction open after the statement. */
+const SERVER_STATUS_IN_TRANS = 0x0001;
+
 /** Adds `last_gtid` to what the session reports in its OK packets (kept if already there). */
 const TRACK_LAST_GTID =
   "SET SESSION session_track_system_variables = IF(FIND_IN_SET('last_gtid', @@session.session_track_system_variables) > 0, @@session.session_track_system_variables, CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid'))";
@@ -88,10 +91,15 @@ export function trackLastGtid(conn: { query(sql: string, cb: (err: Error | null)
  * committed a transaction (an autocommit write, a COMMIT), so its presence means this very
  * statement produced it; a write that changed nothing reports none. `undefined` whenever the
  * result does not say: tracking off, MySQL, a result set, several statements at once (one of them
- * may have committed without reporting, after a change to what is tracked).
+ * may have committed without reporting, after a change to what is tracked), a transaction left
+ * open by the statement (autocommit off).
  */
 export function ownWritePosition(result: unknown): string | undefined {
   if (result === null || typeof result !== 'object' || Array.isArray(result)) return undefined;
-  const gtid = (result as { stateChanges?: { systemVariables?: Record<string, unknown> } }).stateChanges?.systemVariables?.last_gtid;
+  const header = result as { serverStatus?: unknown; stateChanges?: { systemVariables?: Record<string, unknown> } };
+  // A transaction still open after the statement (autocommit off): it committed nothing yet, so
+  // whatever `last_gtid` says is not its position.
+  if (typeof header.serverStatus !== 'number' || (header.serverStatus & SERVER_STATUS_IN_TRANS) !== 0) return undefined;
+  const gtid = header.stateChanges?.systemVariables?.last_gtid;
   return typeof gtid === 'string' && ONE_GTID.test(gtid) ? gtid : undefined;
 }
