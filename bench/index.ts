@@ -9,6 +9,7 @@
  *   npm run bench -- failover --json    # {"failover":{"write_gap_ms":...,"failed_reads":...,"failed_writes":...}}
  *   npm run bench -- ryw --json         # {"ryw":{"dbrouter":{"stale":0,"replica_share":...},"pin_2s":...,"pin_15s":...,"none":...},...}
  *   sudo npm run bench -- rtt           # session consistency at 0, 5, 50 ms RTT on the test:ha hosts (root)
+ *   npm run bench -- owngtid            # MariaDB: a write's own GTID vs the capture, 0/5/50 ms RTT through delaying proxies
  */
 
 /** Bench name → module file (without extension, beside this one) exporting `main(args)`. */
@@ -19,6 +20,7 @@ const BENCHES: Readonly<Record<string, string>> = {
   ryw: './ryw.js',
   multiprocess: './multiprocess.js',
   rtt: './rtt.js',
+  owngtid: './owngtid.js',
 };
 
 interface BenchModule {

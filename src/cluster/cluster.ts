@@ -681,10 +681,10 @@ export class Cluster extends EventEmitter {
       get hasWriteHooks() {
         return hasWriteHooks();
       },
-      afterWrite: (node, sql, c, kind, query) => {
+      afterWrite: (node, sql, c, kind, query, position) => {
         const hooks = this.#writeHooks;
         if (hooks.length === 0) return undefined;
-        const event: WriteEvent = { alias: node.alias, sql, classification: c, kind, query };
+        const event: WriteEvent = { alias: node.alias, sql, classification: c, kind, query, position };
         const pending: Promise<void>[] = [];
         for (const h of hooks) {
           const r = h(event);

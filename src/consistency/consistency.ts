@@ -11,7 +11,7 @@ import type { Topology } from '../routing/topology.js';
 import type { HealthStatus } from '../health/monitor.js';
 import type { Classification } from '../sql/types.js';
 import { checkLevel, statementLevel, type ConsistencyLevel, type ResolvedConsistency } from './levels.js';
-import { holdsMore, later, reached } from '../engines/position-order.js';
+import { holdsMore, later, readable, reached } from '../engines/position-order.js';
 import { consistencyOf, newConsistencyScope, SessionState, type ConsistencyScope } from './session.js';
 import { TokenCodec, type TokenRejection } from './token.js';
 
@@ -29,7 +29,8 @@ export interface ConsistencyStats {
   readonly boundedFallbacks: number;
   /**
    * Reads after a write sent to a replica without asking anything: the health monitor had already
-   * seen that replica replay a primary position sampled after the write.
+   * seen that replica replay a primary position sampled after the write (or, for a write that
+   * brought its own position, that position).
    */
   readonly knownFresh: number;
   /**
@@ -126,6 +127,13 @@ export class ConsistencyLayer {
   /** Per node: a primary position read after its replay position showed the replica holding more. */
   readonly #diverged: boolean[];
   readonly #samples: { at: number; position: string }[] = [];
+  /**
+   * What writes' own positions (reported with their results) prove the primary `alias` committed:
+   * not a sample (a write's position says nothing of other sessions' writes, so a replica that
+   * reached it is not known fresh as of any time), only a floor under the primary's position for
+   * telling a replica that replayed those writes from one that diverged.
+   */
+  #committed: { readonly alias: string; readonly position: string } | undefined;
   readonly #clusterId: string;
   #codec: TokenCodec | undefined;
   #counters = freshCounters();
@@ -231,15 +239,29 @@ export class ConsistencyLayer {
     return true;
   };
 
-  /** The write hook: marks the context dirty; the position is asked later, once, if needed. */
+  /**
+   * The write hook. A write whose result carried its own position sets the context's position (no
+   * round trip, ever); any other marks the context dirty: the position is asked later, once, if needed.
+   */
   readonly onWrite = (e: WriteEvent): void | Promise<void> => {
     const scope = currentScope();
     const st = this.#state(scope);
-    st.dirty = true;
     st.wrote = true;
-    st.seq++;
     st.wroteAt = Date.now();
     st.primaryRun = (sql) => e.query(sql);
+    const kind = this.#positions.kind;
+    if (e.position !== undefined && e.position !== '' && readable(kind, e.position)) {
+      // A dirty context stays dirty: an earlier write's position is still unknown.
+      st.position = later(kind, st.position, e.position);
+      st.satisfiedBy = undefined;
+      // Replica positions read before the write cannot show it: re-asked, as after a capture.
+      st.capturedAt = st.wroteAt;
+      const c = this.#committed;
+      this.#committed = { alias: e.alias, position: c?.alias === e.alias ? later(kind, c.position, e.position) : e.position };
+    } else {
+      st.dirty = true;
+      st.seq++;
+    }
     if (consistencyOf(scope)?.synchronous !== true && !SYNC_HINT.test(e.sql)) return undefined;
     return this.#synchronousApply(st.primaryRun);
   };
@@ -282,9 +304,11 @@ export class ConsistencyLayer {
 
   async #session(sql: string, d: RouteDecision, st: SessionState, rows: NodeRows, signal: AbortSignal | undefined): Promise<RouteDecision> {
     try {
-      if (st.dirty && this.#fromHealth()) {
+      const monitored = this.#fromHealth();
+      if (monitored && (st.dirty || st.wroteAt > 0)) {
         // What the monitor already knows may decide without a round trip (it matters across a real
-        // network: asking costs one round trip to the primary and the replicas).
+        // network: asking costs one round trip to the primary and the replicas). Also for a write
+        // whose position came with it: its replay positions may show it, its lag may rule it out.
         const known = this.#host.route(sql, d.classification);
         if (known.node.role === 'replica') {
           this.#counters.knownFresh++;
@@ -302,7 +326,7 @@ export class ConsistencyLayer {
         const t = this.#host.topology();
         const current = t === undefined ? undefined : (q: string) => rows.rows(t.primary.index, q);
         await Promise.all([this.capture(st, current), this.#probeReplicas(rows, Date.now())]);
-      } else if (!this.#fromHealth() || this.#host.route(sql, d.classification).node.role !== 'replica') {
+      } else if (!monitored || this.#host.route(sql, d.classification).node.role !== 'replica') {
         await this.#probeReplicas(rows, st.capturedAt);
       }
       await this.#settleWithPrimary(rows);
@@ -541,7 +565,7 @@ export class ConsistencyLayer {
   #see(i: number, position: string, at: number): void {
     const kind = this.#positions.kind;
     const last = this.#samples.at(-1);
-    if (last !== undefined && holdsMore(kind, position, last.position)) {
+    if (last !== undefined && holdsMore(kind, position, last.position) && !this.#committedCovers(last.position, position)) {
       // More than the primary had at its last sample: proof of divergence if that sample was read
       // after this position; otherwise held back until a primary position read after it settles it.
       if (last.at > at) {
@@ -554,6 +578,18 @@ export class ConsistencyLayer {
     }
     this.#pending[i] = undefined;
     this.#take(i, position, at);
+  }
+
+  /**
+   * Whether writes' own positions on the current primary account for what replay position
+   * `position` holds beyond the last primary sample: it replayed our writes, it did not diverge.
+   * (Otherwise a replica that replayed a write would be held back until the primary is asked.)
+   */
+  #committedCovers(sampled: string, position: string): boolean {
+    const c = this.#committed;
+    if (c === undefined || c.alias !== this.#host.topology()?.primary.alias) return false;
+    const kind = this.#positions.kind;
+    return !holdsMore(kind, position, later(kind, sampled, c.position));
   }
 
   #take(i: number, position: string, at: number): void {
@@ -581,6 +617,7 @@ export class ConsistencyLayer {
     this.#replayedAt.fill(0);
     this.#pending.fill(undefined);
     this.#diverged.fill(false);
+    this.#committed = undefined;
   }
 
   // ---- units of work started by the HTTP integrations -----------------------------------------

@@ -251,9 +251,19 @@ export function gtidDistance(kind: 'mariadb' | 'mysql', have: string, want: stri
  *   holdsMore('mariadb', '0-1-1000', '0-1-51') // true: seq 1000 was never written by this primary
  */
 export function holdsMore(kind: PositionKind, replica: string, primary: string): boolean {
-  const readable =
-    kind === 'postgres' ? parseLsn(replica) !== undefined && parseLsn(primary) !== undefined
-      : kind === 'mariadb' ? parseGtidList(replica) !== undefined && parseGtidList(primary) !== undefined
-        : parseGtidSet(replica) !== undefined && parseGtidSet(primary) !== undefined;
-  return readable && !reached(kind, primary, replica);
+  return readable(kind, replica) && readable(kind, primary) && !reached(kind, primary, replica);
+}
+
+/**
+ * Whether `position` is a position of this kind (an LSN, a MariaDB GTID list, a MySQL GTID set):
+ * what a position that did not come from a query of ours (a driver's result) must be to be used.
+ *
+ * @example
+ *   readable('mariadb', '0-1-42') // true
+ *   readable('mariadb', '0/3000148') // false
+ */
+export function readable(kind: PositionKind, position: string): boolean {
+  return kind === 'postgres' ? parseLsn(position) !== undefined
+    : kind === 'mariadb' ? parseGtidList(position) !== undefined
+      : parseGtidSet(position) !== undefined;
 }

@@ -125,6 +125,15 @@ export interface WriteEvent {
    * error when the statement fails.
    */
   query(sql: string): Promise<readonly Record<string, unknown>[]>;
+  /**
+   * The write's own replication position, when the primary reported it with the result: on
+   * MariaDB through mysql2, the GTID the autocommit write or the COMMIT committed (`'0-1-123'`,
+   * from `last_gtid`, which dbrouter asks each connection to track). `undefined` when the result
+   * did not carry one (PostgreSQL, MySQL, the `mariadb` connector, a write that changed nothing,
+   * several statements at once, tracking turned off): the position is then only known by asking
+   * the primary (`query`).
+   */
+  readonly position?: string | undefined;
 }
 
 /**
@@ -157,8 +166,11 @@ export interface ClusterInternals {
   /** The `sqlComment` setting's commenter; `undefined` (the default) when statements go out as written. */
   readonly sqlComment: Commenter | undefined;
   readonly hasWriteHooks: boolean;
-  /** Runs the write hooks; `undefined` when none returned a promise (no await on the hot path). */
-  afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query']): Promise<void> | undefined;
+  /**
+   * Runs the write hooks; `undefined` when none returned a promise (no await on the hot path).
+   * `position`: the write's own position when its result carried one ({@link WriteEvent.position}).
+   */
+  afterWrite(node: NodeInfo, sql: string, c: Classification, kind: 'statement' | 'commit', query: WriteEvent['query'], position: string | undefined): Promise<void> | undefined;
   /** Background errors from pools: emitted as the cluster's `'error'` when someone listens. */
   backgroundError(err: unknown): void;
   /**

@@ -21,6 +21,12 @@ export interface NodeRunner<A, R, C> {
    * nothing to add). `make` is told whether the statement is a server-side prepared one.
    */
   comment(args: A, make: (prepared: boolean) => string | undefined): A;
+  /**
+   * The write's own replication position when its result carries one (MariaDB reports the GTID a
+   * statement committed in its OK packet), else `undefined`: the consistency layer then asks the
+   * primary once, when a read needs it. Absent: results never carry one.
+   */
+  position?(result: R): string | undefined;
 }
 
 /**
@@ -183,7 +189,7 @@ export function finish<A, R, C>(s: CallbackStatement<A, R, C>, err: unknown, res
   cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
   if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
     withFrame(s.frame, () => {
-      const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
+      const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q), s.runner.position?.(result));
       if (p !== undefined) p.then(() => s.resolve(result), s.reject);
       else s.resolve(result);
     });
@@ -202,7 +208,7 @@ export function settle<A, R, C>(s: SentStatement<A, R, C>, pending: Promise<R>):
       inFlight[node.index]!--;
       cx.record(node, s.sql, d.reason, d.write, s.t0, false, false, d.waitedMillis);
       if (cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-        const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q));
+        const p = cx.afterWrite(node, s.sql, d.classification, 'statement', (q) => s.runner.rows(node.index, q), s.runner.position?.(result));
         if (p !== undefined) return p.then(() => result);
       }
       return result;
@@ -317,7 +323,7 @@ function misrouted<A, R, C>(s: SentStatement<A, R, C>): Promise<R> {
       inFlight[primary.index]!--;
       cx.record(primary, sql, d.reason, true, t0, true, false, d.waitedMillis);
       if (cx.hasWriteHooks) {
-        const p = cx.afterWrite(primary, sql, d.classification, 'statement', (q) => runner.rows(primary.index, q));
+        const p = cx.afterWrite(primary, sql, d.classification, 'statement', (q) => runner.rows(primary.index, q), runner.position?.(result));
         if (p !== undefined) return p.then(() => result);
       }
       return result;
@@ -388,6 +394,12 @@ export class Binding<A, R, C> {
   #txWrote = false;
   /** A read-only BEGIN that ran on a replica and nothing since: the transaction can still move. */
   #movable: { readonly sql: string; readonly args: A } | undefined;
+  /**
+   * A statement of the open transaction reported a position: something committed before the
+   * transaction's end (a statement with an implicit commit), so the COMMIT's own position does not
+   * stand for all of it.
+   */
+  #txSplit = false;
   #released = false;
   /** Set when the held connection died: every statement until `release()` fails with it. */
   #lost: DbRouterError | undefined;
@@ -532,24 +544,33 @@ export class Binding<A, R, C> {
     inFlight[node.index]!--;
     cx.record(node, sql, reason, write, t0, false, false, waitedMillis);
     if (begins) {
+      if (this.#inTx) {
+        // A BEGIN inside a transaction commits it: what it wrote is reported with the next one's end.
+        if (this.#txWrote || this.#runner.position?.(result) !== undefined) this.#txSplit = true;
+      } else {
+        this.#txWrote = false;
+        this.#txSplit = false;
+      }
       this.#inTx = true;
-      this.#txWrote = false;
       if (c.reason === 'transaction-read-only' && node.role === 'replica' && this.#mode === READ_ONLY_TX) this.#movable = { sql, args };
     } else if (c.effect === 'end') {
       const wrote = this.#inTx && this.#txWrote;
+      const split = this.#txSplit;
       this.#inTx = false;
       this.#txWrote = false;
+      this.#txSplit = false;
       if (this.#mode === READ_ONLY_TX) this.#unbind();
       if (wrote && cx.hasWriteHooks && node.role === 'primary') {
-        const p = cx.afterWrite(node, sql, c, 'commit', (q) => this.#runner.rows(node.index, q));
+        // Only the COMMIT's own position, and only when nothing of the transaction committed before it.
+        const p = cx.afterWrite(node, sql, c, 'commit', (q) => this.#runner.rows(node.index, q), split ? undefined : this.#runner.position?.(result));
         if (p !== undefined) await p;
       }
-    } else if (wroteData(c)) {
-      if (this.#inTx) this.#txWrote = true;
-      else if (cx.hasWriteHooks && node.role === 'primary') {
-        const p = cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q));
-        if (p !== undefined) await p;
-      }
+    } else if (this.#inTx) {
+      if (wroteData(c)) this.#txWrote = true;
+      if (this.#runner.position?.(result) !== undefined) this.#txSplit = true;
+    } else if (wroteData(c) && cx.hasWriteHooks && node.role === 'primary') {
+      const p = cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q), this.#runner.position?.(result));
+      if (p !== undefined) await p;
     }
     return result;
   }
@@ -587,6 +608,7 @@ export class Binding<A, R, C> {
     this.#node = undefined;
     this.#inTx = false;
     this.#txWrote = false;
+    this.#txSplit = false;
     if (conn !== undefined) this.#runner.release(conn, err);
     if (fresh && !inTx && (!sent || !mayHaveWritten(c))) return this.#again(sql, args, node, err, retried, !sent);
     const commit = c.effect === 'end' && /^(COMMIT|END)$/.test(c.verb);
@@ -725,7 +747,7 @@ export class Binding<A, R, C> {
         if (this.#inTx) this.#txWrote = true;
         else if (cx.hasWriteHooks && node.role === 'primary') {
           // The stream's consumer has its rows already: the position is captured in the background.
-          cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q))?.catch((e: unknown) => cx.backgroundError(e));
+          cx.afterWrite(node, sql, c, 'statement', (q) => this.#runner.rows(node.index, q), undefined)?.catch((e: unknown) => cx.backgroundError(e));
         }
       },
     };
@@ -787,7 +809,7 @@ function oneShot<A, R, C>(cx: ClusterInternals, runner: NodeRunner<A, R, C>, sql
       if (broken) cx.connectionError(node, err, d.write);
       runner.release(conn, broken ? err : stoppedEarly === true ? new Error('stream stopped early') : undefined);
       if (err === undefined && d.write && cx.hasWriteHooks && node.role === 'primary' && wroteData(d.classification)) {
-        return cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q));
+        return cx.afterWrite(node, sql, d.classification, 'statement', (q) => runner.rows(node.index, q), undefined);
       }
       return undefined;
     },

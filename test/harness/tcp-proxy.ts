@@ -32,8 +32,14 @@ interface Pair {
   readonly server: net.Socket;
 }
 
+/** What a proxy can also do. */
+export interface ProxyOptions {
+  /** Sees every chunk a client sends, with a number for its connection (1, 2, …), before it is forwarded. */
+  readonly onClientChunk?: (connection: number, chunk: Buffer) => void;
+}
+
 /** Starts a proxy on a free port of 127.0.0.1 to `targetPort` on `targetHost`. */
-export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+export async function startProxy(targetPort: number, targetHost = '127.0.0.1', options: ProxyOptions = {}): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let silent = false;
   let delayMillis = 0;
@@ -59,6 +65,9 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
 
   const server = net.createServer((client) => {
     accepted += 1;
+    const connection = accepted;
+    const tap = options.onClientChunk;
+    if (tap !== undefined) client.on('data', (chunk: Buffer) => tap(connection, chunk));
     const upstream = net.connect(targetPort, targetHost);
     const pair: Pair = { client, server: upstream };
     pairs.add(pair);

@@ -11,6 +11,8 @@ import { engineSkip, sharedCluster } from '../harness/clusters.js';
 import { routedDb, SECRET, until, withReplicasPaused, type Db } from './consistency-helpers.js';
 
 const FUTURE: Record<Engine, string> = { postgres: 'FFFF/FFFFFFFF', mariadb: '0-1-999999999' };
+/** Position captures per write → read transition: MariaDB reports a write's GTID with its result (none to ask). */
+const CAPTURES: Record<Engine, number> = { postgres: 1, mariadb: 0 };
 
 for (const engine of ['postgres', 'mariadb'] as const) {
   describe(`consistency on ${engine}`, { skip: await engineSkip(engine) }, () => {
@@ -54,7 +56,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
       const back = await seen(d, key);
       assert.equal(back.v, 'mine');
       assert.match(back.alias, /^replica/, 'caught-up replicas serve the reads again');
-      assert.equal(d.cluster.consistencyStats().captures, 1, 'one position capture for the write');
+      assert.equal(d.cluster.consistencyStats().captures, CAPTURES[engine], 'at most one position capture for the write');
     });
 
     test('the cost: one capture per write → read transition, replica positions shared, no round trip per statement', async () => {
@@ -73,7 +75,7 @@ for (const engine of ['postgres', 'mariadb'] as const) {
         }
       });
       const s = d.cluster.consistencyStats();
-      assert.equal(s.captures, 1);
+      assert.equal(s.captures, CAPTURES[engine]);
       assert.ok(s.probes <= 3 * local.replicaAliases.length, `probes ${s.probes}`);
       const last = d.cluster.queries.slice(-10);
       assert.ok(last.every((q) => q.role === 'replica'), `after the replicas replayed, reads are on replicas: ${last.map((q) => q.alias).join(' ')}`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gtidDistance, holdsMore, later, lsnDistance, parseLsn, reached } from '../../src/engines/position-order.js';
+import { gtidDistance, holdsMore, later, lsnDistance, parseLsn, readable, reached } from '../../src/engines/position-order.js';
 
 test('postgres LSNs compare as 64-bit offsets', () => {
   assert.equal(parseLsn('0/3000148'), 0x3000148n);
@@ -79,4 +79,17 @@ test('mysql GTID sets: intervals, several sources, tags, empty sets', () => {
   assert.equal(gtidDistance('mysql', `${u}:1-5:8`, `${u}:1-9,${v}:1-2`), 5);
   assert.equal(gtidDistance('mariadb', '0-1-40', '0-1-42,1-2-3'), 5);
   assert.equal(gtidDistance('mariadb', '0-1-40', 'junk'), undefined);
+});
+
+test('mariadb: one write\'s own GTID as the position to reach, across a failover that changed the server id', () => {
+  assert.equal(reached('mariadb', '0-1-124', '0-1-124'), true, 'the replica applied the write itself');
+  assert.equal(reached('mariadb', '0-1-123', '0-1-124'), false, 'one behind');
+  assert.equal(reached('mariadb', '0-2-130', '0-1-124'), true, 'a promoted primary (server 2) continued the domain past it');
+  assert.equal(reached('mariadb', '0-2-124', '0-1-124'), false, 'seq 124 from another server: the write was lost in the failover');
+  assert.equal(reached('mariadb', '0-1-200,1-3-9', '0-1-124'), true, 'other domains do not matter');
+  assert.equal(reached('mariadb', '1-1-500', '0-1-124'), false, 'the write\'s domain missing');
+  assert.equal(later('mariadb', '0-1-120,1-3-9', '0-1-124'), '0-1-124,1-3-9', 'merged into the unit of work\'s position per domain');
+  assert.equal(readable('mariadb', '0-1-124'), true);
+  assert.equal(readable('mariadb', '0/3000148'), false);
+  assert.equal(readable('postgres', '0-1-124'), false);
 });

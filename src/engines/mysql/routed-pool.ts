@@ -14,6 +14,7 @@ import type { NodeInfo } from '../../routing/router.js';
 import { loadDriver } from '../driver.js';
 import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
+import { ownWritePosition, trackLastGtid } from './positions.js';
 import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 
@@ -315,6 +316,7 @@ export class RoutedMysqlPool extends EventEmitter {
       comment: commentMysqlArgs,
       release: (c, err) => this.#releaseInner(c, err),
       rows: async (i, sql) => (await this.#pool(i).query(sql))[0] as Record<string, unknown>[],
+      position: (result) => ownWritePosition(result[0]),
     };
     this.#cx.track(this);
   }
@@ -324,6 +326,8 @@ export class RoutedMysqlPool extends EventEmitter {
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
     const p = this.#create(mysqlPoolConfig(node.connection), node.alias);
+    // First, so that an onConnect statement that sets what the session tracks has the last word.
+    p.pool?.on('connection', trackLastGtid);
     const setup = [...(this.#cx.onConnect ?? []), ...this.#onConnect];
     if (setup.length > 0) {
       // mysql2 runs a connection's commands in order: these go before the statement that asked
