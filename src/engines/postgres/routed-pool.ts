@@ -717,6 +717,10 @@ export class RoutedPgClient extends EventEmitter {
   #types: PgTypeOverrides | undefined;
   #released = false;
   #ended = false;
+  /** Set while a stream is on its way to its connection (see `[SUBMIT]`). */
+  #submitting: Promise<void> | undefined;
+  /** Statements and streams running, while counted (see `#settledOne`). */
+  #pending = 0;
   #connected = false;
   readonly #onRelease: (() => void) | undefined;
   #connection: EventEmitter | undefined;
@@ -820,18 +824,35 @@ export class RoutedPgClient extends EventEmitter {
     const cb = typeof values === 'function' ? (values as Callback) : typeof callback === 'function' ? (callback as Callback) : undefined;
     if (isSubmittable(text)) {
       if (cb !== undefined) (text as { callback?: unknown }).callback ??= cb;
-      this[SUBMIT](text);
+      this.#pending++;
+      this[SUBMIT](text, () => this.#settledOne());
       return text;
     }
     const vals = typeof values === 'function' ? undefined : values;
-    const p = this.#run(text, vals);
+    // Counted for `drain` only while someone listens: the extra await costs a little on every statement.
+    const p = this.listenerCount('drain') > 0 ? this.#counted(this.#run(text, vals)) : this.#run(text, vals);
     if (cb === undefined) return p;
     callBack(p, cb);
     return undefined;
   }
 
+  async #counted<T>(p: Promise<T>): Promise<T> {
+    this.#pending++;
+    try {
+      return await p;
+    } finally {
+      this.#settledOne();
+    }
+  }
+
+  /** pg's `drain`: emitted once no statement or stream of this client is left running (after their callbacks). */
+  #settledOne(): void {
+    if (--this.#pending === 0) setImmediate(() => this.#pending === 0 && this.emit('drain'));
+  }
+
   #run(text: unknown, values: unknown): Promise<QueryResult> {
     if (this.#ended) return Promise.reject(new DbRouterError('CLIENT_RELEASED', 'Client was closed and is not queryable'));
+    if (this.#submitting !== undefined) return this.#submitting.then(() => this.#run(text, values));
     text = withStatementText(text, this.#host.statements);
     let sql: string;
     try {
@@ -856,6 +877,13 @@ export class RoutedPgClient extends EventEmitter {
     const result = (sub as { _result?: { _types?: unknown } })._result;
     if (this.#types !== undefined && result !== undefined && result._types === undefined) result._types = this.#types;
     runSubmittable(sub, held, after);
+    // Statements issued after the stream wait until it is on its connection, so that they reach
+    // it after the stream, as on pg's client (a `ROLLBACK` after a failing streamed `INSERT`).
+    const gate = held.then(() => undefined, () => undefined);
+    this.#submitting = gate;
+    void gate.then(() => {
+      if (this.#submitting === gate) this.#submitting = undefined;
+    });
   }
 
   /** Gives the client back. Pass an error (or `true`) to destroy its connections instead of reusing them. Twice throws `CLIENT_RELEASED`. */
