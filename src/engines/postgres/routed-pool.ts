@@ -829,10 +829,19 @@ export class RoutedPgClient extends EventEmitter {
       return text;
     }
     const vals = typeof values === 'function' ? undefined : values;
-    // Counted for `drain` only while someone listens: the extra await costs a little on every statement.
-    const p = this.listenerCount('drain') > 0 ? this.#counted(this.#run(text, vals)) : this.#run(text, vals);
-    if (cb === undefined) return p;
-    callBack(p, cb);
+    if (cb === undefined) {
+      // Counted for `drain` only while someone listens: the extra await costs a little on every statement.
+      return this.listenerCount('drain') > 0 ? this.#counted(this.#run(text, vals)) : this.#run(text, vals);
+    }
+    // Callback code (where `drain` is used, often listened to after the statements were sent): always counted.
+    this.#pending++;
+    callBack(this.#run(text, vals), (err, res) => {
+      try {
+        cb(err, res);
+      } finally {
+        this.#settledOne();
+      }
+    });
     return undefined;
   }
 
@@ -850,9 +859,10 @@ export class RoutedPgClient extends EventEmitter {
     if (--this.#pending === 0) setImmediate(() => this.#pending === 0 && this.emit('drain'));
   }
 
-  #run(text: unknown, values: unknown): Promise<QueryResult> {
+  /** `afterStream`: the statement waited for a stream issued before it (see `[SUBMIT]`) and goes now. */
+  #run(text: unknown, values: unknown, afterStream = false): Promise<QueryResult> {
     if (this.#ended) return Promise.reject(new DbRouterError('CLIENT_RELEASED', 'Client was closed and is not queryable'));
-    if (this.#submitting !== undefined) return this.#submitting.then(() => this.#run(text, values));
+    if (!afterStream && this.#submitting !== undefined) return this.#submitting.then(() => this.#run(text, values, true));
     text = withStatementText(text, this.#host.statements);
     let sql: string;
     try {
@@ -870,6 +880,19 @@ export class RoutedPgClient extends EventEmitter {
 
   /** @internal Runs `sub` where its statement belongs; `after` once it is over. */
   [SUBMIT](sub: Submittable, after?: () => void): void {
+    // Statements and streams reach a connection in the order they were issued, as on pg's client:
+    // whatever comes after a stream waits until the stream is on its connection (a `ROLLBACK`
+    // after a failing streamed `INSERT` must not overtake it).
+    const prior = this.#submitting;
+    const gate = prior === undefined ? this.#submitNow(sub, after) : prior.then(() => this.#submitNow(sub, after));
+    this.#submitting = gate;
+    void gate.then(() => {
+      if (this.#submitting === gate) this.#submitting = undefined;
+    });
+  }
+
+  /** Submits `sub` where its statement belongs; resolves once it is on its connection (or failed to get one). */
+  #submitNow(sub: Submittable, after?: () => void): Promise<void> {
     const sql = submittableText(sub);
     // A statement we cannot read (a custom submittable) runs on the primary.
     const held = this.#binding.stream(sql ?? 'SELECT pg_current_wal_lsn() FOR UPDATE');
@@ -877,13 +900,8 @@ export class RoutedPgClient extends EventEmitter {
     const result = (sub as { _result?: { _types?: unknown } })._result;
     if (this.#types !== undefined && result !== undefined && result._types === undefined) result._types = this.#types;
     runSubmittable(sub, held, after);
-    // Statements issued after the stream wait until it is on its connection, so that they reach
-    // it after the stream, as on pg's client (a `ROLLBACK` after a failing streamed `INSERT`).
-    const gate = held.then(() => undefined, () => undefined);
-    this.#submitting = gate;
-    void gate.then(() => {
-      if (this.#submitting === gate) this.#submitting = undefined;
-    });
+    // Reactions run in order: this one after runSubmittable's, which submits.
+    return held.then(() => undefined, () => undefined);
   }
 
   /** Gives the client back. Pass an error (or `true`) to destroy its connections instead of reusing them. Twice throws `CLIENT_RELEASED`. */
