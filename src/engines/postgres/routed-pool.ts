@@ -540,8 +540,9 @@ export class RoutedPgPool extends EventEmitter {
   }
 
   /**
-   * Ends every node's pool, within 5000 ms (past it the connections left are destroyed). A second
-   * call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. With a
+   * Ends every node's pool. As pg-pool, statements already issued and clients still checked out
+   * finish first (waited for up to 5000 ms); then each node's pool, within 5000 ms (past it the
+   * connections left are destroyed). A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. With a
    * callback (pg's `end(cb)`, what TypeORM calls), it is called once every pool has ended.
    */
   end(): Promise<void>;
@@ -700,7 +701,9 @@ const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
- * the primary), `notice` and `error` come from the node connections it uses. Session set-up
+ * the primary), `notice` and `error` come from the node connections it uses; `drain` once its
+ * statements and streams are done. Statements and streams sent without awaiting reach its bound
+ * connection in the order they were sent. Session set-up
  * (`SET …`, `RESET …`, `DISCARD ALL`) sent while it is not bound is remembered and replayed on every
  * node connection it uses (they are reset when it is released), so it keeps reading on replicas.
  */
