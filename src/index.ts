@@ -1,3 +1,14 @@
+/**
+ * `dbrouter`: the cluster (`createCluster`), its routers (`primaryReplica`, `byTable`,
+ * `multiPrimary`, …), scopes, health (`watchCluster`), consistency levels, and the one error
+ * family (`DbRouterError`). Pools come from the engine entry points: `dbrouter/pg`, `dbrouter/mysql`.
+ *
+ * @example
+ *   import { createCluster } from 'dbrouter';
+ *   const cluster = createCluster({ databases: { default: process.env.DATABASE_URL!, replica1: process.env.REPLICA_URL! } });
+ *
+ * @module
+ */
 export { DbRouterError, isDbRouterError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 

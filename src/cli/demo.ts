@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DbRouterError } from '../errors.js';
 import type { Engine } from '../local/types.js';
+import { watchParent } from './parent-watch.js';
 
 interface DemoCliOptions {
   engine: string;
@@ -88,16 +89,15 @@ export function register(program: Command): void {
       // SIGHUP too: a closed terminal must not leave the detached database servers behind.
       const signalNames = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
       for (const name of signalNames) process.on(name, onSignal);
-      // The demo must die with whatever started it. `npx dbrouter demo` runs us under `sh -c`,
-      // and npm forwards SIGTERM to that shell, which dies without passing it on: we are then
-      // re-parented. Polling our parent's pid sees it (no signal reaches us when a parent dies).
-      const parent = process.ppid;
-      const orphanWatch = setInterval(() => {
-        if (process.ppid !== parent) {
-          process.stderr.write('dbrouter demo: the process that started it has gone; stopping\n');
-          onSignal();
-        }
-      }, 250);
+      // The demo must die with whatever started it, also where no signal reaches us: `npx dbrouter
+      // demo` runs us under `sh -c`; npm forwards SIGTERM to that shell, which dies without passing
+      // it on, and SIGINT, which the shell holds until we exit (see parent-watch.ts).
+      const stopWatch = watchParent((event) => {
+        process.stderr.write(event === 'parent-gone'
+          ? 'dbrouter demo: the process that started it has gone; stopping\n'
+          : 'dbrouter demo: the npx process that started it was interrupted (SIGINT); stopping\n');
+        onSignal();
+      });
       const t0 = performance.now();
       try {
         out(`dbrouter demo: ${engine}, ${smoke ? 'smoke scenario' : 'Ctrl-C stops everything'}`);
@@ -162,7 +162,7 @@ export function register(program: Command): void {
         if (smoke) out(`smoke ${ok ? 'passed' : 'FAILED'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         process.exitCode = ok ? 0 : 1;
       } finally {
-        clearInterval(orphanWatch);
+        stopWatch();
         for (const name of signalNames) process.off(name, onSignal);
       }
     });

@@ -26,22 +26,33 @@ import { resolveConsistency, type ConsistencyLevel } from '../consistency/levels
 
 /** A node's public description: no password. */
 export interface NodeDescription {
+  /** The node's alias, the key in `databases`. */
   readonly alias: string;
+  /** The role routing uses; `undefined` while a role left out of the configuration is not yet asked of the server. */
   readonly role: Role | undefined;
+  /** Its share of reads for the `weighted` strategy (1 by default). */
   readonly weight: number;
+  /** `scheme://user:***@host:port/database`: the address without its password. */
   readonly url: string;
+  /** `up`, `down` or `lagging`: what the health monitor (or `setNodeState`) last said; `up` until then. */
   readonly state: NodeState;
 }
 
 /** A migration target handed to `cluster.migrate(fn)`: one alias, and a pool whose every statement runs there. */
 export interface MigrationTarget<P = unknown> {
+  /** The alias migrated. */
   readonly alias: string;
+  /** Its role (always `primary`: a replica target is refused before anything runs). */
   readonly role: Role;
+  /** A routed pool of the cluster's engine pinned to `alias` (a `RoutedPgPool` or `RoutedMysqlPool`), ended after `fn`. */
   readonly pool: P;
 }
 
 /** Where `enter()` sends statements. */
-export type ScopeTarget = 'primary' | 'replica' | { readonly alias: string };
+export type ScopeTarget = 'primary' | 'replica' | {
+  /** Every statement runs on this alias. */
+  readonly alias: string;
+};
 
 /**
  * A set of databases of one engine and the routers that choose among them. Create one per
@@ -535,7 +546,16 @@ export class Cluster extends EventEmitter {
    *
    * @example cluster.poolStats() // [{ alias: 'default', total: 3, idle: 1, waiting: 0 }, …]
    */
-  poolStats(): readonly { readonly alias: string; readonly total: number; readonly idle: number; readonly waiting: number }[] {
+  poolStats(): readonly {
+    /** The node's alias. */
+    readonly alias: string;
+    /** Open connections to it. */
+    readonly total: number;
+    /** Of those, connections idle in a pool. */
+    readonly idle: number;
+    /** Callers waiting for a connection to it. */
+    readonly waiting: number;
+  }[] {
     const sums = this.#nodes.map((n) => ({ alias: n.alias, total: 0, idle: 0, waiting: 0 }));
     for (const pool of this.#pools) {
       const counts = (pool as Partial<CountsConnections>)[NODE_POOL_COUNTS]?.();
@@ -691,7 +711,12 @@ export class Cluster extends EventEmitter {
   }
 
   /** What `JSON.stringify(cluster)` writes: the engine and `describe()` (URLs without passwords). */
-  toJSON(): { engine: EngineName; databases: readonly NodeDescription[] } {
+  toJSON(): {
+    /** `postgres` or `mysql`. */
+    engine: EngineName;
+    /** Each node as `describe()` gives it. */
+    databases: readonly NodeDescription[];
+  } {
     return { engine: this.#engine.name, databases: this.describe() };
   }
 }

@@ -37,13 +37,19 @@ export interface ConsistencyStats {
    * later than the time since the write (their lag at the monitor's last check), so none could have it.
    */
   readonly knownBehind: number;
+  /** Reads that waited for a replica to catch up (`onBehind: 'wait'`) after none had their position. */
   readonly waits: number;
+  /** Of those, waits that reached `waitMillis` without a replica catching up: the read went to the primary. */
   readonly waitsTimedOut: number;
   /** Waits cut short because their unit of work ended (an HTTP client went away). */
   readonly waitsAborted: number;
+  /** Consistency tokens handed out and read back. */
   readonly tokens: {
+    /** Tokens made for a context that wrote (`token()`, the HTTP integrations). */
     readonly issued: number;
+    /** Tokens read back and accepted: their reads wait for the position they carry. */
     readonly accepted: number;
+    /** Tokens refused, by reason (`malformed`, `oversized`, `tampered`, `expired`, `foreign`); such a request reads as if it had none. */
     readonly rejected: Readonly<Record<TokenRejection, number>>;
   };
 }

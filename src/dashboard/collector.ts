@@ -6,42 +6,79 @@ import type { HealthMonitorEvents } from '../health/monitor.js';
 
 /** One node as the page draws it. */
 export interface DashboardNode {
+  /** The node's alias, as in the cluster's `databases`. */
   readonly alias: string;
   /** URL without password. */
   readonly url: string;
+  /** The role routing uses now (the health monitor's report when the cluster has none yet); `undefined` when unknown. */
   readonly role: 'primary' | 'replica' | undefined;
   /** `up`, `lagging` or `down`, from the health monitor when there is one, else the cluster's own view. */
   readonly state: 'up' | 'lagging' | 'down';
   /** Serves reads now (replicas), takes writes now (the primary). */
   readonly inRotation: boolean;
+  /** Replication lag in milliseconds, rounded (0 on the primary); `null` without a health monitor or when unknown. */
   readonly lagMillis: number | null;
+  /** Replay (PostgreSQL) or the SQL thread (MariaDB) is stopped; `null` without a health monitor or before a good check. */
   readonly paused: boolean | null;
+  /** Round trip of the last health check's query in milliseconds (one decimal); `null` without a health monitor or before a good check. */
   readonly rttMillis: number | null;
 }
 
 /** One recent statement: its text only, never its parameters. */
 export interface DashboardStatement {
+  /** `Date.now()` when it finished. */
   readonly at: number;
+  /** Its text, cut to 300 characters (then ending in `…`). */
   readonly sql: string;
+  /** The node it ran on. */
   readonly alias: string;
+  /** That node's role when it ran (`primary` or `replica`). */
   readonly role: string;
+  /** Why it went there (`select`, `insert`, `sticky`, …). */
   readonly reason: string;
+  /** Wall time from sending to its result, in milliseconds to one decimal. */
   readonly durationMillis: number;
+  /** It failed (the error went to the caller). */
   readonly failed: boolean;
+  /** A replica refused it as a write and it was re-run on the primary. */
   readonly misroute: boolean;
 }
 
 /** What `GET <mount>/state` answers: everything the page draws. JSON-safe, no credential. */
 export interface DashboardState {
+  /** The server: `PostgreSQL`, `MySQL`, or `MariaDB` once the first node's `SELECT VERSION()` said so. */
   readonly engine: string;
+  /** `Date.now()` when this state was built. */
   readonly now: number;
+  /** The alias taking writes now; `null` when none is available. Without a health monitor, the configured primary. */
   readonly primary: string | null;
+  /** Every node of the cluster, in configuration order. */
   readonly nodes: readonly DashboardNode[];
   /** Replication lag per replica over time, oldest first; `null` where unknown or down. */
-  readonly lag: readonly { readonly at: number; readonly millis: Readonly<Record<string, number | null>> }[];
-  readonly routed: Readonly<Record<string, { readonly statements: number; readonly writes: number; readonly byReason: Readonly<Record<string, number>> }>>;
+  readonly lag: readonly {
+    /** `Date.now()` of the sample (one per `sampleIntervalMillis`, kept for `historyMillis`). */
+    readonly at: number;
+    /** Lag in milliseconds by replica alias. */
+    readonly millis: Readonly<Record<string, number | null>>;
+  }[];
+  /** Statement counters by alias since the cluster was created (or its stats were reset). */
+  readonly routed: Readonly<Record<string, {
+    /** Statements the alias ran. */
+    readonly statements: number;
+    /** Of those, statements that had to run on a primary. */
+    readonly writes: number;
+    /** Statements by routing reason. */
+    readonly byReason: Readonly<Record<string, number>>;
+  }>>;
+  /** The most recent statements (at most `recentStatements`), newest first. */
   readonly recent: readonly DashboardStatement[];
-  readonly events: readonly { readonly at: number; readonly text: string }[];
+  /** The last 50 topology events (node down/up, lagging, primary changes, controls), newest first. */
+  readonly events: readonly {
+    /** `Date.now()` when it happened. */
+    readonly at: number;
+    /** What happened, in words. */
+    readonly text: string;
+  }[];
   /** Whether the control endpoints are on (a local cluster and `controls: true`). */
   readonly controls: boolean;
 }

@@ -5,6 +5,8 @@
  * @example
  *   import { dashboard } from 'dbrouter/dashboard';
  *   app.use('/dbrouter', dashboard(cluster, { health, authorize: (req) => isAdmin(req) }));
+ *
+ * @module
  */
 export { dashboard, type DashboardHandler, type DashboardOptions } from './dashboard.js';
 export type { DashboardNode, DashboardState, DashboardStatement } from './collector.js';

@@ -28,7 +28,12 @@ export interface ClusterHealthOptions extends Omit<HealthMonitorOptions, 'nodes'
    * Credentials for the monitoring connections, when the application's user may not read
    * replication status (MariaDB: `SLAVE MONITOR`; PostgreSQL: `pg_read_all_stats` for the upstream).
    */
-  readonly monitor?: { readonly user: string; readonly password?: string };
+  readonly monitor?: {
+    /** The user the monitor connects as, on every node. */
+    readonly user: string;
+    /** Its password; left out, none is sent (the application's is not used). */
+    readonly password?: string;
+  };
   /** Replaces the engine's prober (tests). */
   readonly prober?: Prober;
 }
@@ -46,7 +51,12 @@ export interface WatchedCluster extends HasInternals {
   /** Resolves once every node's role is known (see `Cluster.ready`). */
   ready(): Promise<void>;
   /** Each node's alias and role (`undefined` while a node has not answered). */
-  describe(): readonly { readonly alias: string; readonly role: Role | undefined }[];
+  describe(): readonly {
+    /** The node's alias. */
+    readonly alias: string;
+    /** Its role; `undefined` while not known. */
+    readonly role: Role | undefined;
+  }[];
   /** Takes a node out of the reads (`down`, `lagging`) or puts it back (`up`). */
   setNodeState(alias: string, state: NodeState): void;
   /** Destroys the routed pools' connections to `alias`; returns how many. */

@@ -13,7 +13,9 @@ import { checkMonitorOptions as checkMonitorKeys } from './options.js';
  *   new HealthMonitor({ nodes, prober, checkIntervalMillis: 500, maxReplicationLagMillis: 2000 })
  */
 export interface HealthMonitorOptions {
+  /** The nodes to check, each by alias with its configured role. */
   readonly nodes: readonly MonitoredNode[];
+  /** The engine's probes and position order (PostgreSQL or MySQL/MariaDB). */
   readonly prober: Prober;
   /** Time between two checks of a node. Default 1000. */
   readonly checkIntervalMillis?: number;
@@ -46,7 +48,9 @@ export interface HealthMonitorOptions {
 
 /** Health of one node, as `status()` shows it. JSON-safe; it never holds a credential. */
 export interface NodeHealth {
+  /** The node's alias, as in the cluster's `databases`. */
   readonly alias: string;
+  /** The role the configuration gives it (or the server reported at start). */
   readonly configuredRole: Role;
   /** The role the server reports; `undefined` before its first good check. */
   readonly role: Role | undefined;
@@ -58,6 +62,7 @@ export interface NodeHealth {
   readonly suspect: boolean;
   /** Replicas: serves reads now. The primary: false. */
   readonly inRotation: boolean;
+  /** Replicas: out of the reads for lag (beyond `maxReplicationLagMillis`, or unknown) until caught up. */
   readonly lagging: boolean;
   /**
    * Time lag: the age of the oldest write the replica has not applied, 0 when it has everything the
@@ -74,16 +79,25 @@ export interface NodeHealth {
   readonly lagFrom: 'positions' | 'engine' | undefined;
   /** Distance behind the primary's last seen position, in `positionUnit`. */
   readonly lagPosition: number | undefined;
+  /** The unit of `lagPosition`: WAL `bytes` (PostgreSQL) or `transactions` (MariaDB GTIDs). */
   readonly positionUnit: 'bytes' | 'transactions';
+  /** Last good check: the primary's write position, or what the replica has received (an LSN or a GTID list). */
   readonly position: string | undefined;
+  /** Last good check: what the replica has applied, visible to reads (on the primary, its write position). */
   readonly replayPosition: string | undefined;
+  /** The primary this replica streams from, `host:port`, when the engine says; `undefined` on a primary. */
   readonly upstream: string | undefined;
+  /** Replay (PostgreSQL) or the SQL thread (MariaDB) is stopped; `undefined` before a good check. */
   readonly paused: boolean | undefined;
+  /** Round trip of the last good check's query, in milliseconds (the whole check when the engine does not time the query). */
   readonly rttMillis: number | undefined;
   /** Epoch milliseconds of the start of the last check. */
   readonly lastCheckAt: number | undefined;
+  /** Failed checks in a row; 0 after a good one. */
   readonly consecutiveFailures: number;
+  /** The last failed check's error message (never a credential); cleared by a good check. */
   readonly lastError: string | undefined;
+  /** What the last good check found wrong with the node's configuration or replication. */
   readonly problems: readonly NodeProblem[];
 }
 
@@ -95,6 +109,7 @@ export interface NodeProblem {
    * stopped or failed (not a pause of replay): it leaves the reads while a primary can serve them.
    */
   readonly kind: 'configured-primary-is-replica' | 'upstream-mismatch' | 'limited-check' | 'diverged' | 'replication-stopped';
+  /** What is wrong, on which node, and (where there is one) how to fix it. */
   readonly message: string;
 }
 
@@ -102,11 +117,13 @@ export interface NodeProblem {
 export interface HealthStatus {
   /** The alias that takes writes; `undefined` when no node is known to be primary. */
   readonly primary: string | undefined;
+  /** Writes can go out now: a primary is known, not down, not suspect, not lost, and no split brain. */
   readonly primaryAvailable: boolean;
   /** Set while more than one node claims to be primary: writes are refused. */
   readonly splitBrain: readonly string[] | undefined;
   /** Replicas that serve reads now; empty means reads go to the primary. */
   readonly readableReplicas: readonly string[];
+  /** Every monitored node, in configuration order. */
   readonly nodes: readonly NodeHealth[];
 }
 
@@ -116,7 +133,9 @@ export interface HealthStatus {
  * (never a credential).
  */
 export interface NodeDownEvent {
+  /** The node that went down. */
   readonly alias: string;
+  /** The last failed check's error message. */
   readonly error: string | undefined;
   /**
    * False when the server itself answered the last failed check with an error (it refused the
@@ -126,41 +145,86 @@ export interface NodeDownEvent {
   readonly unreachable: boolean;
 }
 /** `'node-up'`: a down node passed `checksBeforeUp` checks in a row (default 2) and serves again. */
-export interface NodeUpEvent { readonly alias: string }
+export interface NodeUpEvent {
+  /** The node that is up again. */
+  readonly alias: string;
+}
 /**
  * `'lagging'`: a replica is further behind than `maxReplicationLagMillis` (default 10000), or its lag
  * is unknown (`lagMillis` undefined), and left the reads. `lagPosition` is the distance in the
  * prober's `positionUnit` (WAL bytes or transactions).
  */
-export interface LaggingEvent { readonly alias: string; readonly lagMillis: number | undefined; readonly lagPosition: number | undefined }
+export interface LaggingEvent {
+  /** The replica that left the reads. */
+  readonly alias: string;
+  /** Its time lag in milliseconds; `undefined` when unknown. */
+  readonly lagMillis: number | undefined;
+  /** Its distance behind the primary's last seen position, in `positionUnit`; `undefined` when unknown. */
+  readonly lagPosition: number | undefined;
+}
 /** `'caught-up'`: a lagging replica stayed at or below `caughtUpLagMillis` for `checksBeforeUp` checks and serves reads again. */
-export interface CaughtUpEvent { readonly alias: string; readonly lagMillis: number | undefined }
+export interface CaughtUpEvent {
+  /** The replica back in the reads. */
+  readonly alias: string;
+  /** Its time lag in milliseconds at the check that brought it back. */
+  readonly lagMillis: number | undefined;
+}
 /** `'primary-changed'`: exactly one node claims to be primary and it is not the one before (`from` undefined at start). */
-export interface PrimaryChangedEvent { readonly from: string | undefined; readonly to: string }
+export interface PrimaryChangedEvent {
+  /** The former primary; `undefined` when none was known (at start, or after the primary was lost). */
+  readonly from: string | undefined;
+  /** The node that now claims to be primary. */
+  readonly to: string;
+}
 /**
  * `'primary-lost'`: no node claims to be primary any more; the former one is `down` or answered as
  * a replica (`became-replica`). Also what `onPrimaryLost` receives. Writes wait for a new primary.
  */
-export interface PrimaryLostEvent { readonly alias: string | undefined; readonly reason: 'down' | 'became-replica' }
+export interface PrimaryLostEvent {
+  /** The primary that was lost. */
+  readonly alias: string | undefined;
+  /** `down`: it failed its checks. `became-replica`: it answered, as a replica. */
+  readonly reason: 'down' | 'became-replica';
+}
 /** `'split-brain'`: two or more nodes claim to be primary (`aliases`); writes are refused with `SPLIT_BRAIN` until one remains. */
-export interface SplitBrainEvent { readonly aliases: readonly string[] }
+export interface SplitBrainEvent {
+  /** Every node that claims to be primary. */
+  readonly aliases: readonly string[];
+}
 /** `'problem'`: a check found something wrong with how `alias` is configured or replicates (see {@link NodeProblem}). */
-export interface ProblemEvent extends NodeProblem { readonly alias: string }
+export interface ProblemEvent extends NodeProblem {
+  /** The node the problem is on. */
+  readonly alias: string;
+}
 /** `'check'`: one check of `alias` ended; `ok` false when the node could not be reached or did not answer in time. */
-export interface CheckEvent { readonly alias: string; readonly ok: boolean }
+export interface CheckEvent {
+  /** The node checked. */
+  readonly alias: string;
+  /** The check succeeded. */
+  readonly ok: boolean;
+}
 
 /** The monitor's events and their payloads. */
 export interface HealthMonitorEvents {
+  /** A node failed its checks and left the routing. */
   'node-down': [NodeDownEvent];
+  /** A down node passed its checks and serves again. */
   'node-up': [NodeUpEvent];
+  /** A replica fell too far behind (or its lag became unknown) and left the reads. */
   lagging: [LaggingEvent];
+  /** A lagging replica caught up and serves reads again. */
   'caught-up': [CaughtUpEvent];
+  /** A different node is now the one primary. */
   'primary-changed': [PrimaryChangedEvent];
+  /** No node claims to be primary any more; writes wait. */
   'primary-lost': [PrimaryLostEvent];
+  /** Two or more nodes claim to be primary; writes are refused. */
   'split-brain': [SplitBrainEvent];
+  /** A check found a configuration or replication problem (emitted when new or when its message changes). */
   problem: [ProblemEvent];
   /** After every check of a node (for dashboards and for keeping a cluster's view in step). */
   check: [CheckEvent];
+  /** A failure in the background (an `onPrimaryLost` hook, an internal error); emitted only when someone listens. */
   error: [Error];
 }
 

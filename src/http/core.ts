@@ -21,6 +21,7 @@ import { checkHttpOptions } from './options.js';
  *   app.use(expressConsistency({ cluster, secret: process.env.DBROUTER_SECRET }));
  */
 export interface HttpConsistencyOptions {
+  /** The cluster whose writes the token tracks and whose reads wait for it. */
   readonly cluster: Cluster;
   /**
    * Signs the token in the cookie and the header (HMAC-SHA256), 16 bytes or more; several for
@@ -35,7 +36,16 @@ export interface HttpConsistencyOptions {
   /** Request and response header carrying the token for APIs and single-page apps. Default `X-DBRouter-Token`. */
   readonly headerName?: string;
   /** Cookie attributes besides `HttpOnly`, `SameSite=Lax`, `Path=/`, `Max-Age`; `false` sends no cookie (header only). */
-  readonly cookie?: false | { readonly secure?: boolean; readonly domain?: string; readonly path?: string; readonly sameSite?: 'lax' | 'strict' | 'none' };
+  readonly cookie?: false | {
+    /** Adds `Secure` (HTTPS only). Default: left out. */
+    readonly secure?: boolean;
+    /** `Domain`, to share the cookie with subdomains. Default: left out (this host only). */
+    readonly domain?: string;
+    /** `Path`. Default `/`. */
+    readonly path?: string;
+    /** `SameSite`. Default `lax`; browsers accept `none` only with `secure`. */
+    readonly sameSite?: 'lax' | 'strict' | 'none';
+  };
   /** How long a token (and its cookie) counts. Default: the cluster's `tokenMaxAgeMillis` (10 minutes). */
   readonly maxAgeMillis?: number;
   /** Level of GET, HEAD and OPTIONS. Default `session`. */

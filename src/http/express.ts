@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/express`: read-your-writes across requests for Express, through a signed token in a
+ * cookie and a header (see {@link expressConsistency}).
+ *
+ * @module
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appendSetCookie, HttpConsistency, type HttpConsistencyOptions, type RequestOutcome } from './core.js';
 

@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/fastify`: read-your-writes across requests for Fastify, with a consistency level per
+ * route (see {@link fastifyConsistency}).
+ *
+ * @module
+ */
 import { AsyncResource } from 'node:async_hooks';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';

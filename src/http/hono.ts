@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/hono`: read-your-writes across requests for Hono, through a signed token in a cookie
+ * and a header (see {@link honoConsistency}).
+ *
+ * @module
+ */
 import { HttpConsistency, type HttpConsistencyOptions } from './core.js';
 
 export type { HttpConsistencyOptions } from './core.js';
@@ -6,11 +12,17 @@ export type { HttpConsistencyOptions } from './core.js';
 export interface HonoContext {
   /** The request: its method and path, its `Cookie` and token headers, and the raw request's abort signal. */
   readonly req: {
+    /** The HTTP method (`GET`, `POST`, …). */
     readonly method: string;
+    /** The URL's path, without the query string. */
     readonly path: string;
     /** A request header, `undefined` when absent. */
     header(name: string): string | undefined;
-    readonly raw: { readonly signal?: AbortSignal };
+    /** The runtime's own `Request`. */
+    readonly raw: {
+      /** Aborts when the client goes away: the request then stops waiting for replicas. */
+      readonly signal?: AbortSignal;
+    };
   };
   /** Sets a response header; `append: true` adds one (`Set-Cookie`) without replacing. */
   header(name: string, value: string, options?: { append?: boolean }): void;

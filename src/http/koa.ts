@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/koa`: read-your-writes across requests for Koa, through a signed token in a cookie
+ * and a header (see {@link koaConsistency}).
+ *
+ * @module
+ */
 import { HttpConsistency, type HttpConsistencyOptions } from './core.js';
 
 export type { HttpConsistencyOptions } from './core.js';

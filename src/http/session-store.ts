@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/session-store`: a session store for express-session, @fastify/session and koa-session
+ * whose every statement runs on the primary (see {@link createSessionStore}).
+ *
+ * @module
+ */
 import { EventEmitter } from 'node:events';
 import { checkSessionStoreOptions } from './options.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -8,7 +14,15 @@ import { DbRouterError } from '../errors.js';
 
 /** A session as express-session and @fastify/session hand it over: JSON-safe, maybe with a cookie. */
 export interface SessionData {
-  cookie?: { expires?: Date | string | null; maxAge?: number | null; originalMaxAge?: number | null };
+  /** The session cookie's settings; the store reads them for the session's expiry. */
+  cookie?: {
+    /** When the cookie expires: the session then expires with it. */
+    expires?: Date | string | null;
+    /** Milliseconds the cookie has left, used when `expires` is absent (else the store's `ttlMillis`). */
+    maxAge?: number | null;
+    /** As express-session's `cookie.originalMaxAge`; stored, not read by the store. */
+    originalMaxAge?: number | null;
+  };
   [key: string]: unknown;
 }
 
@@ -22,6 +36,7 @@ export type SessionStoreCallback<T = void> = (err: unknown, value?: T) => void;
  *   createSessionStore({ cluster, Store: session.Store, table: 'sessions' })
  */
 export interface SessionStoreOptions {
+  /** The cluster holding the sessions table: the store opens its own routed pool on it, and reads and writes on the primary. */
   readonly cluster: Cluster;
   /** express-session's `Store` class (`session.Store`): express-session needs its methods. Leave out for @fastify/session. */
   readonly Store?: abstract new () => EventEmitter;

@@ -9,20 +9,29 @@ const execFileAsync = promisify(execFile);
 
 /** PostgreSQL programs a cluster uses; `pgRewind` (optional) lets a killed primary rejoin after a promotion. */
 export interface PostgresBinaries {
+  /** The directory holding `postgres` and `initdb`. */
   binDir: string;
+  /** Path of `initdb`. */
   initdb: string;
+  /** Path of the `postgres` server. */
   postgres: string;
+  /** Path of `pg_rewind` (in `binDir`, else a same-major system copy); `null` when there is none. */
   pgRewind: string | null;
-  /** e.g. `15.18` */
+  /** From `postgres --version`, e.g. `15.18`; `unknown` when it prints none. */
   version: string;
+  /** `custom`: `binDir` or `DBROUTER_PG_BIN`; `system`: PATH or `/usr/lib/postgresql`; `embedded`: the npm package. */
   source: 'system' | 'embedded' | 'custom';
 }
 
 /** MariaDB programs a cluster uses. */
 export interface MariadbBinaries {
+  /** The directory holding `mariadbd`. */
   binDir: string;
+  /** Path of the `mariadbd` server. */
   mariadbd: string;
+  /** Path of `mariadb-install-db`. */
   installDb: string;
+  /** From `mariadbd --version`, e.g. `10.11.6-MariaDB-0+deb12u1`; `unknown` when it prints none. */
   version: string;
 }
 

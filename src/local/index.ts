@@ -8,6 +8,8 @@
  *   cluster.databases.default.url;   // postgres://postgres@127.0.0.1:PORT/postgres (the primary)
  *   cluster.databases.replica1.url;  // a hot standby
  *   await cluster.down();
+ *
+ * @module
  */
 export { startCluster, openCluster, defaultClusterDir, destroyClusterSync } from './local-cluster.js';
 export { findPostgres, findMariadb } from './binaries.js';

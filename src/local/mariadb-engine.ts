@@ -21,7 +21,14 @@ const INNODB = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=32M'];
  * @example
  *   mysql.createConnection({ host: '127.0.0.1', port, ...MARIADB_APP_USER });
  */
-export const APP_USER = { user: 'app', password: 'app', database: 'app' } as const;
+export const APP_USER = {
+  /** The user name, `app`. */
+  user: 'app',
+  /** Its password, `app` (a local development cluster's only). */
+  password: 'app',
+  /** The database it owns, `app`. */
+  database: 'app',
+} as const;
 const REPLICATION_USER = { user: 'repl', password: 'repl' } as const;
 /**
  * The health monitor's account on local MariaDB clusters: `SLAVE MONITOR` (`REPLICATION CLIENT`
@@ -31,7 +38,12 @@ const REPLICATION_USER = { user: 'repl', password: 'repl' } as const;
  * @example
  *   watchCluster(cluster, { monitor: MARIADB_MONITOR_USER });
  */
-export const MONITOR_USER = { user: 'monitor', password: 'monitor' } as const;
+export const MONITOR_USER = {
+  /** The user name, `monitor`. */
+  user: 'monitor',
+  /** Its password, `monitor` (a local development cluster's only). */
+  password: 'monitor',
+} as const;
 
 /** How long `promote` waits for the relay log already received to be applied. */
 const PROMOTE_APPLY_BOUND_MILLIS = 10_000;

@@ -14,6 +14,7 @@ export type PostgresSource = 'auto' | 'system' | 'embedded';
  *   const cluster = await startCluster({ engine: 'postgres', replicas: 2, dir: './.dbrouter/pg' });
  */
 export interface StartClusterOptions {
+  /** `postgres` (streaming replication) or `mariadb` (GTID replication). */
   engine: Engine;
   /** Number of replicas next to the primary. Default 2. */
   replicas?: number;
@@ -58,16 +59,21 @@ export interface StartClusterOptions {
 export interface ClusterDatabase {
   /** A URL for psql, `pg` or `mysql2`. */
   url: string;
+  /** Its role now (it changes with `promote`). */
   role: NodeRole;
 }
 
 /** A node's state as seen by {@link LocalCluster.status}. */
 export interface NodeStatus {
+  /** `default` or `replica1..N`. */
   alias: string;
+  /** Its role now (it changes with `promote`). */
   role: NodeRole;
+  /** The loopback TCP port it listens on. */
   port: number;
   /** Server process id, `null` when the node is down. */
   pid: number | null;
+  /** Its server process is running (it may still be starting and not yet accept connections). */
   up: boolean;
   /**
    * Primary: its current position. Replica: the position it has replayed.
@@ -98,6 +104,7 @@ export interface NodeStatus {
  *   await cluster.down();
  */
 export interface LocalCluster {
+  /** `postgres` or `mariadb`. */
   readonly engine: Engine;
   /** The cluster directory (absolute): holds `state.json`. */
   readonly dir: string;
@@ -142,5 +149,12 @@ export interface LocalCluster {
   /** Stops every process of the cluster and removes its data, unless `keep`. */
   down(options?: { keep?: boolean }): Promise<void>;
   /** `{ engine, dir, databases }`: what `dbrouter cluster up --json` prints. */
-  toJSON(): { engine: Engine; dir: string; databases: Record<string, ClusterDatabase> };
+  toJSON(): {
+    /** As {@link LocalCluster.engine}. */
+    engine: Engine;
+    /** As {@link LocalCluster.dir}. */
+    dir: string;
+    /** As {@link LocalCluster.databases}. */
+    databases: Record<string, ClusterDatabase>;
+  };
 }

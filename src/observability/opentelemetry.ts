@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/opentelemetry`: one OpenTelemetry span per routed statement (see
+ * {@link instrumentCluster}), and trace context in sqlcommenter comments ({@link sqlCommentWithTrace}).
+ *
+ * @module
+ */
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Cluster } from '../cluster/cluster.js';
 import type { RouteEvent } from '../cluster/stats.js';

@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/prometheus`: a cluster's routing, consistency, health and pool counters as
+ * prom-client metrics (see {@link registerMetrics}).
+ *
+ * @module
+ */
 import type { EventEmitter } from 'node:events';
 import { Counter, Gauge, Registry, register as globalRegistry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
 import type { Cluster } from '../cluster/cluster.js';

@@ -37,7 +37,10 @@ export type TransactionConfigOf<D> = D[Extract<keyof D, 'transaction'>] extends 
  * `execute` (raw SQL, checked by a read-only pool at run time) and `transaction`.
  */
 export type ReadonlyDrizzle<D> = Pick<D, Extract<keyof D, ReadMember>> &
-  ('with' extends keyof D ? { with: WithSelects<D['with']> } : unknown) &
+  ('with' extends keyof D ? {
+    /** Drizzle's `with(…)` (common table expressions), offering only the selects after it. */
+    with: WithSelects<D['with']>;
+  } : unknown) &
   ('transaction' extends keyof D
     ? {
       /** A transaction whose callback gets a read-only transaction; `{ accessMode: 'read only' }` lets it run on a replica. */

@@ -3,7 +3,9 @@ import type { NodeInfo, Role } from './router.js';
 
 /** What a `sqlComment` function is told about one statement: where it runs and why (never its text or parameters). */
 export interface SqlCommentContext {
+  /** The node the statement runs on. */
   readonly alias: string;
+  /** That node's role. */
   readonly role: Role;
   /** The routing reason (`select`, `insert`, `read-your-writes`, `transaction`, …), as in `cluster.stats()`. */
   readonly reason: string;

@@ -63,6 +63,8 @@
  *   classify('SELECT nextval($1)', 'postgres').reason;      // 'write-function'
  *   const c = createClassifier({ dialect: 'mysql', writeFunctions: ['audit_log'] });
  *   c.classify('SELECT audit_log(?)').target;               // 'primary'
+ *
+ * @module
  */
 import { DbRouterError } from '../errors.js';
 import { DecisionCache } from './cache.js';

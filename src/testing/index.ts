@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/testing`: helpers for an application's tests: record and assert where statements ran,
+ * a one-database test configuration with read-only "replicas", and replica lag on a local cluster.
+ *
+ * @module
+ */
 import { AssertionError } from 'node:assert';
 import type { Cluster } from '../cluster/cluster.js';
 import { SAME_SERVER, type DatabaseObject } from '../cluster/config.js';
@@ -7,7 +13,9 @@ import { DbRouterError } from '../errors.js';
 
 /** What {@link recordStatements} saw: `fn`'s result and every statement routed while it ran, in order. */
 export interface Recorded<R> {
+  /** What `fn` returned (awaited). */
   readonly result: R;
+  /** Each statement routed while `fn` ran, in the order they finished. */
   readonly statements: readonly RouteEvent[];
 }
 
@@ -91,7 +99,12 @@ export async function assertStatements<R>(cluster: Cluster, fn: () => R | Promis
 export function testClusterConfig(
   url: string,
   options: { readonly replicas?: number; readonly replicaUrl?: string } = {},
-): { readonly databases: Record<string, string | DatabaseObject>; readonly health: false } {
+): {
+  /** `default` (the primary) and `replica1`… (the same database, read-only). */
+  readonly databases: Record<string, string | DatabaseObject>;
+  /** No health monitor: every alias is one server. */
+  readonly health: false;
+} {
   const n = options.replicas ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new DbRouterError('CONFIG_INVALID', `testClusterConfig(): replicas must be a whole number of 1 or more, not ${String(n)}.`);
   let scheme: string;

@@ -15,7 +15,7 @@ const BUDGET_MILLIS = 90_000;
 export async function chaosTest(options: Omit<ChaosOptions, 'log' | 'budgetMillis'>): Promise<void> {
   describe(`chaos ${options.label}`, { skip: await engineSkip(options.engine) }, () => {
     test(
-      `${options.label}: users keep reading their own writes, no read fails, writes fail only as WRITE_OUTCOME_UNKNOWN in flight on the killed primary`,
+      `${options.label}: users keep reading their own writes, no read fails, writes fail only as WRITE_OUTCOME_UNKNOWN in flight on the ${options.faults === 'partition' ? 'primary as it went silent' : 'killed primary'}`,
       { timeout: BUDGET_MILLIS + 30_000 },
       async () => {
         const lines: string[] = [];

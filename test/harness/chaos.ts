@@ -16,11 +16,15 @@
  * the server that answered. Every request runs against a deadline (`opBoundMillis`): past it, it is
  * counted as past its bound and the user goes on.
  *
- * Faults, in order: replay paused on a replica, then resumed; a replica killed, then started again;
+ * Faults (`faults: 'crash'`, the default), in order: replay paused on a replica, then resumed; a replica killed, then started again;
  * every replica paused (so they lag), the primary killed, the replica that has received the most
  * (by position, asked of each replica) promoted, the others resumed; the old primary started again
  * (it rejoins as a replica); on MariaDB a replica made to diverge (its `gtid_slave_pos` set past
  * anything the primary has: its IO thread stops with error 1236 while its position looks ahead).
+ * With `faults: 'partition'` every node sits behind a TCP proxy of the run's own that can go silent
+ * (a partition: no RST, no FIN): a replica, then the primary (no promotion; writes sent to it before
+ * the monitor found it down are in flight and may fail with WRITE_OUTCOME_UNKNOWN, writes after
+ * that wait for it), then both replicas (reads go to the primary), then a slow link to the primary.
  * Between faults the load runs until enough requests completed (polled, bounded), not for a fixed
  * sleep.
  *
@@ -44,6 +48,7 @@ import { createMysqlPool } from '../../src/engines/mysql/index.js';
 import type { Engine, LocalCluster } from '../../src/local/index.js';
 import { describeError, divergeMariadbReplica, mostAdvancedReplica } from './chaos-positions.js';
 import { ownCluster } from './clusters.js';
+import { startProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** What one configuration runs. Defaults: 16 users, 20 % writes, a 90 s budget. */
 export interface ChaosOptions {
@@ -58,6 +63,13 @@ export interface ChaosOptions {
   readonly budgetMillis?: number;
   /** Extra output (the fault timeline, samples of each violation) goes here; the summary is returned. */
   readonly log?: (line: string) => void;
+  /**
+   * `'crash'` (default): pauses, kills, a promotion (the schedule above). `'partition'`: every node
+   * behind a TCP proxy of this run's own that can go silent (no RST, no FIN: a partition, not a
+   * crash) — a replica, then the primary (no promotion: it comes back), then both replicas, then a
+   * slow primary link.
+   */
+  readonly faults?: 'crash' | 'partition';
 }
 
 /** Counts of one run; `violations` lists each broken invariant with a sample (empty = all held). */
@@ -152,6 +164,16 @@ function codeOf(e: unknown): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `condition` every 10 ms for at most `ms`; whether it held. */
+async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+  const t0 = performance.now();
+  while (!condition()) {
+    if (performance.now() - t0 > ms) return false;
+    await sleep(10);
+  }
+  return true;
+}
 
 /** Resolves with the outcome of `p` or `'timeout'` after `ms`, leaving no timer behind. */
 async function within<T>(p: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'timeout'> {
@@ -283,16 +305,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let cluster: Cluster | undefined;
   let health: ClusterHealth | undefined;
   let app: App | undefined;
+  const proxies = new Map<string, TcpProxy>();
   try {
     local = await ownCluster(options.engine, { replicas: 2, ...(options.sync ? { sync: true } : {}) });
     const l = local;
     mark(`cluster up (${l.primaryAlias} + ${l.replicaAliases.join(', ')})`);
     const aliasOfPort = new Map(Object.entries(l.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
 
+    // Partitions: each node behind a proxy that can go silent; the servers still report their own port.
+    if (options.faults === 'partition') {
+      for (const [alias, d] of Object.entries(l.databases)) proxies.set(alias, await startProxy(Number(new URL(d.url).port)));
+    }
+    const urlOf = (alias: string, url: string) => {
+      const proxy = proxies.get(alias);
+      if (proxy === undefined) return url;
+      const u = new URL(url);
+      u.port = String(proxy.port);
+      return u.toString();
+    };
     // The configuration a user writes first: URLs (roles discovered), a secret for tokens.
     cluster = createCluster({
-      databases: Object.fromEntries(Object.entries(l.databases).map(([alias, d]) => [alias, d.url])),
+      databases: Object.fromEntries(Object.entries(l.databases).map(([alias, d]) => [alias, urlOf(alias, d.url)])),
       consistency: { secret: SECRET },
+    });
+    const downAt = new Map<string, number>();
+    cluster.on('nodeState', (alias: string, state: string) => {
+      if (state === 'down') downAt.set(alias, performance.now());
     });
     app = l.engine === 'postgres' ? await pgApp(cluster) : await mysqlApp(cluster);
     // Drop these lines once a cluster watches its nodes by default (issue 9 item 4): then status()
@@ -397,6 +435,38 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // ---- the schedule
     await load(200, 500, 5000);
     const [r1, r2] = l.replicaAliases as [string, string];
+    /** Windows in which a write on the primary could be cut: [start, end] (the kill; a silence until the primary was found down). */
+    const cutWindows: [number, number][] = [];
+    if (options.faults === 'partition') {
+      const primary = l.primaryAlias;
+      const stateOf = (alias: string) => cluster!.nodeState(alias);
+      /** Silences `aliases` until each is found down (bounded), lets the load run, heals, waits for them back. */
+      const partition = async (aliases: readonly string[], what: string) => {
+        const from = performance.now();
+        for (const a of aliases) downAt.delete(a);
+        await fault(`silence ${what}`, () => Promise.resolve(aliases.forEach((a) => proxies.get(a)!.silence())));
+        const found = await waitFor(() => aliases.every((a) => stateOf(a) === 'down'), 10_000);
+        if (!found) violations.push(`${what}: not found down within 10 s of going silent`);
+        else mark(`${what} found down`);
+        if (aliases.includes(primary)) cutWindows.push([from, downAt.get(primary) ?? performance.now()]);
+        await load(aliases.includes(primary) ? 40 : 100, 1000, 5000);
+        await fault(`heal ${what}`, () => Promise.resolve(aliases.forEach((a) => proxies.get(a)!.restore())));
+        if (!(await waitFor(() => aliases.every((a) => stateOf(a) === 'up'), 15_000))) violations.push(`${what}: not back up within 15 s of healing`);
+        else mark(`${what} back`);
+        await load(aliases.includes(primary) ? 30 : 100, 500, 8000, aliases.includes(primary) ? 'writes' : 'requests');
+      };
+      await partition([r1], `replica ${r1}`);
+      await partition([primary], `the primary ${primary}`);
+      await partition([r1, r2], `both replicas`);
+      await fault(`slow link to the primary ${primary} (50 ms each way)`, () => Promise.resolve(proxies.get(primary)!.delay(50)));
+      await load(30, 2000, 8000, 'writes');
+      await fault('link to the primary fast again', () => Promise.resolve(proxies.get(primary)!.delay(0)));
+      await load(100, 500, 3000);
+    }
+    let killStart = 0;
+    let killEnd = 0;
+    let promotedAt: number | undefined;
+    if (options.faults !== 'partition') {
     await fault(`pause replay on ${r1}`, () => l.pause(r1));
     await load(30, 1500, 5000, 'writes');
     await fault(`resume ${r1}`, () => l.resume(r1));
@@ -410,12 +480,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const r of l.replicaAliases) await fault(`pause replay on ${r} (replicas lag)`, () => l.pause(r));
     await load(30, 800, 5000, 'writes');
     const oldPrimary = l.primaryAlias;
-    let killStart = 0;
-    let killEnd = 0;
-    let promotedAt: number | undefined;
     killStart = performance.now();
     const killed = await fault(`kill the primary ${oldPrimary}`, () => l.kill(oldPrimary));
     killEnd = performance.now();
+    cutWindows.push([killStart, killEnd]);
     if (killed) {
       let target: string | undefined;
       await fault('find the most advanced replica', async () => {
@@ -448,6 +516,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
       await load(60, 2000, 5000, 'writes');
     }
+    }
 
     // ---- stop the users; each request is bounded, so this is too
     running = false;
@@ -468,7 +537,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const failedReads = reads.filter((o) => !o.ok);
     const failedWrites = writes.filter((o) => !o.ok);
-    const inFlightOnKill = (o: Op) => killStart > 0 && o.start <= killEnd && o.end >= killStart;
+    // In flight on the primary while it was killed, or sent to it after it went silent and before it was found down.
+    const inFlightOnKill = (o: Op) => cutWindows.some(([from, to]) => o.start <= to && o.end >= from);
     // A write in flight on the killed primary may fail, and only so: with WRITE_OUTCOME_UNKNOWN when
     // it may have committed (a plain INSERT, a COMMIT); a transaction cut before its COMMIT was sent
     // cannot have committed, so there any typed DbRouterError is an honest answer. A checked-out
@@ -509,7 +579,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (failedReads.length > 0) violations.push(`${failedReads.length} failed reads: ${summarizeErrors(failedReads, phaseOf)}`);
     if (disallowed.length > 0) {
       violations.push(
-        `${disallowed.length} writes failed other than in flight on the killed primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? `tx at ${o.step ?? '?'}` : 'query'}${o.stage === 'token' ? ' (token after the write)' : ''}${inFlightOnKill(o) ? ' in flight on the killed primary' : ''}`)}`,
+        `${disallowed.length} writes failed other than in flight on the killed or silenced primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? `tx at ${o.step ?? '?'}` : 'query'}${o.stage === 'token' ? ' (token after the write)' : ''}${inFlightOnKill(o) ? ' in flight on the killed primary' : ''}`)}`,
       );
     }
     if (pastBound.length > 0) violations.push(`${pastBound.length} requests past their bound of ${OP_BOUND_MILLIS} ms: ${summarizeErrors(pastBound, phaseOf)}`);
@@ -551,7 +621,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `chaos ${options.label}: ${users} users, ${reads.length} reads + ${writes.length} writes in ${(elapsed / 1000).toFixed(1)} s | ` +
       `lost acked writes ${lost.length}/${ackedIds.length}${options.sync ? ' (sync: must be 0)' : ' (async: reported)'} | ` +
       `stale own reads ${stale.length} | failed reads ${failedReads.length} | ` +
-      `failed writes ${failedWrites.length} (allowed: in flight on the killed primary + ${WRITE_OUTCOME_UNKNOWN} ${allowed.length}; ` +
+      `failed writes ${failedWrites.length} (allowed: in flight on the ${options.faults === 'partition' ? 'primary as it went silent' : 'killed primary'} + ${WRITE_OUTCOME_UNKNOWN} ${allowed.length}; ` +
       `${WRITE_OUTCOME_UNKNOWN} that had committed ${unknownCommitted}) | past bound ${pastBound.length} | ` +
       `uncaught ${uncaught.length} | unhandled rejections ${rejections.length} | ` +
       `write outage after promotion ${outage ?? '-'} ms (from kill ${outageFromKill ?? '-'} ms) | ` +
@@ -562,6 +632,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (app) await within(app.end(), END_BOUND_MILLIS);
     if (health) await within(health.stop(), END_BOUND_MILLIS);
     if (cluster) await within(cluster.end(), END_BOUND_MILLIS);
+    for (const p of proxies.values()) await p.close();
     if (local) await local.down();
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onRejection);

@@ -1,7 +1,8 @@
 // Issue 12: a signal sent to the `npm run demo` or `npx dbrouter demo` process stops the demo and
 // everything it started. npm forwards SIGINT and SIGTERM to its child: `npm run demo` execs node
 // (no shell in between that would keep them); under npx a `sh -c` sits in between, dies of SIGTERM
-// without passing it on, and the demo sees its parent gone (it polls its parent pid). Each case starts the real demo (a
+// without passing it on (the demo sees its parent gone: it polls its parent pid) and holds SIGINT
+// until its child exits (the demo sees the shell wake up to take it). Each case starts the real demo (a
 // PostgreSQL primary and replicas, the app, the dashboard), signals the npm/npx process, and asserts
 // that the npm process, the demo's node process and every database server are gone.
 import assert from 'node:assert/strict';
@@ -65,13 +66,14 @@ async function until(check: () => boolean, timeoutMillis: number): Promise<boole
 }
 
 // `to`: the npm/npx process alone (`kill PID`), or its process group (`kill -- -PGID`: Ctrl-C in a
-// terminal). Not `kill -INT <npx pid>` alone: npx runs us under `sh -c`, npm forwards SIGINT to that
-// shell, and dash holds it until its child exits, so nothing reaches the demo and nothing changes
-// that it could notice. Documented in docs/cli.md.
+// terminal). `kill -INT <npx pid>` alone: npx runs us under `sh -c`, npm forwards SIGINT to that
+// shell, and dash holds it until its child exits; the demo sees the shell wake up to take it
+// (src/cli/parent-watch.ts).
 const CASES = [
   ['npm', ['run', 'demo', '--'], 'SIGINT', 'process'],
   ['npm', ['run', 'demo', '--'], 'SIGTERM', 'process'],
   ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGTERM', 'process'],
+  ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGINT', 'process'],
   ['npx', ['--no-install', 'dbrouter', 'demo'], 'SIGINT', 'group'],
 ] as const;
 
@@ -112,6 +114,7 @@ for (const [npm, args, signal, to] of CASES) {
       for (const port of ports) assert.equal(await listening(port), false, `a server still listens on port ${port}`);
       for (const url of output.match(/http:\/\/[^\s]+/g) ?? []) assert.equal(await listening(Number(new URL(url).port)), false, `${url} still answers`);
       assert.match(output, /stopped in \d+ ms: cluster, app and dashboard removed/, output);
+      if (npm === 'npx' && signal === 'SIGINT' && to === 'process') assert.match(output, /was interrupted \(SIGINT\); stopping/, 'the demo saw the shell take the SIGINT');
     } finally {
       for (const p of [...tree, ...servers]) if (alive(p)) process.kill(p, 'SIGKILL');
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -36,7 +36,10 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
   }
 
   /** mysql2's socket, as far as its validators look at it. */
-  get stream(): { readonly destroyed: boolean } {
+  get stream(): {
+    /** True once this connection was ended or destroyed. */
+    readonly destroyed: boolean;
+  } {
     return { destroyed: this.#closed };
   }
 
@@ -79,8 +82,11 @@ export interface MysqlDriverModule {
   format(sql: string, values?: unknown): string;
   /** mysql2's `raw`: a value that `format` and `escape` insert as is (`raw('NOW()')`). */
   raw(sql: string): unknown;
+  /** mysql2's `Types`: column type codes by name (`DATETIME: 12`, …), for `typeCast`. */
   readonly Types: Readonly<Record<string, number>>;
+  /** mysql2's `Charsets`: collation ids by name. */
   readonly Charsets: Readonly<Record<string, number>>;
+  /** mysql2's `CharsetToEncoding`: the Node encoding of each collation id. */
   readonly CharsetToEncoding: readonly string[];
 }
 

@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/mariadb`: a routed pool with the `mariadb` connector's promise API over a
+ * MySQL/MariaDB cluster (for Prisma's MariaDB adapter and other code written for that connector).
+ *
+ * @module
+ */
 import { EventEmitter } from 'node:events';
 import { commentMysqlArgs } from './sql-comment.js';
 import { DbRouterError } from '../../errors.js';
@@ -9,7 +15,11 @@ import { readOnlyInternals } from '../read-only.js';
 import { loadDriver } from '../driver.js';
 
 /** A statement as the `mariadb` connector takes it: text, or an options object with `sql`. */
-export type MariadbQueryInput = string | { readonly sql: string; readonly [k: string]: unknown };
+export type MariadbQueryInput = string | {
+  /** The SQL text: what routing classifies. */
+  readonly sql: string;
+  readonly [k: string]: unknown;
+};
 
 /** The part of a `mariadb` connector pool connection dbrouter uses. */
 export interface MariadbConnectionLike {

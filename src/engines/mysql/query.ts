@@ -60,6 +60,7 @@ const STREAMED = 2;
  * statement runs through the routed path like a promise query and the events follow its result.
  */
 export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promise<R> {
+  /** `'Query'` (mysql2's class name): the tag a `Promise` implementation must have; `String(query)` gives `[object Query]`. */
   readonly [Symbol.toStringTag] = 'Query';
   /** In mysql2's typings only: `undefined` on its own `Query` at run time, as here. */
   declare readonly determinePacket: (firstByte: number, parser: unknown) => unknown;

@@ -121,10 +121,19 @@ export function isPortableSet(sql: string): boolean {
 const MAX_SESSION_FLAVOURS = 8;
 
 /** mysql2's core `pool.config`: its limits, and the connection settings as `connectionConfig`. */
-export type MysqlPoolConfig = PoolOptions & { readonly connectionConfig: ConnectionOptions };
+export type MysqlPoolConfig = PoolOptions & {
+  /** The primary's connection settings (host, port, user, database, …; the password not enumerable). */
+  readonly connectionConfig: ConnectionOptions;
+};
 
 /** A statement as mysql2 takes it: text, or an options object with `sql`. */
-export type MysqlQueryInput = string | QueryOptions | { readonly sql: string; readonly values?: unknown; readonly [k: string]: unknown };
+export type MysqlQueryInput = string | QueryOptions | {
+  /** The SQL text: what routing classifies. */
+  readonly sql: string;
+  /** As mysql2's `values`: what fills the `?` placeholders (never classified, logged or shown). */
+  readonly values?: unknown;
+  readonly [k: string]: unknown;
+};
 type Method = 'query' | 'execute';
 type Args = readonly [Method, unknown, unknown];
 type Callback = MysqlCallback;
@@ -552,6 +561,8 @@ export class RoutedMysqlPool extends EventEmitter {
    * A portable session setting sent by a free connection (see {@link isPortableSet}): runs it on
    * the primary of the pool whose connections all run `settings` on connect, and returns that
    * pool; `undefined` when this pool keeps no more set-ups (the caller binds as before).
+   *
+   * @internal
    */
   async [APPLY_SET](settings: readonly string[], sql: string): Promise<{ pool: RoutedMysqlPool; result: MysqlResult } | undefined> {
     if (this.#ended) throw ended();

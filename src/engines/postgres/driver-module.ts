@@ -29,21 +29,31 @@ interface PgModuleParts {
  * `types`, `defaults`, `escapeLiteral`… are pg's own.
  */
 export interface PgDriverModule {
+  /** As `pg.Pool`: each `new Pool()` is a separate {@link RoutedPgPool} over the cluster, ended by its own `end()`. */
   readonly Pool: {
     /** A routed pool over the cluster; `config` as {@link RoutedPgPoolOptions.poolConfig} takes it. */
     new (config?: PoolConfig): RoutedPgPool;
   };
+  /** As `pg.Client`: every `new Client()` takes its connections from one shared routed pool, ended by this module's `end()`. */
   readonly Client: {
     /** A lazily binding routed client (its session settings honoured, not where to connect); `connect()` opens nothing. */
     new (config?: unknown): RoutedPgClient;
   };
+  /** pg's `types` (the type parsers), the same object. */
   readonly types: PgModuleParts['types'];
+  /** pg's `defaults`, the same object. */
   readonly defaults: PgModuleParts['defaults'];
+  /** pg's `DatabaseError` class (a server's error), passed through. */
   readonly DatabaseError: unknown;
+  /** pg's `Query` class, passed through. */
   readonly Query: unknown;
+  /** pg's `Result` class, passed through. */
   readonly Result: unknown;
+  /** pg's `TypeOverrides` class, passed through. */
   readonly TypeOverrides: unknown;
+  /** pg's `Connection` class, passed through (connections themselves are the cluster's). */
   readonly Connection: unknown;
+  /** pg's `utils`, passed through. */
   readonly utils: unknown;
   /** No native bindings: libraries that look for `pg.native` fall back to this module. */
   readonly native: null;

@@ -42,9 +42,13 @@ export interface PgPoolLike extends EventEmitter {
   connect(): Promise<PgClientLike>;
   /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
+  /** As `pg.Pool#totalCount`: connections open now. */
   readonly totalCount: number;
+  /** As `pg.Pool#idleCount`: open connections not in use. */
   readonly idleCount: number;
+  /** As `pg.Pool#waitingCount`: checkouts waiting for a connection. */
   readonly waitingCount: number;
+  /** As `pg.Pool#expiredCount`: connections past `maxLifetimeSeconds` or `maxUses`, not yet closed; counted as 0 when absent. */
   readonly expiredCount?: number;
 }
 
@@ -102,7 +106,17 @@ export function poolBehaviour(config: unknown): Record<string, unknown> {
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
-export type PgQueryInput = string | { readonly text: string; readonly values?: readonly unknown[]; readonly name?: string; readonly rowMode?: 'array'; readonly [k: string]: unknown };
+export type PgQueryInput = string | {
+  /** The SQL text: what routing classifies. */
+  readonly text: string;
+  /** As pg's `values`: the parameters `$1`, `$2`, … (never classified, logged or shown). */
+  readonly values?: readonly unknown[];
+  /** As pg's `name`: a named prepared statement, prepared once per connection. */
+  readonly name?: string;
+  /** As pg's `rowMode`: `array` returns each row as an array of values. */
+  readonly rowMode?: 'array';
+  readonly [k: string]: unknown;
+};
 type Callback = (err: Error | null, result?: QueryResult) => void;
 /** node-postgres's query callback, as the callback forms of `query` take it. */
 export type PgCallback<R> = (err: Error, result: R) => void;
@@ -236,6 +250,9 @@ export interface PgClientHost {
   readonly statements: Map<string, string>;
 }
 
+// The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgPool extends Omit<Pool, keyof EventEmitter | 'query' | 'connect' | 'end' | 'options' | 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount' | 'ending' | 'ended'> {}
 /**
  * A node-postgres `Pool` that routes: reads to replicas, writes to the primary, under any code
  * that takes a `pg.Pool` (Kysely's `PostgresDialect`, Drizzle's `node-postgres`, Prisma's
@@ -249,9 +266,6 @@ export interface PgClientHost {
  *   const pool = createPgPool(cluster);
  *   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
  */
-// The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgPool extends Omit<Pool, keyof EventEmitter | 'query' | 'connect' | 'end' | 'options' | 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount' | 'ending' | 'ended'> {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgPool extends EventEmitter {
   readonly #cx: ClusterInternals;
@@ -698,6 +712,8 @@ export class RoutedPgPool extends EventEmitter {
 /** What a routed client says when it has no connection to describe: no query is running. */
 const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
@@ -707,8 +723,6 @@ const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
  * (`SET …`, `RESET …`, `DISCARD ALL`) sent while it is not bound is remembered and replayed on every
  * node connection it uses (they are reset when it is released), so it keeps reading on replicas.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RoutedPgClient extends EventEmitter {
   readonly #host: PgClientHost;

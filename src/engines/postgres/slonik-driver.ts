@@ -1,3 +1,9 @@
+/**
+ * `dbrouter/slonik`: a Slonik `driverFactory` whose connections are routed clients of a
+ * PostgreSQL cluster (see {@link createSlonikDriverFactory}).
+ *
+ * @module
+ */
 import type { DriverCommand, DriverFactory, DriverStreamResult, DriverTypeParser } from '@slonik/driver';
 import { Transform } from 'node:stream';
 import type { HasInternals } from '../../routing/contracts.js';
