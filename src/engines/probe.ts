@@ -52,6 +52,14 @@ export interface ProbeResult {
    */
   readonly replicationStopped?: string;
   /**
+   * Set when the replica streams from no one (PostgreSQL: no WAL receiver, or one not streaming).
+   * While the cluster has an available primary, such a replica leaves the reads like a stopped
+   * one: what it has may be a history the primary does not share (a former primary not yet
+   * rewound). Without a primary (it died, none promoted yet) every replica is in that state and
+   * they keep serving.
+   */
+  readonly notStreaming?: string;
+  /**
    * Every position the replica holds transactions up to, when more than `replayPosition` (MariaDB:
    * its own binlog position too, where a transaction written on the replica itself lands). The
    * monitor compares each with the primary's position: a replica holding what the primary lacks

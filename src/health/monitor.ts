@@ -770,6 +770,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (r.limited) found.set('limited-check', `Node "${alias}": ${r.limited}`);
     if (r.role === 'replica' && alias !== this.#primary) {
       if (r.replicationStopped) found.set('replication-stopped', `Replica "${alias}" no longer replicates: ${r.replicationStopped}. It is out of the reads until replication runs again.`);
+      else if (r.notStreaming && this.#primaryAvailable()) found.set('replication-stopped', `Replica "${alias}" does not replicate from the primary "${this.#primary}": ${r.notStreaming}. It is out of the reads until it streams again.`);
       this.#checkDivergence(s, r);
       if (s.diverged) found.set('diverged', s.diverged);
     } else {

@@ -7,7 +7,7 @@ import { gtidDistance, gtidReached, mysqlProbeResult, type ReplicaStatusRow } fr
 
 const pgRow = (over: Partial<CheckRow>): CheckRow => ({
   recovery: true, current_lsn: null, receive_lsn: '0/3000100', replay_lsn: '0/3000100', since_replay_ms: 5000,
-  pause_state: 'not paused', sender_host: '/tmp/sock', sender_port: 5432, ...over,
+  pause_state: 'not paused', sender_host: '/tmp/sock', sender_port: 5432, receiver_pid: 4242, receiver_status: 'streaming', ...over,
 });
 
 test('postgres: a primary reports its current LSN and no lag', () => {
@@ -23,6 +23,15 @@ test('postgres: everything received is replayed → 0 lag, however old the last 
   assert.equal(r.lagMillis, 0);
   assert.equal(r.lagBytes, 0);
   assert.equal(r.upstream, '/tmp/sock:5432');
+});
+
+test('postgres: a standby that streams from no one has stopped replicating (everything received applied says nothing then)', () => {
+  const none = postgresProbeResult(pgRow({ receiver_pid: null, receiver_status: null, sender_host: null, sender_port: null }), 1);
+  assert.match(none.notStreaming ?? '', /no WAL receiver runs/);
+  const waiting = postgresProbeResult(pgRow({ receiver_status: 'waiting' }), 1);
+  assert.match(waiting.notStreaming ?? '', /waiting, not streaming/);
+  assert.equal(postgresProbeResult(pgRow({ receiver_status: null }), 1).notStreaming, undefined, 'a receiver runs, its state hidden from this user: replicating');
+  assert.equal(postgresProbeResult(pgRow({}), 1).notStreaming, undefined);
 });
 
 test('postgres: WAL waiting to be replayed → lag is the age of the last replayed transaction; paused is reported', () => {

@@ -48,7 +48,7 @@ const CHECK_SQL = `SELECT r.recovery,
   pg_last_wal_replay_lsn()::text AS replay_lsn,
   CASE WHEN r.recovery THEN (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 END AS since_replay_ms,
   CASE WHEN r.recovery THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
-  w.sender_host, w.sender_port
+  w.sender_host, w.sender_port, w.pid AS receiver_pid, w.status AS receiver_status
 FROM (SELECT pg_is_in_recovery() AS recovery) r LEFT JOIN pg_stat_wal_receiver w ON true`;
 
 /** @internal */
@@ -61,6 +61,10 @@ export interface CheckRow {
   pause_state: string;
   sender_host: string | null;
   sender_port: number | null;
+  /** The WAL receiver's process, NULL when none runs (visible to every user). */
+  receiver_pid: number | null;
+  /** Its state (`streaming`, `waiting`, …); NULL without `pg_read_all_stats`. */
+  receiver_status: string | null;
 }
 
 /**
@@ -207,6 +211,15 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
   // the primary positions it has seen (it dates the others itself).
   const applied = receive === undefined || replay === undefined ? undefined : (parseLsn(replay) ?? -1n) >= (parseLsn(receive) ?? 0n);
   const lagMillis = applied === true ? 0 : row.since_replay_ms === null ? undefined : Math.max(0, row.since_replay_ms);
+  // A standby that streams from no one is current with nothing: "everything received is applied"
+  // says nothing then, and its LSNs may be on a history the primary does not share (a former
+  // primary demoted before it was rewound, a replica its new primary refuses). The monitor takes it
+  // out of the reads while there is a primary it could stream from.
+  const stopped = row.receiver_pid === null
+    ? 'no WAL receiver runs (it streams from no primary; a former primary not yet rewound, or a history the primary refuses)'
+    : row.receiver_status !== null && row.receiver_status !== 'streaming'
+      ? `its WAL receiver is ${row.receiver_status}, not streaming`
+      : undefined;
   return {
     role: 'replica',
     position: receive ?? replay,
@@ -216,6 +229,7 @@ export function postgresProbeResult(row: CheckRow, rttMillis: number): ProbeResu
     upstream,
     paused: row.pause_state !== 'not paused',
     rttMillis,
+    ...(stopped !== undefined ? { notStreaming: stopped } : {}),
   };
 }
 
