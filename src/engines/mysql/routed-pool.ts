@@ -105,7 +105,7 @@ function withNamedPlaceholders(input: unknown, value: unknown): unknown {
 
 /** A copy of mysql2 connection settings that keeps the password non-enumerable. */
 function copyConfig(c: ConnectionOptions): ConnectionOptions {
-  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(c)) as ConnectionOptions;
+  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(c));
 }
 
 /**
