@@ -390,6 +390,8 @@ export class Binding<A, R, C> {
   #mode = FREE;
   #node: NodeInfo | undefined;
   #conn: C | undefined;
+  /** The bound node's connection while its pool is still giving it (see `#connection`). */
+  #connecting: Promise<C> | undefined;
   #inTx = false;
   #txWrote = false;
   /** A read-only BEGIN that ran on a replica and nothing since: the transaction can still move. */
@@ -514,7 +516,7 @@ export class Binding<A, R, C> {
     const fresh = this.#conn === undefined;
     if (fresh) {
       try {
-        this.#conn = await this.#runner.acquire(node.index);
+        await this.#connection(node);
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
@@ -662,15 +664,44 @@ export class Binding<A, R, C> {
   }
 
   /**
+   * Takes the bound node's connection once: statements issued while the pool is still giving it
+   * wait for the same one and reach it in the order they were issued, as on a driver's own client
+   * (`CREATE TEMP TABLE t` then `SELECT … FROM t`, sent without awaiting, must meet on one session).
+   * A connection that arrives after `release()` goes straight back.
+   */
+  #connection(node: NodeInfo): Promise<C> {
+    if (this.#conn !== undefined) return Promise.resolve(this.#conn);
+    if (this.#connecting !== undefined) return this.#connecting;
+    const p = this.#runner.acquire(node.index).then(
+      (conn) => {
+        this.#connecting = undefined;
+        if (this.#released || this.#node !== node) {
+          this.#runner.release(conn);
+          throw new DbRouterError('CLIENT_RELEASED', 'This client was released to the pool while its connection was being taken; check out a new one with connect()/getConnection().');
+        }
+        this.#conn = conn;
+        return conn;
+      },
+      (err: unknown) => {
+        this.#connecting = undefined;
+        throw err;
+      },
+    );
+    this.#connecting = p;
+    return p;
+  }
+
+  /**
    * The bound node's connection, taken from its pool on first use. A node whose pool cannot give one
    * unbinds this client (the next statement is routed afresh) and is reported to the monitor.
    */
   async #boundConnection(): Promise<{ readonly conn: C; readonly node: NodeInfo }> {
     const cx = this.#cx;
     const node = this.#node!;
-    if (this.#conn === undefined) {
+    let conn = this.#conn;
+    if (conn === undefined) {
       try {
-        this.#conn = await this.#runner.acquire(node.index);
+        conn = await this.#connection(node);
       } catch (err) {
         this.#mode = FREE;
         this.#node = undefined;
@@ -678,7 +709,7 @@ export class Binding<A, R, C> {
         throw err;
       }
     }
-    return { conn: this.#conn, node };
+    return { conn, node };
   }
 
   /**

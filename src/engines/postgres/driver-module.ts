@@ -1,6 +1,7 @@
+import type { PoolConfig } from 'pg';
 import type { HasInternals } from '../../routing/contracts.js';
 import { loadDriver } from '../driver.js';
-import { RoutedPgClient, RoutedPgPool, type PgTypesLike, type RoutedPgPoolOptions } from './routed-pool.js';
+import { poolBehaviour, RoutedPgClient, RoutedPgPool, type PgTypesLike, type RoutedPgPoolOptions } from './routed-pool.js';
 
 /** The parts of the `pg` module a driver module passes through unchanged. */
 interface PgModuleParts {
@@ -21,18 +22,21 @@ interface PgModuleParts {
  * that take a driver *module* rather than a pool. `new Pool(config)` is a {@link RoutedPgPool};
  * `new Client(config)` is a lazily binding {@link RoutedPgClient} (its `connect()` opens nothing; it
  * takes node connections as it needs them and binds to the primary on its first write or
- * transaction). Connection settings passed to either are ignored: the cluster's databases decide.
+ * transaction). Where to connect (host, port, user, password, database, connectionString, ssl) is
+ * the cluster's and ignored here; the rest of the config is honoured as pg does: pool sizes and
+ * timeouts of `new Pool(config)` apply to every node's pool, and session settings of either
+ * (`statement_timeout`, `query_timeout`, `application_name`, `types`, …) to the connections they use.
  * `types`, `defaults`, `escapeLiteral`… are pg's own.
  */
 export interface PgDriverModule {
   /** As `pg.Pool`: each `new Pool()` is a separate {@link RoutedPgPool} over the cluster, ended by its own `end()`. */
   readonly Pool: {
-    /** A routed pool over the cluster (`config` ignored: the cluster's databases decide). */
-    new (config?: unknown): RoutedPgPool;
+    /** A routed pool over the cluster; `config` as {@link RoutedPgPoolOptions.poolConfig} takes it. */
+    new (config?: PoolConfig): RoutedPgPool;
   };
   /** As `pg.Client`: every `new Client()` takes its connections from one shared routed pool, ended by this module's `end()`. */
   readonly Client: {
-    /** A lazily binding routed client (`config` ignored); `connect()` opens nothing. */
+    /** A lazily binding routed client (its session settings honoured, not where to connect); `connect()` opens nothing. */
     new (config?: unknown): RoutedPgClient;
   };
   /** pg's `types` (the type parsers), the same object. */
@@ -73,14 +77,23 @@ export interface PgDriverModule {
  */
 export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {}): PgDriverModule {
   const pg = loadDriver<PgModuleParts>('pg');
-  let clients: RoutedPgPool | undefined;
-  // Clients share one routed pool: a Client per ORM connection must not mean a pg.Pool each.
-  const clientPool = (): RoutedPgPool => (clients !== undefined && !clients.ending ? clients : (clients = new RoutedPgPool(cluster, options)));
+  // Clients share one routed pool per set of session settings: a Client per ORM connection must
+  // not mean a pg.Pool each, and a Client with `statement_timeout` must not lend its connections to one without.
+  const clients = new Map<string, RoutedPgPool>();
+  const clientPool = (config: unknown): RoutedPgPool => {
+    const settings = poolBehaviour(config);
+    delete settings.types;
+    const key = JSON.stringify(Object.entries(settings).filter(([, v]) => typeof v !== 'function').sort(([a], [b]) => (a < b ? -1 : 1)));
+    const existing = clients.get(key);
+    if (existing !== undefined && !existing.ending) return existing;
+    const made = new RoutedPgPool(cluster, { ...options, poolConfig: settings });
+    clients.set(key, made);
+    return made;
+  };
 
   class Pool extends RoutedPgPool {
-    constructor(config?: unknown) {
-      super(cluster, options);
-      void config;
+    constructor(config?: PoolConfig) {
+      super(cluster, { ...options, poolConfig: { ...options.poolConfig, ...config } });
     }
   }
   // A constructor that returns the routed client: `new Client()` yields a RoutedPgClient (and
@@ -88,7 +101,7 @@ export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {
   function Client(this: unknown, config?: { types?: PgTypesLike }): RoutedPgClient {
     // Connection settings are the cluster's; the type parsers are the caller's, as with pg.
     const types = config?.types;
-    return clientPool().client(typeof types?.getTypeParser === 'function' ? types : undefined);
+    return clientPool(config).client(typeof types?.getTypeParser === 'function' ? types : undefined);
   }
   Client.prototype = RoutedPgClient.prototype;
 
@@ -106,6 +119,10 @@ export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {
     native: null,
     escapeLiteral: (s) => pg.escapeLiteral(s),
     escapeIdentifier: (s) => pg.escapeIdentifier(s),
-    end: () => (clients === undefined ? Promise.resolve() : clients.end()),
+    end: async () => {
+      const all = [...clients.values()];
+      clients.clear();
+      await Promise.all(all.map((p) => p.end()));
+    },
   };
 }

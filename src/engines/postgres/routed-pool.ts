@@ -6,7 +6,7 @@ import type {
 } from 'pg';
 import { DbRouterError } from '../../errors.js';
 import { appendSqlComment } from '../../routing/sql-comment.js';
-import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
+import { CLOSE_NODE_CONNECTIONS, INTERNALS, NODE_POOL_COUNTS, type ClusterInternals, type ConnectionOptions, type HasInternals, type NodePoolCounts } from '../../routing/contracts.js';
 import { Binding, dispatch, finish, prepare, runPrepared, settle, started, tagged, type NodeRunner } from '../../routing/dispatch.js';
 import type { RouteDecision } from '../../routing/decide.js';
 import { readOnlyInternals } from '../read-only.js';
@@ -82,6 +82,27 @@ export interface RoutedPgPoolOptions {
    * savepoints, cursors and session settings run.
    */
   readonly readOnly?: boolean;
+  /**
+   * What an application or a library passes to `new pg.Pool(config)`, applied to every node's pool:
+   * sizes and timeouts (`max`, `min`, `idleTimeoutMillis`, `connectionTimeoutMillis`, `maxUses`,
+   * `maxLifetimeSeconds`, `allowExitOnIdle`), pg-pool's hooks (`verify`, `onConnect`, `log`) and the
+   * session settings of its clients (`statement_timeout`, `query_timeout`, `application_name`,
+   * `types`, …). Each node gets its own pool of that size. Where to connect is the cluster's:
+   * `host`, `port`, `user`, `password`, `database`, `connectionString`, `ssl` and `Client` are ignored.
+   * A driver module's `new Pool(config)` (see `pgDriver`) passes its `config` here.
+   */
+  readonly poolConfig?: PoolConfig;
+}
+
+/** Settings of a `pg.Pool` config that say where and how to connect: the cluster decides those. */
+const CLUSTER_KEYS: ReadonlySet<string> = new Set(['host', 'hostaddr', 'port', 'user', 'password', 'database', 'connectionString', 'ssl', 'Client', 'Promise', 'stream']);
+
+/** The part of a caller's `pg.Pool` config a node's pool takes (see `RoutedPgPoolOptions.poolConfig`). */
+export function poolBehaviour(config: unknown): Record<string, unknown> {
+  if (typeof config !== 'object' || config === null) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) if (v !== undefined && !CLUSTER_KEYS.has(k)) out[k] = v;
+  return out;
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
@@ -133,6 +154,23 @@ function commentPgArgs(a: Args, make: (prepared: boolean) => string | undefined)
   return [typeof input === 'string' ? commented : { ...(input as object), text: commented }, a[1]];
 }
 
+/**
+ * A named prepared statement sent again by its name alone (`{ name, values }`, as pg allows once
+ * the name was used with its text): the text it was first given, from `statements`, so it can be
+ * routed and prepared on whichever connection runs it. A name with text is remembered there.
+ */
+function withStatementText(input: unknown, statements: Map<string, string>): unknown {
+  if (typeof input !== 'object' || input === null || isSubmittable(input)) return input;
+  const { name, text } = input as { name?: unknown; text?: unknown };
+  if (typeof name !== 'string' || name === '') return input;
+  if (typeof text === 'string') {
+    if (!statements.has(name)) statements.set(name, text);
+    return input;
+  }
+  const known = statements.get(name);
+  return known === undefined ? input : { ...input, text: known };
+}
+
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
   if (typeof input === 'object' && input !== null && typeof (input as { text?: unknown }).text === 'string') return (input as { text: string }).text;
@@ -145,6 +183,18 @@ function ended(): DbRouterError {
 
 function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * Settles a node-postgres style callback from `p`, outside the promise chain: an exception the
+ * callback throws reaches the process (or the test runner) as it does with pg, instead of becoming
+ * an unhandled rejection with nothing to attribute it to.
+ */
+function callBack<T>(p: Promise<T>, cb: (err: Error | null, result?: T) => void): void {
+  p.then(
+    (r) => process.nextTick(cb, null, r),
+    (e: unknown) => process.nextTick(cb, asError(e)),
+  );
 }
 
 /** The `pg` module, when installed: its classes head our prototype chains (see the end of this file). */
@@ -196,6 +246,8 @@ export interface PgClientHost {
   acquire(index: number, owner: RoutedPgClient): Promise<PgClientLike>;
   release(conn: PgClientLike, err: unknown, reset: boolean): void;
   readonly config: ClientConfig;
+  /** Texts of named prepared statements, by name (see `withStatementText`). */
+  readonly statements: Map<string, string>;
 }
 
 // The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
@@ -227,9 +279,14 @@ export class RoutedPgPool extends EventEmitter {
   readonly #pinnedAlias: string | undefined;
   readonly #onConnect: string | undefined;
   readonly #host: PgClientHost;
+  /** The caller's `pg.Pool` settings for every node's pool (see `RoutedPgPoolOptions.poolConfig`). */
+  readonly #behaviour: Record<string, unknown>;
   #options: PoolOptions | undefined;
   #ending = false;
   #ended = false;
+  /** Statements in flight and clients checked out (see `end()`). */
+  #busy = 0;
+  #whenIdle: (() => void) | undefined;
   #endPromise: Promise<void> | undefined;
 
   /**
@@ -248,6 +305,7 @@ export class RoutedPgPool extends EventEmitter {
     if (options.createPool === undefined) loadDriver('pg');
     this.#create = options.createPool ?? defaultCreate;
     this.#inner = this.#cx.nodes.map(() => undefined);
+    this.#behaviour = poolBehaviour(options.poolConfig);
     this.#pinnedAlias = options.pinned;
     this.#onConnect = options.onConnect !== undefined && options.onConnect.length > 0 ? options.onConnect.join('; ') : undefined;
     if (options.pinned !== undefined && !this.#cx.nodes.some((n) => n.alias === options.pinned)) {
@@ -267,6 +325,7 @@ export class RoutedPgPool extends EventEmitter {
       runner: this.#runner,
       acquire: (i, owner) => this.#acquire(i, owner),
       release: (c, err, reset) => this.#releaseInner(c, err, reset),
+      statements: new Map(),
       get config(): ClientConfig {
         return settings();
       },
@@ -279,7 +338,7 @@ export class RoutedPgPool extends EventEmitter {
     const existing = this.#inner[index];
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
-    const p = this.#create(pgClientConfig(node.connection), node.alias);
+    const p = this.#create(this.#nodeConfig(node.connection), node.alias);
     // A node-postgres pool (it has `Client`) is driven through its callback API on the hot path.
     this.#callbackApi[index] = typeof (p as { Client?: unknown }).Client === 'function';
     // An idle client's error is emitted on its pool; unhandled, it would crash the process.
@@ -296,6 +355,12 @@ export class RoutedPgPool extends EventEmitter {
     for (const e of this.#forwarding) p.on(e, (...a: unknown[]) => this.emit(e, ...a));
     this.#inner[index] = p;
     return p;
+  }
+
+  /** One node's pool settings: the cluster's, with the caller's `poolConfig` over them (never where to connect). */
+  #nodeConfig(connection: ConnectionOptions): PoolConfig {
+    const base = pgClientConfig(connection);
+    return Object.keys(this.#behaviour).length === 0 ? base : redactedConfig({ ...base, ...this.#behaviour });
   }
 
   #forward(event: string): void {
@@ -365,11 +430,17 @@ export class RoutedPgPool extends EventEmitter {
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryTextOrConfig: string | QueryConfig<I>, callback: PgCallback<QueryResult<R>>): void;
   query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryText: string, values: QueryConfigValues<I>, callback: PgCallback<QueryResult<R>>): void;
   query(text: unknown, values?: unknown, callback?: unknown): unknown {
+    if (typeof text === 'function') {
+      // pg-pool's answer: the callback hears the misuse instead of never being called.
+      callBack(Promise.reject(new TypeError('pool.query() takes SQL text or a config object first; a function as the first argument is not supported')), text as Callback);
+      return undefined;
+    }
     if (typeof values === 'function') return this.#callback(text, undefined, values as Callback);
     if (typeof callback === 'function') return this.#callback(text, values, callback as Callback);
     // The hot path, inline: the node pool is called from this frame (see `settle`). Text or a
     // config object (Drizzle sends `{ text, rowMode, types }`).
     const cx = this.#cx;
+    if (typeof text === 'object' && text !== null && (text as { name?: unknown }).name !== undefined) text = withStatementText(text, this.#host.statements);
     const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text;
     if (this.#ending || !cx.isReady || this.#pinnedAlias !== undefined || typeof sql !== 'string' || isSubmittable(text)) {
       if (isSubmittable(text)) return this.#submit(text);
@@ -382,18 +453,22 @@ export class RoutedPgPool extends EventEmitter {
       return Promise.reject(asError(e));
     }
     const args = [text, values] as const;
-    if (d instanceof Promise) return d.then((f) => runPrepared(cx, this.#runner, sql, args, f));
+    if (d instanceof Promise) return this.#tracked(d.then((f) => runPrepared(cx, this.#runner, sql, args, f)));
     const runner = this.#runner;
     const p = this.#pool(d.node.index);
     // What the node gets: with sqlComment on, the text ends with where and why (a retry starts from `args`).
     const sent = cx.sqlComment === undefined ? text : tagged(cx, runner, args, d.node, d.reason, d.classification)[0];
     const t0 = started(cx, d);
-    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return settle({ cx, runner, sql, args, decision: d, t0 }, p.query(sent, values));
+    if (this.#callbackApi[d.node.index] !== true || t0 !== 0) return this.#tracked(settle({ cx, runner, sql, args, decision: d, t0 }, p.query(sent, values)));
     const decision = d;
     const frame = currentScope();
+    this.#busy++;
     return new Promise<QueryResult>((resolve, reject) => {
       const s = { cx, runner, sql, args, decision, t0, frame, resolve, reject };
-      (p as unknown as CallbackPool).query(sent, values, (err, res) => finish(s, err, res));
+      (p as unknown as CallbackPool).query(sent, values, (err, res) => {
+        finish(s, err, res);
+        this.#leave();
+      });
     });
   }
 
@@ -402,7 +477,7 @@ export class RoutedPgPool extends EventEmitter {
       (text as { callback?: unknown }).callback ??= cb;
       return this.#submit(text);
     }
-    this.#query(text, values).then((r) => cb(null, r), (e: Error) => cb(e));
+    callBack(this.#query(text, values), cb);
     return undefined;
   }
 
@@ -413,7 +488,11 @@ export class RoutedPgPool extends EventEmitter {
       return sub;
     }
     const client = new RoutedPgClient(this.#host, this.#pinnedAlias === undefined ? undefined : () => this.#pinned());
-    client[SUBMIT](sub, () => client.release());
+    this.#busy++;
+    client[SUBMIT](sub, () => {
+      client.release();
+      this.#leave();
+    });
     return sub;
   }
 
@@ -421,12 +500,13 @@ export class RoutedPgPool extends EventEmitter {
   #query(input: unknown, values: unknown): Promise<QueryResult> {
     if (this.#ending) return Promise.reject(ended());
     const cx = this.#cx;
-    if (!cx.isReady) return cx.ready().then(() => this.#query(input, values));
+    if (!cx.isReady) return this.#tracked(cx.ready().then(() => this.#query(input, values)));
     try {
+      input = withStatementText(input, this.#host.statements);
       const sql = textOf(input);
       const pinned = this.#pinnedAlias === undefined ? undefined : this.#pinned();
       const d = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: cx.classify(sql), write: true } : cx.route(sql);
-      return dispatch(cx, this.#runner, sql, [input, values] as const, d);
+      return this.#tracked(dispatch(cx, this.#runner, sql, [input, values] as const, d));
     } catch (e) {
       return Promise.reject(asError(e));
     }
@@ -443,7 +523,10 @@ export class RoutedPgPool extends EventEmitter {
   connect(callback?: (err: Error | undefined, client: RoutedPgClient | undefined, done: (err?: Error | boolean) => void) => void): Promise<RoutedPgClient> | undefined {
     const p = this.#connect();
     if (callback === undefined) return p;
-    p.then((c) => callback(undefined, c, (err) => c.release(err)), (e: Error) => callback(e, undefined, () => {}));
+    p.then(
+      (c) => process.nextTick(callback, undefined, c, (err?: Error | boolean) => c.release(err)),
+      (e: unknown) => process.nextTick(callback, asError(e), undefined, () => {}),
+    );
     return undefined;
   }
 
@@ -456,7 +539,8 @@ export class RoutedPgPool extends EventEmitter {
     } catch (e) {
       return Promise.reject(asError(e));
     }
-    return Promise.resolve(new RoutedPgClient(this.#host, pinned === undefined ? undefined : () => pinned));
+    this.#busy++;
+    return Promise.resolve(new RoutedPgClient(this.#host, pinned === undefined ? undefined : () => pinned, false, undefined, () => this.#leave()));
   }
 
   /**
@@ -470,8 +554,9 @@ export class RoutedPgPool extends EventEmitter {
   }
 
   /**
-   * Ends every node's pool, within 5000 ms (past it the connections left are destroyed). A second
-   * call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. With a
+   * Ends every node's pool. As pg-pool, statements already issued and clients still checked out
+   * finish first (waited for up to 5000 ms); then each node's pool, within 5000 ms (past it the
+   * connections left are destroyed). A second call returns the same promise; using the pool afterwards rejects with `POOL_ENDED`. With a
    * callback (pg's `end(cb)`, what TypeORM calls), it is called once every pool has ended.
    */
   end(): Promise<void>;
@@ -479,7 +564,7 @@ export class RoutedPgPool extends EventEmitter {
   end(callback?: (err?: Error) => void): Promise<void> | undefined {
     const p = this.#end();
     if (callback === undefined) return p;
-    p.then(() => callback(), (e: unknown) => callback(asError(e)));
+    p.then(() => process.nextTick(callback), (e: unknown) => process.nextTick(callback, asError(e)));
     return undefined;
   }
 
@@ -487,12 +572,52 @@ export class RoutedPgPool extends EventEmitter {
     if (this.#endPromise !== undefined) return this.#endPromise;
     this.#ending = true;
     this.#cx.untrack(this);
-    // Bounded: a server that stopped answering never acknowledges a polite close.
-    this.#endPromise = Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyPgClients(p))))).then(() => {
-      this.#ended = true;
-      this.emit('end');
-    });
+    // As pg-pool: statements already issued and clients still checked out finish first (within
+    // the bound). Then every node's pool, bounded: a server that stopped answering never
+    // acknowledges a polite close.
+    this.#endPromise = this.#settled()
+      .then(() => Promise.all(this.#inner.map((p) => (p === undefined ? Promise.resolve() : endWithin(() => p.end(), END_TIMEOUT_MILLIS, () => destroyPgClients(p))))))
+      .then(() => {
+        this.#ended = true;
+        this.emit('end');
+      });
     return this.#endPromise;
+  }
+
+  /**
+   * `p`, counted as in flight until it settles (what `end()` waits for). Awaited, not given a
+   * second `.then`: a promise with one reaction keeps the caller's frames in async stack traces.
+   */
+  #tracked<T>(p: Promise<T>): Promise<T> {
+    this.#busy++;
+    return this.#awaitThenLeave(p);
+  }
+
+  async #awaitThenLeave<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #leave(): void {
+    this.#busy--;
+    if (this.#busy === 0 && this.#whenIdle !== undefined) this.#whenIdle();
+  }
+
+  /** Resolves once nothing is in flight and no client is checked out, or after `END_TIMEOUT_MILLIS`. */
+  #settled(): Promise<void> {
+    if (this.#busy === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, END_TIMEOUT_MILLIS);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#whenIdle = done;
+    });
   }
 
   /** True once `end()` was called (pg's `pool.ending`). */
@@ -514,7 +639,7 @@ export class RoutedPgPool extends EventEmitter {
     if (this.#options !== undefined) return this.#options;
     const nodes = this.#cx.nodes;
     const node = nodes.find((n) => n.role === 'primary') ?? nodes[0]!;
-    this.#options = redactedConfig({ ...POOL_DEFAULTS, ...pgClientConfig(node.connection) });
+    this.#options = redactedConfig({ ...POOL_DEFAULTS, ...this.#nodeConfig(node.connection) });
     return this.#options;
   }
 
@@ -592,7 +717,9 @@ export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'q
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
- * the primary), `notice` and `error` come from the node connections it uses. Session set-up
+ * the primary), `notice` and `error` come from the node connections it uses; `drain` once its
+ * statements and streams are done. Statements and streams sent without awaiting reach its bound
+ * connection in the order they were sent. Session set-up
  * (`SET …`, `RESET …`, `DISCARD ALL`) sent while it is not bound is remembered and replayed on every
  * node connection it uses (they are reset when it is released), so it keeps reading on replicas.
  */
@@ -606,6 +733,13 @@ export class RoutedPgClient extends EventEmitter {
   readonly #held = new Map<number, Promise<PgClientLike>>();
   #types: PgTypeOverrides | undefined;
   #released = false;
+  #ended = false;
+  /** Set while a stream is on its way to its connection (see `[SUBMIT]`). */
+  #submitting: Promise<void> | undefined;
+  /** Statements and streams running, while counted (see `#settledOne`). */
+  #pending = 0;
+  #connected = false;
+  readonly #onRelease: (() => void) | undefined;
   #connection: EventEmitter | undefined;
 
   /**
@@ -614,9 +748,10 @@ export class RoutedPgClient extends EventEmitter {
    *
    * @internal Clients come from `pool.connect()`, `pool.client()` or `pgDriver(cluster).Client`.
    */
-  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false, types?: PgTypesLike) {
+  constructor(host: PgClientHost, pinned?: () => NodeInfo | undefined, longLived = false, types?: PgTypesLike, onRelease?: () => void) {
     super();
     this.#host = host;
+    this.#onRelease = onRelease;
     // pg's `new Client({ types })`: the client's parsers, falling back to `types` (MikroORM keeps
     // dates as text this way, Slonik installs its own parsers).
     if (types !== undefined) this.#types = new (pg().TypeOverrides)(types);
@@ -706,17 +841,46 @@ export class RoutedPgClient extends EventEmitter {
     const cb = typeof values === 'function' ? (values as Callback) : typeof callback === 'function' ? (callback as Callback) : undefined;
     if (isSubmittable(text)) {
       if (cb !== undefined) (text as { callback?: unknown }).callback ??= cb;
-      this[SUBMIT](text);
+      this.#pending++;
+      this[SUBMIT](text, () => this.#settledOne());
       return text;
     }
     const vals = typeof values === 'function' ? undefined : values;
-    const p = this.#run(text, vals);
-    if (cb === undefined) return p;
-    p.then((r) => cb(null, r), (e: Error) => cb(e));
+    if (cb === undefined) {
+      // Counted for `drain` only while someone listens: the extra await costs a little on every statement.
+      return this.listenerCount('drain') > 0 ? this.#counted(this.#run(text, vals)) : this.#run(text, vals);
+    }
+    // Callback code (where `drain` is used, often listened to after the statements were sent): always counted.
+    this.#pending++;
+    callBack(this.#run(text, vals), (err, res) => {
+      try {
+        cb(err, res);
+      } finally {
+        this.#settledOne();
+      }
+    });
     return undefined;
   }
 
-  #run(text: unknown, values: unknown): Promise<QueryResult> {
+  async #counted<T>(p: Promise<T>): Promise<T> {
+    this.#pending++;
+    try {
+      return await p;
+    } finally {
+      this.#settledOne();
+    }
+  }
+
+  /** pg's `drain`: emitted once no statement or stream of this client is left running (after their callbacks). */
+  #settledOne(): void {
+    if (--this.#pending === 0) setImmediate(() => this.#pending === 0 && this.emit('drain'));
+  }
+
+  /** `afterStream`: the statement waited for a stream issued before it (see `[SUBMIT]`) and goes now. */
+  #run(text: unknown, values: unknown, afterStream = false): Promise<QueryResult> {
+    if (this.#ended) return Promise.reject(new DbRouterError('CLIENT_RELEASED', 'Client was closed and is not queryable'));
+    if (!afterStream && this.#submitting !== undefined) return this.#submitting.then(() => this.#run(text, values, true));
+    text = withStatementText(text, this.#host.statements);
     let sql: string;
     try {
       sql = textOf(text);
@@ -733,6 +897,19 @@ export class RoutedPgClient extends EventEmitter {
 
   /** @internal Runs `sub` where its statement belongs; `after` once it is over. */
   [SUBMIT](sub: Submittable, after?: () => void): void {
+    // Statements and streams reach a connection in the order they were issued, as on pg's client:
+    // whatever comes after a stream waits until the stream is on its connection (a `ROLLBACK`
+    // after a failing streamed `INSERT` must not overtake it).
+    const prior = this.#submitting;
+    const gate = prior === undefined ? this.#submitNow(sub, after) : prior.then(() => this.#submitNow(sub, after));
+    this.#submitting = gate;
+    void gate.then(() => {
+      if (this.#submitting === gate) this.#submitting = undefined;
+    });
+  }
+
+  /** Submits `sub` where its statement belongs; resolves once it is on its connection (or failed to get one). */
+  #submitNow(sub: Submittable, after?: () => void): Promise<void> {
     const sql = submittableText(sub);
     // A statement we cannot read (a custom submittable) runs on the primary.
     const held = this.#binding.stream(sql ?? 'SELECT pg_current_wal_lsn() FOR UPDATE');
@@ -740,12 +917,15 @@ export class RoutedPgClient extends EventEmitter {
     const result = (sub as { _result?: { _types?: unknown } })._result;
     if (this.#types !== undefined && result !== undefined && result._types === undefined) result._types = this.#types;
     runSubmittable(sub, held, after);
+    // Reactions run in order: this one after runSubmittable's, which submits.
+    return held.then(() => undefined, () => undefined);
   }
 
   /** Gives the client back. Pass an error (or `true`) to destroy its connections instead of reusing them. Twice throws `CLIENT_RELEASED`. */
   release(err?: Error | boolean): void {
     this.#binding.release(err);
     this.#released = true;
+    this.#onRelease?.();
     const held = [...this.#held.values()];
     this.#held.clear();
     const reset = this.#settings.length > 0;
@@ -760,8 +940,13 @@ export class RoutedPgClient extends EventEmitter {
   connect(): Promise<this>;
   connect(callback: (err: Error | null, client?: this) => void): void;
   connect(callback?: (err: Error | null, client?: this) => void): Promise<this> | undefined {
-    if (callback === undefined) return Promise.resolve(this);
-    queueMicrotask(() => callback(null, this));
+    // pg refuses a second connect(): a client is one session, never reused.
+    const p = this.#connected || this.#released
+      ? Promise.reject(new DbRouterError('CLIENT_RELEASED', 'This client was already connected; a client is not reused. Make a new Client (or check one out with pool.connect()).'))
+      : Promise.resolve(this);
+    this.#connected = true;
+    if (callback === undefined) return p;
+    callBack(p, callback);
     return undefined;
   }
 
@@ -769,12 +954,15 @@ export class RoutedPgClient extends EventEmitter {
   end(): Promise<void>;
   end(callback: (err?: Error) => void): void;
   end(callback?: (err?: Error) => void): Promise<void> | undefined {
+    this.#ended = true;
     if (!this.#released) {
-      this.release();
+      // pg's end() closes the session: a connection that carries this client's session state (a
+      // temporary table, LISTEN, a prepared statement, an open transaction) is closed, not lent on.
+      this.release(this.#binding.boundAlias !== undefined ? true : undefined);
       queueMicrotask(() => this.emit('end'));
     }
     if (callback === undefined) return Promise.resolve();
-    queueMicrotask(() => callback());
+    process.nextTick(callback);
     return undefined;
   }
 
@@ -799,8 +987,13 @@ export class RoutedPgClient extends EventEmitter {
     return (this.#types ?? new (pg().TypeOverrides)()).getTypeParser(oid, format) as (value: string) => unknown;
   }
 
-  /** `'T'` inside a transaction, `'I'` otherwise (pg's `client.getTransactionStatus()`). */
+  /**
+   * pg's `client.getTransactionStatus()`: the held connection's own (`'E'` after an error inside a
+   * transaction, until `ROLLBACK`); `'T'` inside a transaction, `'I'` otherwise.
+   */
   getTransactionStatus(): 'I' | 'T' | 'E' {
+    const own = (this.#binding.held?.conn as { getTransactionStatus?: () => unknown } | undefined)?.getTransactionStatus?.();
+    if (own === 'I' || own === 'T' || own === 'E') return own;
     return this.#binding.boundAlias !== undefined && this.#binding.inTransaction ? 'T' : 'I';
   }
 

@@ -1,0 +1,203 @@
+// What node-postgres's own suites expect of a Pool and a Client, through pgDriver(cluster) on real
+// replicas (found by running pg-pool's, pg's, pg-cursor's and pg-query-stream's tests over it):
+// statements sent without awaiting reach one session in order, the config a library passes to
+// `new Pool(config)` / `new Client(config)` is honoured (not where to connect), end() lets work in
+// flight finish, named statements run by name alone, the transaction status and `drain` come from
+// the connection, and a Client's end() closes its session. Each test says where its statements ran,
+// by the server's own port and by the cluster's debug log.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import Cursor from 'pg-cursor';
+import QueryStream from 'pg-query-stream';
+import { pgDriver, type PgDriverModule } from '../../src/engines/postgres/index.js';
+import { isDbRouterError } from '../../src/errors.js';
+import { engineSkip } from '../harness/clusters.js';
+import { idleWithin, pgOrmSetup, within, type PgOrmSetup } from './orm-pg-helpers.js';
+
+const TABLE = 'rt_fidelity_items';
+
+describe('pg driver fidelity: what node-postgres promises, through pgDriver', { skip: await engineSkip('postgres') }, () => {
+  let s: PgOrmSetup;
+  let pg: PgDriverModule;
+
+  before(async () => {
+    s = await pgOrmSetup();
+    pg = pgDriver(s.cluster);
+    const setup = new pg.Pool();
+    await setup.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await setup.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, v text)`);
+    await setup.query(`INSERT INTO ${TABLE} SELECT g, 'row' || g FROM generate_series(1, 40) g`);
+    await setup.end();
+    await s.local.waitForAllReplicas();
+  });
+  after(async () => {
+    await pg?.end();
+    await s?.cluster.end();
+  });
+  beforeEach(async () => {
+    await s.local.waitForAllReplicas();
+    s.cluster.resetStats();
+  });
+  afterEach(() => assert.equal(s.cluster.stats().misroutes, 0));
+
+  test('statements sent without awaiting meet on one session, in order: a temp table created, filled and read on the primary', async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    const created = client.query('CREATE TEMP TABLE rt_fid_tmp (n int)');
+    const inserted = client.query('INSERT INTO rt_fid_tmp VALUES (1), (2)');
+    const read = client.query('SELECT count(*)::int AS n, pg_backend_pid() AS pid, inet_server_port() AS port FROM rt_fid_tmp');
+    const pid = client.query('SELECT pg_backend_pid() AS pid');
+    await Promise.all([created, inserted]);
+    const { rows } = await read;
+    assert.equal(rows[0]!.n, 2);
+    assert.equal(s.aliasOf(rows[0]!.port), 'default');
+    assert.equal((await pid).rows[0]!.pid, rows[0]!.pid, 'every statement on the one session');
+    assert.deepEqual(new Set(s.cluster.queries.map((q) => q.alias)), new Set(['default']));
+    client.release();
+    await pool.end();
+  });
+
+  test('new Pool(config): sizes and session settings reach every node; where to connect stays the cluster\'s', async () => {
+    // A host and port that lead nowhere: ignored, the cluster's databases decide.
+    const pool = new pg.Pool({ host: '192.0.2.1', port: 1, max: 1, statement_timeout: 3000, application_name: 'rt-fidelity' });
+    assert.equal(pool.options.max, 1);
+    const read = await pool.query("SELECT current_setting('statement_timeout') AS st, current_setting('application_name') AS app, inet_server_port() AS port");
+    assert.match(s.aliasOf(read.rows[0]!.port)!, /^replica/);
+    assert.deepEqual([read.rows[0]!.st, read.rows[0]!.app], ['3s', 'rt-fidelity']);
+    const write = await pool.query(`UPDATE ${TABLE} SET v = v WHERE id = 1 RETURNING current_setting('statement_timeout') AS st, inet_server_port() AS port`);
+    assert.equal(s.aliasOf(write.rows[0]!.port), 'default');
+    assert.equal(write.rows[0]!.st, '3s');
+    // max: 1 per node: every node's pool holds at most one connection.
+    await Promise.all(Array.from({ length: 6 }, () => pool.query('SELECT pg_sleep(0.01)')));
+    for (const p of s.cluster.poolStats()) assert.ok(p.total <= 1, `${p.alias}: ${p.total} connections`);
+    await pool.end();
+  });
+
+  test('new Client(config): its session settings, not another Client\'s; a second connect() is refused', async () => {
+    const strict = new pg.Client({ statement_timeout: 2000 });
+    const plain = new pg.Client();
+    await strict.connect();
+    await plain.connect();
+    const a = await strict.query("SELECT current_setting('statement_timeout') AS st, inet_server_port() AS port");
+    const b = await plain.query("SELECT current_setting('statement_timeout') AS st, inet_server_port() AS port");
+    assert.equal(a.rows[0]!.st, '2s');
+    assert.equal(b.rows[0]!.st, '0');
+    assert.match(s.aliasOf(a.rows[0]!.port)!, /^replica/);
+    await assert.rejects(strict.connect(), (e: unknown) => isDbRouterError(e, 'CLIENT_RELEASED'));
+    await strict.end();
+    await plain.end();
+  });
+
+  test('end() lets statements already issued and checked-out clients finish; after it, new work is refused', async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    let done = 0;
+    const issued = Array.from({ length: 8 }, (_, i) => pool.query('SELECT $1::int AS i, inet_server_port() AS port, pg_sleep(0.02)', [i]).then((r) => {
+      done++;
+      return r;
+    }));
+    const ending = pool.end();
+    await assert.rejects(pool.query('SELECT 1'), (e: unknown) => isDbRouterError(e, 'POOL_ENDED'));
+    // The client checked out before end() still works until it is released.
+    const { rows } = await client.query(`SELECT count(*)::int AS n, inet_server_port() AS port FROM ${TABLE}`);
+    assert.equal(rows[0]!.n, 40);
+    assert.match(s.aliasOf(rows[0]!.port)!, /^replica/);
+    assert.equal(pool.ended, false, 'not ended while a client is out');
+    client.release();
+    await within(ending, 5000, 'end()');
+    assert.equal(done, 8, 'every statement issued before end() finished first');
+    for (const r of await Promise.all(issued)) assert.match(s.aliasOf(r.rows[0]!.port)!, /^replica/);
+    assert.equal(pool.ended, true);
+  });
+
+  test('pool.query(callback) alone calls back with an error instead of never calling it', async () => {
+    const pool = new pg.Pool();
+    const err = await within(new Promise<Error>((resolve) => (pool.query as unknown as (cb: (e: Error) => void) => void)(resolve)), 3000, 'the callback');
+    assert.ok(err instanceof TypeError);
+    await pool.end();
+  });
+
+  test('a named statement runs again by its name alone, on a replica', async () => {
+    const client = new pg.Client();
+    await client.connect();
+    const first = await client.query({ name: 'rt_fid_named', text: `SELECT v, inet_server_port() AS port FROM ${TABLE} WHERE id = $1`, values: [3] });
+    // pg's types want a text; pg itself runs a statement prepared on the connection by its name.
+    const again = await client.query({ name: 'rt_fid_named', values: [4] } as unknown as { text: string; values: unknown[] });
+    assert.equal(first.rows[0]!.v, 'row3');
+    assert.equal(again.rows[0]!.v, 'row4');
+    assert.match(s.aliasOf(again.rows[0]!.port)!, /^replica/);
+    await client.end();
+  });
+
+  test("getTransactionStatus is the held connection's: 'E' after an error in a transaction, 'I' after ROLLBACK", async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    assert.equal(client.getTransactionStatus(), 'I');
+    await client.query('BEGIN');
+    await client.query(`UPDATE ${TABLE} SET v = v WHERE id = 2`);
+    assert.equal(client.getTransactionStatus(), 'T');
+    await assert.rejects(client.query('SELECT * FROM rt_fid_no_such_table'));
+    // As in pg, the status is the server's ReadyForQuery, which comes after the error: one more round trip.
+    await assert.rejects(client.query('SELECT 1'), /current transaction is aborted/);
+    assert.equal(client.getTransactionStatus(), 'E');
+    await client.query('ROLLBACK');
+    assert.equal(client.getTransactionStatus(), 'I');
+    assert.deepEqual(new Set(s.cluster.queries.map((q) => q.alias)), new Set(['default']));
+    client.release();
+    await pool.end();
+  });
+
+  test('a statement issued after a stream reaches the connection after it: the streamed INSERT fails before ROLLBACK answers', async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    await client.query('BEGIN');
+    const stream = new QueryStream(`INSERT INTO ${TABLE} (id, v) VALUES ($1, 'x') RETURNING id`, ['not a number']);
+    let streamError: Error | undefined;
+    stream.on('data', () => {}).on('error', (e) => (streamError = e));
+    client.query(stream);
+    await client.query('ROLLBACK');
+    assert.ok(streamError, 'the stream failed before ROLLBACK answered');
+    assert.equal(client.boundAlias, 'default');
+    client.release();
+    await pool.end();
+  });
+
+  test("a client emits 'drain' once its cursor is closed, and the cursor read on a replica", async () => {
+    const client = new pg.Client();
+    await client.connect();
+    const cursor = client.query(new Cursor(`SELECT id, inet_server_port() AS port FROM ${TABLE} ORDER BY id`));
+    const drained = once(client, 'drain');
+    const rows = (await cursor.read(5)) as { port: number }[];
+    assert.equal(rows.length, 5);
+    assert.match(s.aliasOf(rows[0]!.port)!, /^replica/);
+    await cursor.close();
+    await within(drained, 3000, "'drain'");
+    await client.end();
+  });
+
+  test("a Client's end() closes its session: its temp table is gone for the next Client; querying after end() is refused as pg does", async () => {
+    const first = new pg.Client();
+    await first.connect();
+    await first.query('CREATE TEMP TABLE rt_fid_session (n int)');
+    assert.equal(first.boundAlias, 'default');
+    await first.end();
+    await assert.rejects(first.query('SELECT 1'), /Client was closed and is not queryable/);
+    // Every Client of this module shares one pool of primary connections: a reused session would still have the table.
+    const others = Array.from({ length: 3 }, () => new pg.Client());
+    for (const c of others) {
+      await c.connect();
+      const { rows } = await c.query("SELECT to_regclass('pg_temp.rt_fid_session') IS NULL AS gone, inet_server_port() AS port FROM (SELECT 1 FROM " + TABLE + ' LIMIT 1 FOR UPDATE) t');
+      assert.equal(rows[0]!.gone, true);
+      assert.equal(s.aliasOf(rows[0]!.port), 'default');
+    }
+    for (const c of others) await c.end();
+  });
+
+  test('after all this, no connection is left checked out', async () => {
+    const pool = new pg.Pool();
+    await pool.query('SELECT 1');
+    await idleWithin(pool);
+    await pool.end();
+  });
+});
