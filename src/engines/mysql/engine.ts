@@ -11,9 +11,16 @@ import { DbRouterError } from '../../errors.js';
 
 /** ER_OPTION_PREVENTS_STATEMENT, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE. */
 const READ_ONLY_ERRNO = new Set([1290, 1792, 1836]);
+/**
+ * Not PROTOCOL_SEQUENCE_TIMEOUT: mysql2 raises it only for a statement's own `timeout` option
+ * ("Query inactivity timeout"), the caller's budget for a slow statement, as pg's `query_timeout`
+ * is. The node is fine and the connection stays checked out until the statement ends, so the error
+ * passes through as mysql2's: no re-run elsewhere, no report to the health monitor, and a write
+ * is not turned into WRITE_OUTCOME_UNKNOWN.
+ */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+  'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
   // MariaDB's answer to KILL CONNECTION on a running statement, before it closes the connection.
   'ER_CONNECTION_KILLED',
   // The mariadb connector: its socket closed under a statement; a command refused on a closed connection.

@@ -27,6 +27,8 @@ export interface MariadbConnectionLike {
   query(sql: unknown, values?: unknown): Promise<unknown>;
   /** Runs one statement as a prepared statement (binary protocol) on this connection. */
   execute(sql: unknown, values?: unknown): Promise<unknown>;
+  /** Runs one statement once per row of `values` (the connector's bulk `batch`) on this connection. */
+  batch?(sql: unknown, values?: unknown): Promise<unknown>;
   /** Gives the connection back to its pool. */
   release(): Promise<void> | void;
   /** Closes the connection instead of reusing it (after a connection error). */
@@ -43,8 +45,22 @@ export interface MariadbPoolLike {
   query(sql: unknown, values?: unknown): Promise<unknown>;
   /** The same as a prepared statement (binary protocol). */
   execute(sql: unknown, values?: unknown): Promise<unknown>;
+  /** One statement once per row of `values` (the connector's bulk `batch`). */
+  batch?(sql: unknown, values?: unknown): Promise<unknown>;
   /** Checks out a connection of this node (transactions, session state). */
   getConnection(): Promise<MariadbConnectionLike>;
+  /** The connector's counters of this node's pool. */
+  totalConnections?(): number;
+  /** Connections of this node's pool running something. */
+  activeConnections?(): number;
+  /** Connections of this node's pool waiting to be used. */
+  idleConnections?(): number;
+  /** Requests of this node's pool waiting for a connection. */
+  taskQueueSize?(): number;
+  /** The connector's value escaping, with this pool's settings. */
+  escape?(value: unknown): string;
+  /** The connector's identifier escaping, with this pool's settings. */
+  escapeId?(identifier: string): string;
   /** Closes every connection of this node's pool; called once by the routed pool's `end()`. */
   end(): Promise<void>;
   /** Listens for the pool's background errors (re-emitted as the routed pool's `'error'`) and for connections it hands out (`'acquire'`). */
@@ -72,8 +88,16 @@ export interface RoutedMariadbPoolOptions {
   readonly readOnly?: boolean;
 }
 
-type Method = 'query' | 'execute';
+type Method = 'query' | 'execute' | 'batch';
 type Args = readonly [Method, unknown, unknown];
+
+/** Runs `a` with the method it names on a node's pool or connection. */
+function callOn(target: MariadbPoolLike | MariadbConnectionLike, a: Args): Promise<unknown> {
+  if (a[0] === 'query') return target.query(a[1], a[2]);
+  if (a[0] === 'execute') return target.execute(a[1], a[2]);
+  if (target.batch === undefined) return Promise.reject(new TypeError('this node pool has no batch(); createPool must return a `mariadb` connector pool'));
+  return target.batch(a[1], a[2]);
+}
 
 function textOf(input: unknown): string {
   if (typeof input === 'string') return input;
@@ -141,9 +165,9 @@ export class RoutedMariadbPool extends EventEmitter {
     this.#create = options.createPool ?? ((config) => loadDriver<{ createPool(c: Record<string, unknown>): MariadbPoolLike }>('mariadb').createPool(config));
     this.#inner = this.#cx.nodes.map(() => undefined);
     this.#runner = {
-      query: (i, a) => (a[0] === 'query' ? this.#pool(i).query(a[1], a[2]) : this.#pool(i).execute(a[1], a[2])),
+      query: (i, a) => callOn(this.#pool(i), a),
       acquire: (i) => this.#pool(i).getConnection(),
-      queryOn: (c, a) => (a[0] === 'query' ? c.query(a[1], a[2]) : c.execute(a[1], a[2])),
+      queryOn: (c, a) => callOn(c, a),
       comment: commentMysqlArgs,
       release: (c, err) => {
         if (err !== undefined && err !== false && c.destroy !== undefined) c.destroy();
@@ -206,11 +230,81 @@ export class RoutedMariadbPool extends EventEmitter {
     return this.#run('execute', sql, values);
   }
 
+  /**
+   * The connector's `pool.batch(sql, values)`: one statement run once per row of `values` (an
+   * array of arrays), in one bulk round trip where the server supports it. Routed as the statement
+   * itself: a bulk `INSERT` goes to the primary.
+   *
+   * @example
+   *   await pool.batch('INSERT INTO items (name) VALUES (?)', [['a'], ['b']]);
+   */
+  batch(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('batch', sql, values);
+  }
+
+  /**
+   * The connector's `escape(value)`: `value` as a SQL literal, by a node pool's settings (the first
+   * one opened, else the primary's, which this opens).
+   */
+  escape(value: unknown): string {
+    const p = this.#anyPool();
+    if (p.escape === undefined) throw new TypeError('this node pool has no escape(); createPool must return a `mariadb` connector pool');
+    return p.escape(value);
+  }
+
+  /** The connector's `escapeId(identifier)`: `identifier` quoted with backticks where it needs them (as `escape`). */
+  escapeId(identifier: string): string {
+    const p = this.#anyPool();
+    if (p.escapeId === undefined) throw new TypeError('this node pool has no escapeId(); createPool must return a `mariadb` connector pool');
+    return p.escapeId(identifier);
+  }
+
+  #anyPool(): MariadbPoolLike {
+    if (this.#ended) throw ended();
+    return this.#inner.find((p) => p !== undefined) ?? this.#pool(this.#cx.primary().index);
+  }
+
+  #sum(count: (p: MariadbPoolLike) => number | undefined): number {
+    let n = 0;
+    for (const p of this.#inner) if (p !== undefined) n += count(p) ?? 0;
+    return n;
+  }
+
+  /** Connections open across the node pools (the sum of each node's `totalConnections()`; a node not used yet has none). */
+  totalConnections(): number {
+    return this.#sum((p) => p.totalConnections?.());
+  }
+
+  /** Connections running something, summed over the node pools. */
+  activeConnections(): number {
+    return this.#sum((p) => p.activeConnections?.());
+  }
+
+  /** Idle connections, summed over the node pools. */
+  idleConnections(): number {
+    return this.#sum((p) => p.idleConnections?.());
+  }
+
+  /** Requests waiting for a connection, summed over the node pools. */
+  taskQueueSize(): number {
+    return this.#sum((p) => p.taskQueueSize?.());
+  }
+
+  /** Each node's pool as the connector describes it (counts only), for logs: `routedMariadbPool(default: active=0 idle=1, replica1: not opened)`. */
+  override toString(): string {
+    const parts = this.#cx.nodes.map((n, i) => {
+      const p = this.#inner[i];
+      if (p === undefined) return `${n.alias}: not opened`;
+      return `${n.alias}: active=${p.activeConnections?.() ?? 0} idle=${p.idleConnections?.() ?? 0}`;
+    });
+    return `routedMariadbPool(${parts.join(', ')})`;
+  }
+
   /** A lazily binding connection: reads on replicas until it writes or begins a transaction, then the primary until `release()`. */
   async getConnection(): Promise<RoutedMariadbConnection> {
     if (this.#ended) throw ended();
     if (!this.#cx.isReady) await this.#cx.ready();
-    return new RoutedMariadbConnection(new Binding(this.#cx, this.#runner));
+    return new RoutedMariadbConnection(new Binding(this.#cx, this.#runner), this);
   }
 
   /**
@@ -252,11 +346,13 @@ export class RoutedMariadbPool extends EventEmitter {
 /** A checked-out connection of a {@link RoutedMariadbPool}, with the connector's connection API. */
 export class RoutedMariadbConnection extends EventEmitter {
   readonly #binding: Binding<Args, unknown, MariadbConnectionLike>;
+  readonly #pool: RoutedMariadbPool;
 
   /** @internal Connections come from `pool.getConnection()`. */
-  constructor(binding: Binding<Args, unknown, MariadbConnectionLike>) {
+  constructor(binding: Binding<Args, unknown, MariadbConnectionLike>, pool: RoutedMariadbPool) {
     super();
     this.#binding = binding;
+    this.#pool = pool;
   }
 
   #run(method: Method, input: unknown, values: unknown): Promise<unknown> {
@@ -279,6 +375,21 @@ export class RoutedMariadbConnection extends EventEmitter {
   /** As `query`, as a prepared statement (binary protocol). */
   execute(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
     return this.#run('execute', sql, values);
+  }
+
+  /** The connector's `conn.batch(sql, values)`, routed as `query`: inside a transaction, on the held primary connection. */
+  batch(sql: MariadbQueryInput, values?: unknown): Promise<unknown> {
+    return this.#run('batch', sql, values);
+  }
+
+  /** As the pool's `escape`. */
+  escape(value: unknown): string {
+    return this.#pool.escape(value);
+  }
+
+  /** As the pool's `escapeId`. */
+  escapeId(identifier: string): string {
+    return this.#pool.escapeId(identifier);
   }
 
   /** `START TRANSACTION` on the primary; the connection stays there until released. */

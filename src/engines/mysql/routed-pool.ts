@@ -91,7 +91,22 @@ export interface RoutedMysqlPoolOptions {
 }
 
 /** The mysql2 settings that are also per-query options, kept from an ORM's config by the driver module. */
-export const QUERY_OPTION_KEYS = ['typeCast', 'timezone', 'dateStrings', 'supportBigNumbers', 'bigNumberStrings', 'nestTables', 'rowsAsArray', 'decimalNumbers', 'jsonStrings'] as const;
+export const QUERY_OPTION_KEYS = ['typeCast', 'timezone', 'dateStrings', 'supportBigNumbers', 'bigNumberStrings', 'nestTables', 'rowsAsArray', 'decimalNumbers', 'jsonStrings', 'namedPlaceholders'] as const;
+
+/** Whether a statement sets mysql2's `namedPlaceholders` itself (it then wins over any config). */
+function ownsNamedPlaceholders(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { namedPlaceholders?: unknown }).namedPlaceholders !== undefined;
+}
+
+/** `input` with mysql2's `namedPlaceholders` set to `value`. */
+function withNamedPlaceholders(input: unknown, value: unknown): unknown {
+  return typeof input === 'string' ? { sql: input, namedPlaceholders: value } : { ...(input as object), namedPlaceholders: value };
+}
+
+/** A copy of mysql2 connection settings that keeps the password non-enumerable. */
+function copyConfig(c: ConnectionOptions): ConnectionOptions {
+  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(c));
+}
 
 /**
  * Session settings that only shape how a connection reads and writes values, which replicas
@@ -249,6 +264,8 @@ export class RoutedMysqlPool extends EventEmitter {
   readonly #onConnect: readonly string[];
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
   readonly #flavours = new Map<string, RoutedMysqlPool>();
+  /** `pool.config` as handed out (see `CONFIG`), and the primary it describes. */
+  #config: { readonly alias: string; readonly value: MysqlPoolConfig } | undefined;
 
   // mysql2's typings declare its promise Pool as a Connection. On a real `mysql2/promise` pool
   // these members are `undefined` at run time, and so they are here: whatever compiles against
@@ -415,7 +432,7 @@ export class RoutedMysqlPool extends EventEmitter {
       // The hot path, inline: the node pool is called from this frame, since mysql2 captures a
       // stack trace per query and every frame under it costs (see `settle` in routing/dispatch).
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && this.#config?.value.connectionConfig.namedPlaceholders === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -437,7 +454,7 @@ export class RoutedMysqlPool extends EventEmitter {
   execute(sql: MysqlQueryInput, values?: unknown, callback?: unknown): Promise<MysqlResult> | MysqlQuery {
     if (callback === undefined && typeof values !== 'function' && typeof sql === 'string') {
       const cx = this.#cx;
-      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined) {
+      if (!this.#ended && cx.isReady && this.#pinnedAlias === undefined && this.#queryOptions === undefined && this.#config?.value.connectionConfig.namedPlaceholders === undefined) {
         let d: RouteDecision | Promise<RouteDecision>;
         try {
           d = prepare(cx, this.#runner, sql, cx.route(sql));
@@ -476,8 +493,9 @@ export class RoutedMysqlPool extends EventEmitter {
   /** @internal The statement with this pool's per-query mysql2 options (the statement's own win). */
   [WITH_OPTIONS](input: unknown): unknown {
     const o = this.#queryOptions;
-    if (o === undefined) return input;
-    return typeof input === 'string' ? { ...o, sql: input } : { ...o, ...(input as object) };
+    const named = this.#config?.value.connectionConfig.namedPlaceholders;
+    const out = o === undefined ? input : typeof input === 'string' ? { ...o, sql: input } : { ...o, ...(input as object) };
+    return named === undefined || ownsNamedPlaceholders(input) ? out : withNamedPlaceholders(out, named);
   }
 
   /**
@@ -639,8 +657,19 @@ export class RoutedMysqlPool extends EventEmitter {
    */
   [CONFIG](): MysqlPoolConfig {
     const primary = this.#cx.nodes.find((n) => n.role === 'primary') ?? this.#cx.nodes[0]!;
+    const cached = this.#config;
+    if (cached !== undefined && cached.alias === primary.alias) return cached.value;
     const connectionConfig = mysqlPoolConfig(primary.connection);
-    return { connectionLimit: connectionConfig.connectionLimit ?? 10, waitForConnections: true, queueLimit: 0, connectionConfig };
+    // Kept as handed out, so that code setting `pool.config.connectionConfig.namedPlaceholders`
+    // after creation (as with mysql2's own pool) has its statements use it; a new primary's
+    // settings keep what the caller set.
+    if (cached !== undefined) {
+      const old = cached.value.connectionConfig as Record<string, unknown>;
+      for (const k of QUERY_OPTION_KEYS) if (old[k] !== undefined) (connectionConfig as Record<string, unknown>)[k] = old[k];
+    }
+    const value = { connectionLimit: connectionConfig.connectionLimit ?? 10, waitForConnections: true, queueLimit: 0, connectionConfig };
+    this.#config = { alias: primary.alias, value };
+    return value;
   }
 
   /** Ends every node's pool; idempotent. Afterwards every call rejects with `POOL_ENDED`. */
@@ -841,6 +870,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   #flavour: RoutedMysqlPool;
 
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
+  /** `connection.config` as handed out: its `namedPlaceholders` applies to this connection's statements. */
+  #config: ConnectionOptions | undefined;
 
   /** `queryOptions`: mysql2 per-query options for this connection's statements (a driver module's `createConnection(config)`). */
   readonly #loosen: boolean;
@@ -885,9 +916,14 @@ export class RoutedMysqlConnection extends EventEmitter {
     return this;
   }
 
-  /** The primary's connection settings, as mysql2's `connection.config` (the password not enumerable). */
+  /**
+   * The primary's connection settings, as mysql2's `connection.config` (the password not
+   * enumerable). This connection's own copy: `conn.config.namedPlaceholders = true`, as on a mysql2
+   * connection, turns on named placeholders for its later statements.
+   */
   get config(): ConnectionOptions {
-    return this.#pool[CONFIG]().connectionConfig;
+    this.#config ??= copyConfig(this.#pool[CONFIG]().connectionConfig);
+    return this.#config;
   }
 
   /** mysql2's connection state: `connected` until released or ended, then `disconnected`. */
@@ -954,8 +990,11 @@ export class RoutedMysqlConnection extends EventEmitter {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
+    const ownNamed = ownsNamedPlaceholders(input);
     input = this.#flavour[WITH_OPTIONS](input) as MysqlQueryInput;
     if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
+    const named = this.#config?.namedPlaceholders;
+    if (named !== undefined && !ownNamed) input = withNamedPlaceholders(input, named) as MysqlQueryInput;
     const args: Args = [method, input, values];
     // Where it goes is decided when its turn comes: the statements before it may bind the
     // connection (a temporary table) or move it to another set-up (a portable SET).
