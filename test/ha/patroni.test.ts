@@ -217,6 +217,7 @@ function scenarios(sync: boolean): void {
     // reach until Patroni demotes it, holding every connection of the pool meanwhile).
     const notSent = v.failedWrites.filter((o) => o.code === 'PRIMARY_UNAVAILABLE' || /^timeout exceeded when trying to connect/.test(o.error ?? ''));
     console.log(`patroni ${mode} history: ${summary(v)} (not sent ${notSent.length}); longest write outage ${outage.toFixed(0)} ms`);
+    for (const o of v.staleOwnReads.slice(0, 10)) console.log(`  stale own read: user ${o.user} saw seq ${o.saw ?? 0} < ${o.seq} on ${o.host ?? '?'} at +${((o.start - (load.ops[0]?.start ?? 0)) / 1000).toFixed(2)} s into the load`);
     assert.deepEqual(v.failedReads.map((o) => o.code ?? o.error), [], '0 failed reads');
     assert.equal(v.staleOwnReads.length, 0, '0 stale own reads');
     if (sync) assert.equal(v.lost.length, 0, 'synchronous mode: 0 lost acknowledged writes');
