@@ -267,6 +267,9 @@ interface Waiter {
   timer: TimerHandle | undefined;
 }
 
+/** How soon a replica that streams from no one is checked again while a primary is available. */
+const NOT_STREAMING_RECHECK_MILLIS = 250;
+
 /**
  * Watches every node of a cluster over its own connections: reachability, the role each server
  * reports, replication lag in time and position, round-trip time. It decides which replicas serve
@@ -558,7 +561,11 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         s.again = false;
         void this.#check(s);
       } else {
-        this.#schedule(s, this.#searches > 0 ? this.#searchInterval : this.#interval);
+        // A replica found streaming from no one is usually restarting its stream (it follows a new
+        // primary): looked at again soon, so that it is back in the reads as soon as it streams.
+        const restreaming = s.result?.notStreaming !== undefined && this.#primaryAvailable();
+        const next = this.#searches > 0 ? this.#searchInterval : this.#interval;
+        this.#schedule(s, restreaming ? Math.min(next, NOT_STREAMING_RECHECK_MILLIS) : next);
       }
     });
     s.inFlight = run;
