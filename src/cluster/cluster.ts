@@ -302,7 +302,7 @@ export class Cluster extends EventEmitter {
   }
 
   /**
-   * Enters a scope without a callback, as mysql_replicated's `use_master()`; `revert(handle)` leaves
+   * Enters a scope without a callback (a request hook that routes the rest of the request); `revert(handle)` leaves
    * it. It lasts for the current synchronous run and the async work started from it.
    *
    * @example

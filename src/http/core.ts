@@ -52,7 +52,7 @@ export interface HttpConsistencyOptions {
   readonly safeMethods?: ConsistencyLevel;
   /** Level of every other method. Default `strong`: the whole request on the primary. */
   readonly unsafeMethods?: ConsistencyLevel;
-  /** Per route: a level for this request, or `undefined` for the method's default (as `use_master`/`use_slave`). */
+  /** Per route: a level for this request, or `undefined` for the method's default (as django-replicated's per-view decorators). */
   readonly route?: (request: { readonly method: string; readonly path: string }) => ConsistencyLevel | undefined;
 }
 

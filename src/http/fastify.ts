@@ -20,7 +20,7 @@ interface Marked {
   [RESOURCE]?: AsyncResource;
 }
 
-/** A route's own level: `{ config: { dbrouter: 'primary' } }` (`'primary'` is `'strong'`), as `use_master`/`use_slave`. */
+/** A route's own level: `{ config: { dbrouter: 'primary' } }` (`'primary'` is `'strong'`), as django-replicated's per-view decorators. */
 export type RouteConsistency = ConsistencyLevel | 'primary';
 
 function routeLevel(request: FastifyRequest): ConsistencyLevel | undefined {

@@ -1,8 +1,8 @@
 import type { RouteContext, Router } from './router.js';
 
 /**
- * Writes spread over every healthy alias whose role is primary, reads over all nodes
- * (RestAuth's `MultipleMasterSlave`). For multi-primary setups such as Galera or BDR.
+ * Writes spread over every healthy alias whose role is primary, reads over all nodes. For
+ * multi-primary setups such as Galera or BDR.
  *
  * @example
  *   createCluster({ databases: { default: urlA, second: { url: urlB, role: 'primary' } }, routers: [multiPrimary()] })

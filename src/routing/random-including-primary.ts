@@ -1,7 +1,7 @@
 import type { RouteContext, Router } from './router.js';
 
 /**
- * Reads to any healthy node, the primary included (RestAuth's `MasterSlave`); writes to the primary.
+ * Reads to any healthy node, the primary included; writes to the primary.
  *
  * @example
  *   createCluster({ databases, routers: [randomIncludingPrimary()] })

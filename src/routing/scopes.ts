@@ -93,7 +93,7 @@ export interface ScopeHandle {
 
 /**
  * Enters a scope for the rest of the current synchronous run and the async work it starts, for
- * code that cannot wrap a callback (mysql_replicated's `use_master()`). Undo it with `revertScope`.
+ * code that cannot wrap a callback (a request hook that routes the rest of the request). Undo it with `revertScope`.
  */
 export function enterScope(frame: ScopeFrame): ScopeHandle {
   const previous = storage.getStore();
