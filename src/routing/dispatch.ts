@@ -463,17 +463,23 @@ export class Binding<A, R, C> {
       const d: RouteDecision = this.#pinned !== undefined
         ? { node: this.#pinned, reason: 'pinned', classification: c, write: true }
         : cx.route(sql, nextReadOnly ? READ_ONLY_NEXT : c);
-      if (d.write && d.reason !== 'pinned') {
-        const wait = cx.beforeWrite();
-        if (wait !== undefined) {
-          const t = cx.timing ? performance.now() : 0;
-          return wait.then(() => this.#free(sql, args, c, waited(cx.route(sql, c), t), nextReadOnly, retried));
-        }
-      }
-      return this.#free(sql, args, c, d, nextReadOnly, retried);
+      return this.#freeWhenWritable(sql, args, c, d, nextReadOnly, retried);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  /** A write waits for a writable primary first (the monitor's failover wait), then is routed again. */
+  #freeWhenWritable(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean, retried: boolean): Promise<R> {
+    if (d.write && d.reason !== 'pinned') {
+      const cx = this.#cx;
+      const wait = cx.beforeWrite();
+      if (wait !== undefined) {
+        const t = cx.timing ? performance.now() : 0;
+        return wait.then(() => this.#free(sql, args, c, waited(cx.route(sql, c), t), nextReadOnly, retried));
+      }
+    }
+    return this.#free(sql, args, c, d, nextReadOnly, retried);
   }
 
   #free(sql: string, args: A, c: Classification, d: RouteDecision, nextReadOnly: boolean, retried: boolean): Promise<R> {
@@ -499,9 +505,7 @@ export class Binding<A, R, C> {
     this.#node = undefined;
     this.#inTx = false;
     if (conn !== undefined) this.#runner.release(conn, new DbRouterError('UNSUPPORTED', 'A read-only transaction on a replica moved to the primary before its first statement.'));
-    const wait = cx.beforeWrite();
-    if (wait !== undefined) await wait;
-    await this.#free(begun.sql, begun.args, BEGIN_ON_PRIMARY, cx.route(begun.sql, BEGIN_ON_PRIMARY), false, retried);
+    await this.#freeWhenWritable(begun.sql, begun.args, BEGIN_ON_PRIMARY, cx.route(begun.sql, BEGIN_ON_PRIMARY), false, retried);
     return this.#query(sql, args, retried);
   }
 
