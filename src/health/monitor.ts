@@ -777,7 +777,19 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (r.limited) found.set('limited-check', `Node "${alias}": ${r.limited}`);
     if (r.role === 'replica' && alias !== this.#primary) {
       if (r.replicationStopped) found.set('replication-stopped', `Replica "${alias}" no longer replicates: ${r.replicationStopped}. It is out of the reads until replication runs again.`);
-      else if (r.notStreaming && this.#primaryAvailable()) found.set('replication-stopped', `Replica "${alias}" does not replicate from the primary "${this.#primary}": ${r.notStreaming}. It is out of the reads until it streams again.`);
+      else if (r.notStreaming && this.#primaryAvailable()) {
+        // A replica's stream also breaks when the primary dies, and the replica may be checked first:
+        // it leaves the reads only once a primary check begun after this one answered (so a dead
+        // primary is found down first, and the replica keeps serving). Until then the last verdict stands.
+        const p = this.#nodes.get(this.#primary!)!;
+        if (p.lastGoodCheckStartSeq >= s.lastGoodCheckEndSeq) {
+          found.set('replication-stopped', `Replica "${alias}" does not replicate from the primary "${this.#primary}": ${r.notStreaming}. It is out of the reads until it streams again.`);
+        } else {
+          const before = s.problems.get('replication-stopped');
+          if (before !== undefined) found.set('replication-stopped', before);
+          void this.#check(p);
+        }
+      }
       this.#checkDivergence(s, r);
       if (s.diverged) found.set('diverged', s.diverged);
     } else {

@@ -196,6 +196,9 @@ function scenarios(engine: EngineName): void {
   });
 
   test(`${engine}: no primary past failoverTimeoutMillis → PRIMARY_UNAVAILABLE while reads go on; recovery once it is back`, async () => {
+    // replica2 follows the promoted replica1 once its stream restarts (PostgreSQL retries every
+    // wal_retrieve_retry_interval, 5 s): until then it is out of the reads and they are on the primary.
+    await until(() => health.status().readableReplicas.includes('replica2'), 15_000, 'replica2 streams from replica1');
     const t0 = load.mark();
     await local.kill('replica1');
     await until(() => load.writes.some((o) => !o.ok && o.error === 'PRIMARY_UNAVAILABLE' && o.at > t0), FAILOVER_TIMEOUT + 5000, 'PRIMARY_UNAVAILABLE');

@@ -395,3 +395,37 @@ test('issue 9.1: stopped replication threads take a replica out while a primary 
   assert.deepEqual(monitor.readableReplicas(), ['r2']);
   await monitor.stop();
 });
+
+test('a replica streaming from no one leaves the reads once the primary answers a check begun after it', async () => {
+  const { monitor, prober, clock } = setup();
+  await monitor.start();
+  prober.behaviour.set('r2', { ...replica('100'), notStreaming: 'no WAL receiver runs' });
+  monitor.markSuspect('r2');
+  await clock.advance(0);
+  // The primary is checked right after (the replica's verdict waits for it), then r2 is out.
+  assert.deepEqual(monitor.status().nodes[2]!.problems.map((p) => p.kind), ['replication-stopped']);
+  assert.deepEqual(monitor.readableReplicas(), ['r1']);
+  prober.behaviour.set('r2', replica('100'));
+  await clock.advance(250);
+  assert.deepEqual(monitor.readableReplicas(), ['r1', 'r2'], 'rechecked within 250 ms, back once it streams');
+  await monitor.stop();
+});
+
+test('the primary dies and its replicas\' streams break: replicas checked first keep serving reads', async () => {
+  const { monitor, prober, clock } = setup({ failuresBeforeDown: 1 });
+  await monitor.start();
+  prober.behaviour.set('main', new Error('connect ECONNREFUSED'));
+  prober.behaviour.set('r1', { ...replica('100'), notStreaming: 'no WAL receiver runs' });
+  prober.behaviour.set('r2', { ...replica('100'), notStreaming: 'no WAL receiver runs' });
+  // The replicas are checked before the primary is found down.
+  monitor.markSuspect('r1');
+  monitor.markSuspect('r2');
+  const seen: string[][] = [];
+  for (let i = 0; i < 8; i += 1) {
+    await clock.advance(i === 0 ? 0 : 250);
+    seen.push(monitor.readableReplicas());
+  }
+  assert.equal(monitor.status().primaryAvailable, false);
+  assert.ok(seen.every((r) => r.length === 2), `reads never lost their replicas: ${JSON.stringify(seen)}`);
+  await monitor.stop();
+});
