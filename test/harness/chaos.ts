@@ -49,6 +49,7 @@ import type { Engine, LocalCluster } from '../../src/local/index.js';
 import { describeError, divergeMariadbReplica, mostAdvancedReplica } from './chaos-positions.js';
 import { ownCluster } from './clusters.js';
 import { startProxy, type TcpProxy } from './tcp-proxy.js';
+import { freeze, thawAll, type Frozen } from './freeze.js';
 
 /** What one configuration runs. Defaults: 16 users, 20 % writes, a 90 s budget. */
 export interface ChaosOptions {
@@ -69,7 +70,19 @@ export interface ChaosOptions {
    * crash) — a replica, then the primary (no promotion: it comes back), then both replicas, then a
    * slow primary link.
    */
-  readonly faults?: 'crash' | 'partition';
+  readonly faults?: 'crash' | 'partition' | 'soak';
+  /**
+   * `faults: 'soak'`: how long faults keep coming (default 60 s; the budget must leave room for
+   * start and teardown). Each round picks one at random — replay paused on a replica, a replica
+   * killed, a replica frozen (SIGSTOP: alive, silent), the primary frozen for a few seconds, the
+   * primary killed and the most advanced replica promoted (with every replica lagging, half the
+   * time), the old primary started again — and waits for every node to be back before the next.
+   */
+  readonly soakMillis?: number;
+  /** Seeds the soak's choices, so that a run can be repeated (default 1). */
+  readonly seed?: number;
+  /** Pause between one user's requests, ms (default 2–6: 16 users on a shared 2-core machine). */
+  readonly thinkMillis?: readonly [number, number];
 }
 
 /** Counts of one run; `violations` lists each broken invariant with a sample (empty = all held). */
@@ -140,7 +153,8 @@ interface Op {
   maxId?: number | null;
   port?: number;
   /** Acknowledged ids of this user before this read began (ascending). */
-  ackedBefore?: readonly number[];
+  /** How many of the user's acknowledged writes (a prefix of an append-only list) preceded the read. */
+  ackedBefore?: number;
   stage?: 'op' | 'token' | 'bound';
   /** Where a transaction was when it failed. */
   step?: TxStep;
@@ -289,6 +303,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const users = options.users ?? 16;
   const writeShare = options.writeShare ?? 0.2;
+  const think = options.thinkMillis ?? [2, 6];
   const violations: string[] = [];
   const marks: Mark[] = [];
   const mark = (what: string) => marks.push({ at: performance.now(), what });
@@ -313,7 +328,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const aliasOfPort = new Map(Object.entries(l.databases).map(([alias, d]) => [Number(new URL(d.url).port), alias]));
 
     // Partitions: each node behind a proxy that can go silent; the servers still report their own port.
-    if (options.faults === 'partition') {
+    if (options.faults === 'partition' || options.faults === 'soak') {
       for (const [alias, d] of Object.entries(l.databases)) proxies.set(alias, await startProxy(Number(new URL(d.url).port)));
     }
     const urlOf = (alias: string, url: string) => {
@@ -356,7 +371,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const tx = write && Math.random() < 0.5;
         const op: Op = { user: u, kind: write ? 'write' : 'read', tx, start: performance.now(), end: 0, ok: false, acked: false };
         if (write) op.id = (u + 1) * ID_STRIDE + ++seq;
-        else op.ackedBefore = [...acked[u]!];
+        else op.ackedBefore = acked[u]!.length;
         ops.push(op);
         const c = cluster!;
         const request = c.withToken(token, async () => {
@@ -399,7 +414,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
         }
         // Think time: 16 users must not saturate a shared 2-core machine.
-        await sleep(2 + Math.random() * 4);
+        await sleep(think[0] + Math.random() * (think[1] - think[0]));
       }
     };
     const loops = Array.from({ length: users }, (_, u) => user(u));
@@ -463,10 +478,132 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await fault('link to the primary fast again', () => Promise.resolve(proxies.get(primary)!.delay(0)));
       await load(100, 500, 3000);
     }
-    let killStart = 0;
-    let killEnd = 0;
-    let promotedAt: number | undefined;
-    if (options.faults !== 'partition') {
+    /** Each promotion: when the primary was killed and when the promotion completed. */
+    const promotions: { kill: number; promoted: number }[] = [];
+    /** Kills the primary (optionally with every replica lagging), promotes the most advanced replica, resumes the rest. */
+    const failover = async (late: boolean): Promise<string> => {
+      if (late) {
+        for (const r of l.replicaAliases) await fault(`pause replay on ${r} (replicas lag)`, () => l.pause(r));
+        await load(30, 800, 5000, 'writes');
+      }
+      const oldPrimary = l.primaryAlias;
+      const killStart = performance.now();
+      const killed = await fault(`kill the primary ${oldPrimary}`, () => l.kill(oldPrimary));
+      cutWindows.push([killStart, performance.now()]);
+      if (killed) {
+        let target: string | undefined;
+        await fault('find the most advanced replica', async () => {
+          const found = await mostAdvancedReplica(l);
+          target = found.alias;
+          log(`  positions at the kill: ${Object.entries(found.positions).map(([a, p]) => `${a}: ${p}`).join('; ')} → promote ${found.alias}`);
+        });
+        if (target !== undefined) {
+          const t = target;
+          if (await fault(`promote ${t}`, () => l.promote(t))) {
+            promotions.push({ kill: killStart, promoted: performance.now() });
+            mark(`promoted ${t}`);
+          }
+        }
+        for (const r of l.replicaAliases) {
+          if ((await l.status()).some((n) => n.alias === r && n.up && n.paused)) await fault(`resume ${r}`, () => l.resume(r));
+        }
+      }
+      if (!(await load(30, 1000, 8000, 'writes'))) violations.push(`fewer than 30 writes acknowledged within 8 s after the promotion at ${rel(performance.now())}`);
+      return oldPrimary;
+    };
+    /** Random faults, one at a time, until `soakMillis` ran out (see ChaosOptions.soakMillis). */
+    const soak = async () => {
+      const rand = seeded(options.seed ?? 1);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
+      const soakEnd = Math.min(performance.now() + (options.soakMillis ?? 60_000), hardStop - 40_000);
+      const stateOf = (alias: string) => cluster!.nodeState(alias);
+      const reach = async (aliases: readonly string[], state: string, ms: number, what: string) => {
+        if (await waitFor(() => aliases.every((a) => stateOf(a) === state), ms)) mark(`${what} ${state}`);
+        else violations.push(`${what}: not ${state} within ${ms} ms (at ${rel(performance.now())}; ${aliases.map((a) => `${a} ${stateOf(a)}`).join(', ')})`);
+      };
+      const pidOf = async (alias: string) => {
+        const pid = (await l.status()).find((n) => n.alias === alias)?.pid;
+        if (pid === null || pid === undefined) throw new Error(`${alias} has no running server`);
+        return pid;
+      };
+      const actions = [
+        'pause a replica', 'kill a replica', 'freeze a replica', 'partition a replica', 'freeze the primary',
+        'partition the primary', 'restart the primary', 'failover', 'failover with lagging replicas',
+      ] as const;
+      let rounds = 0;
+      while (performance.now() < soakEnd) {
+        rounds += 1;
+        const action = pick(actions);
+        const primary = l.primaryAlias;
+        const r = pick(l.replicaAliases);
+        mark(`round ${rounds}: ${action}`);
+        switch (action) {
+          case 'pause a replica':
+            await fault(`pause replay on ${r}`, () => l.pause(r));
+            await load(30, 500 + rand() * 2000, 6000, 'writes');
+            await fault(`resume ${r}`, () => l.resume(r));
+            break;
+          case 'kill a replica':
+            await fault(`kill ${r}`, () => l.kill(r));
+            await load(100, 300 + rand() * 1500, 4000);
+            await fault(`start ${r}`, () => l.start(r, 15_000));
+            break;
+          case 'freeze a replica': {
+            let frozen: Frozen | undefined;
+            await fault(`freeze ${r}`, async () => { frozen = freeze(await pidOf(r)); });
+            await reach([r], 'down', 10_000, `frozen ${r}`);
+            await load(100, 300 + rand() * 1500, 4000);
+            await fault(`thaw ${r}`, () => Promise.resolve(frozen?.thaw()));
+            break;
+          }
+          case 'partition a replica':
+            await fault(`silence ${r}`, () => Promise.resolve(proxies.get(r)!.silence()));
+            await reach([r], 'down', 10_000, `silent ${r}`);
+            await load(100, 300 + rand() * 1500, 4000);
+            await fault(`heal ${r}`, () => Promise.resolve(proxies.get(r)!.restore()));
+            break;
+          case 'freeze the primary':
+          case 'partition the primary': {
+            // Shorter than failoverTimeoutMillis: writes issued once it is found down wait and succeed.
+            const from = performance.now();
+            downAt.delete(primary);
+            let frozen: Frozen | undefined;
+            const frozenNotSilent = action === 'freeze the primary';
+            if (frozenNotSilent) await fault(`freeze the primary ${primary}`, async () => { frozen = freeze(await pidOf(primary)); });
+            else await fault(`silence the primary ${primary}`, () => Promise.resolve(proxies.get(primary)!.silence()));
+            await waitFor(() => stateOf(primary) === 'down', 500 + rand() * 3000);
+            if (frozenNotSilent) await fault(`thaw the primary ${primary}`, () => Promise.resolve(frozen?.thaw()));
+            else await fault(`heal the primary ${primary}`, () => Promise.resolve(proxies.get(primary)!.restore()));
+            // Writes sent to it before it was found down were in flight: they may be cut.
+            cutWindows.push([from, downAt.get(primary) ?? performance.now()]);
+            if (!(await load(30, 500, 8000, 'writes'))) violations.push(`fewer than 30 writes acknowledged within 8 s after the primary came back at ${rel(performance.now())}`);
+            break;
+          }
+          case 'restart the primary': {
+            // Killed and started again, no promotion: writes in flight may be cut, later ones wait.
+            const from = performance.now();
+            await fault(`kill the primary ${primary}`, () => l.kill(primary));
+            cutWindows.push([from, performance.now()]);
+            await load(20, 200 + rand() * 1000, 3000);
+            await fault(`start the primary ${primary} again`, () => l.start(primary, 30_000));
+            if (!(await load(30, 500, 10_000, 'writes'))) violations.push(`fewer than 30 writes acknowledged within 10 s after the primary restarted at ${rel(performance.now())}`);
+            break;
+          }
+          case 'failover':
+          case 'failover with lagging replicas': {
+            const old = await failover(action !== 'failover');
+            await fault(`start the old primary ${old} (rejoins as a replica)`, () => l.start(old, 30_000));
+            break;
+          }
+        }
+        // The next fault only once every node serves again.
+        await reach(Object.keys(l.databases), 'up', 30_000, `round ${rounds}: every node`);
+        await load(100, 300, 4000);
+      }
+      log(`  soak: ${rounds} rounds (seed ${options.seed ?? 1})`);
+    };
+    if (options.faults === 'soak') await soak();
+    if (options.faults === undefined || options.faults === 'crash') {
     await fault(`pause replay on ${r1}`, () => l.pause(r1));
     await load(30, 1500, 5000, 'writes');
     await fault(`resume ${r1}`, () => l.resume(r1));
@@ -477,32 +614,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fault(`start ${r2}`, () => l.start(r2, 15_000));
     await load(100, 500, 3000);
 
-    for (const r of l.replicaAliases) await fault(`pause replay on ${r} (replicas lag)`, () => l.pause(r));
-    await load(30, 800, 5000, 'writes');
-    const oldPrimary = l.primaryAlias;
-    killStart = performance.now();
-    const killed = await fault(`kill the primary ${oldPrimary}`, () => l.kill(oldPrimary));
-    killEnd = performance.now();
-    cutWindows.push([killStart, killEnd]);
-    if (killed) {
-      let target: string | undefined;
-      await fault('find the most advanced replica', async () => {
-        const found = await mostAdvancedReplica(l);
-        target = found.alias;
-        log(`  positions at the kill: ${Object.entries(found.positions).map(([a, p]) => `${a}: ${p}`).join('; ')} → promote ${found.alias}`);
-      });
-      if (target !== undefined) {
-        const t = target;
-        if (await fault(`promote ${t}`, () => l.promote(t))) {
-          promotedAt = performance.now();
-          mark(`promoted ${t}`);
-        }
-      }
-      for (const r of l.replicaAliases) {
-        if ((await l.status()).some((n) => n.alias === r && n.up && n.paused)) await fault(`resume ${r}`, () => l.resume(r));
-      }
-    }
-    if (!(await load(30, 1000, 8000, 'writes'))) violations.push('fewer than 30 writes acknowledged within 8 s after the promotion');
+    const oldPrimary = await failover(true);
 
     await fault(`start the old primary ${oldPrimary} (rejoins as a replica)`, () => l.start(oldPrimary, 15_000));
     await load(100, 1000, 4000);
@@ -530,9 +642,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const writes = ops.filter((o) => o.kind === 'write');
     const ackedIds = writes.filter((o) => o.acked).map((o) => o.id!);
     const lost = ackedIds.filter((id) => !present.has(id));
+    /** The highest id the user saw acknowledged before the read and that the final primary has. */
+    const requiredId = (o: Op) => acked[o.user]!.slice(0, o.ackedBefore ?? 0).reverse().find((id) => present.has(id));
     const stale = reads.filter((o) => {
       if (!o.ok) return false;
-      const required = [...(o.ackedBefore ?? [])].reverse().find((id) => present.has(id));
+      const required = requiredId(o);
       return required !== undefined && (o.maxId === null || o.maxId === undefined || o.maxId < required);
     });
     const failedReads = reads.filter((o) => !o.ok);
@@ -557,11 +671,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const firstAckAfter = (at: number) => writes.filter((o) => o.acked && o.end > at).reduce<number | undefined>((m, o) => (m === undefined || o.end < m ? o.end : m), undefined);
     let outage: number | null = null;
     let outageFromKill: number | null = null;
-    if (promotedAt !== undefined) {
-      const first = firstAckAfter(promotedAt);
-      outage = first === undefined ? null : Math.round(first - promotedAt);
-      outageFromKill = first === undefined ? null : Math.round(first - killStart);
-      if (first === undefined) violations.push('no write was acknowledged after the promotion');
+    for (const { kill, promoted } of promotions) {
+      const first = firstAckAfter(promoted);
+      if (first === undefined) {
+        violations.push(`no write was acknowledged after the promotion at ${rel(promoted)}`);
+        continue;
+      }
+      outage = Math.max(outage ?? 0, Math.round(first - promoted));
+      outageFromKill = Math.max(outageFromKill ?? 0, Math.round(first - kill));
     }
 
     const where = (o: Op) => (o.port !== undefined ? aliasOfPort.get(o.port) ?? `port ${o.port}` : '?');
@@ -573,7 +690,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const o of stale) byNode.set(where(o), (byNode.get(where(o)) ?? 0) + 1);
       violations.push(
         `${stale.length} stale own reads (by node: ${[...byNode].map(([a, n]) => `${a} ${n}`).join(', ')}); e.g. ` +
-          sample(stale, (o) => `user ${o.user} saw ${o.maxId} < ${[...(o.ackedBefore ?? [])].reverse().find((id) => present.has(id))} on ${where(o)} at ${rel(o.start)} during "${phaseOf(o.start)}"`),
+          sample(stale, (o) => `user ${o.user} saw ${o.maxId} < ${requiredId(o)} on ${where(o)} at ${rel(o.start)} during "${phaseOf(o.start)}"`),
       );
     }
     if (failedReads.length > 0) violations.push(`${failedReads.length} failed reads: ${summarizeErrors(failedReads, phaseOf)}`);
@@ -632,11 +749,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (app) await within(app.end(), END_BOUND_MILLIS);
     if (health) await within(health.stop(), END_BOUND_MILLIS);
     if (cluster) await within(cluster.end(), END_BOUND_MILLIS);
+    thawAll();
     for (const p of proxies.values()) await p.close();
     if (local) await local.down();
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onRejection);
   }
+}
+
+/** A small seeded generator (mulberry32): the same seed, the same choices. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function summarizeErrors(list: Op[], phaseOf: (at: number) => string, tag: (o: Op) => string = () => ''): string {
