@@ -483,7 +483,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     /** Kills the primary (optionally with every replica lagging), promotes the most advanced replica, resumes the rest. */
     const failover = async (late: boolean): Promise<string> => {
       if (late) {
-        for (const r of l.replicaAliases) await fault(`pause replay on ${r} (replicas lag)`, () => l.pause(r));
+        const up = new Set((await l.status()).filter((n) => n.up).map((n) => n.alias));
+        for (const r of l.replicaAliases.filter((a) => up.has(a))) await fault(`pause replay on ${r} (replicas lag)`, () => l.pause(r));
         await load(30, 800, 5000, 'writes');
       }
       const oldPrimary = l.primaryAlias;
@@ -529,6 +530,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const actions = [
         'pause a replica', 'kill a replica', 'freeze a replica', 'partition a replica', 'freeze the primary',
         'partition the primary', 'restart the primary', 'failover', 'failover with lagging replicas',
+        'failover with a replica down',
       ] as const;
       let rounds = 0;
       while (performance.now() < soakEnd) {
@@ -593,6 +595,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           case 'failover with lagging replicas': {
             const old = await failover(action !== 'failover');
             await fault(`start the old primary ${old} (rejoins as a replica)`, () => l.start(old, 30_000));
+            break;
+          }
+          case 'failover with a replica down': {
+            // Two faults at once: a replica is dead when the primary dies; the other is promoted.
+            await fault(`kill ${r}`, () => l.kill(r));
+            await reach([r], 'down', 10_000, `killed ${r}`);
+            const old = await failover(rand() < 0.5);
+            await fault(`start the old primary ${old} (rejoins as a replica)`, () => l.start(old, 30_000));
+            await fault(`start ${r} (follows the new primary)`, () => l.start(r, 30_000));
             break;
           }
         }
