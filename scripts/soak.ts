@@ -7,10 +7,11 @@
 //   npm run soak -- --engine postgres --minutes 10 --seed 7
 //   npm run soak -- --engine mariadb --minutes 5
 //   npm run soak -- --engine postgres --sync        (synchronous replication: 0 lost writes asserted)
+//   npm run soak -- --engine mariadb --fault 'restart the primary' --fault 'failover'
 //
 // Exit code 0 when every invariant held, 1 with each violation printed otherwise.
 import { parseArgs } from 'node:util';
-import { runChaos } from '../test/harness/chaos.js';
+import { runChaos, SOAK_FAULTS, type SoakFault } from '../test/harness/chaos.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +20,13 @@ const { values } = parseArgs({
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     users: { type: 'string', default: '16' },
     sync: { type: 'boolean', default: false },
+    // Repeatable: --fault 'restart the primary' --fault 'kill a replica' (default: every fault).
+    fault: { type: 'string', multiple: true },
   },
+});
+const faults = values.fault?.map((f) => {
+  if (!(SOAK_FAULTS as readonly string[]).includes(f)) throw new Error(`--fault must be one of: ${SOAK_FAULTS.join(', ')}`);
+  return f as SoakFault;
 });
 const engine = values.engine;
 if (engine !== 'postgres' && engine !== 'mariadb') throw new Error(`--engine must be postgres or mariadb, not ${engine}`);
@@ -37,6 +44,7 @@ const report = await runChaos({
   faults: 'soak',
   soakMillis,
   seed,
+  ...(faults ? { soakFaults: faults } : {}),
   // Slower users than the CI runs: the history is kept in memory for the final check.
   thinkMillis: [5, 15],
   budgetMillis: soakMillis + 180_000,

@@ -33,7 +33,9 @@
  * user whose write request succeeded before the read began and present on the final primary (a write lost with the
  * old primary under asynchronous replication is counted as lost, not again as stale). Every failed
  * read is a violation; a failed write is allowed only when it was in flight while the primary was
- * being killed and failed with code `WRITE_OUTCOME_UNKNOWN` (a transaction cut before its COMMIT was
+ * being killed or before the app could know it was (until the monitor found it down: a pooled
+ * connection's end is an event still to be read) and failed with code `WRITE_OUTCOME_UNKNOWN` —
+ * never one whose connection was refused, which reached no server (a transaction cut before its COMMIT was
  * sent cannot have committed: there any typed `DbRouterError` is allowed; a checked-out client that
  * could not connect never reached a server and must wait instead). Also violations: an uncaught exception
  * (an `'error'` event nobody listens to ends up there), an unhandled rejection, a request past its
@@ -81,9 +83,20 @@ export interface ChaosOptions {
   readonly soakMillis?: number;
   /** Seeds the soak's choices, so that a run can be repeated (default 1). */
   readonly seed?: number;
+  /** The soak's faults to choose from, by name (default: all of them; see `SOAK_FAULTS`). */
+  readonly soakFaults?: readonly SoakFault[];
   /** Pause between one user's requests, ms (default 2–6: 16 users on a shared 2-core machine). */
   readonly thinkMillis?: readonly [number, number];
 }
+
+/** The faults `faults: 'soak'` chooses from. */
+export const SOAK_FAULTS = [
+  'pause a replica', 'kill a replica', 'freeze a replica', 'partition a replica', 'freeze the primary',
+  'partition the primary', 'restart the primary', 'failover', 'failover with lagging replicas',
+  'failover with a replica down',
+] as const;
+/** One of {@link SOAK_FAULTS}. */
+export type SoakFault = (typeof SOAK_FAULTS)[number];
 
 /** Counts of one run; `violations` lists each broken invariant with a sample (empty = all held). */
 export interface ChaosReport {
@@ -344,8 +357,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       consistency: { secret: SECRET },
     });
     const downAt = new Map<string, number>();
+    /** Every node-down, in order: a killed primary's window lasts until the app could know it died. */
+    const downs: { alias: string; at: number }[] = [];
     cluster.on('nodeState', (alias: string, state: string) => {
-      if (state === 'down') downAt.set(alias, performance.now());
+      if (state === 'down') {
+        downAt.set(alias, performance.now());
+        downs.push({ alias, at: performance.now() });
+      }
     });
     app = l.engine === 'postgres' ? await pgApp(cluster) : await mysqlApp(cluster);
     // Drop these lines once a cluster watches its nodes by default (issue 9 item 4): then status()
@@ -452,6 +470,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const [r1, r2] = l.replicaAliases as [string, string];
     /** Windows in which a write on the primary could be cut: [start, end] (the kill; a silence until the primary was found down). */
     const cutWindows: [number, number][] = [];
+    /** Primary kills: the node, when the kill began and when the process was gone. */
+    const killWindows: { alias: string; from: number; killed: number }[] = [];
     if (options.faults === 'partition') {
       const primary = l.primaryAlias;
       const stateOf = (alias: string) => cluster!.nodeState(alias);
@@ -490,7 +510,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const oldPrimary = l.primaryAlias;
       const killStart = performance.now();
       const killed = await fault(`kill the primary ${oldPrimary}`, () => l.kill(oldPrimary));
-      cutWindows.push([killStart, performance.now()]);
+      killWindows.push({ alias: oldPrimary, from: killStart, killed: performance.now() });
       if (killed) {
         let target: string | undefined;
         await fault('find the most advanced replica', async () => {
@@ -527,11 +547,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (pid === null || pid === undefined) throw new Error(`${alias} has no running server`);
         return pid;
       };
-      const actions = [
-        'pause a replica', 'kill a replica', 'freeze a replica', 'partition a replica', 'freeze the primary',
-        'partition the primary', 'restart the primary', 'failover', 'failover with lagging replicas',
-        'failover with a replica down',
-      ] as const;
+      const actions = options.soakFaults ?? SOAK_FAULTS;
       let rounds = 0;
       while (performance.now() < soakEnd) {
         rounds += 1;
@@ -585,7 +601,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             // Killed and started again, no promotion: writes in flight may be cut, later ones wait.
             const from = performance.now();
             await fault(`kill the primary ${primary}`, () => l.kill(primary));
-            cutWindows.push([from, performance.now()]);
+            killWindows.push({ alias: primary, from, killed: performance.now() });
             await load(20, 200 + rand() * 1000, 3000);
             await fault(`start the primary ${primary} again`, () => l.start(primary, 30_000));
             if (!(await load(30, 500, 10_000, 'writes'))) violations.push(`fewer than 30 writes acknowledged within 10 s after the primary restarted at ${rel(performance.now())}`);
@@ -663,6 +679,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const failedReads = reads.filter((o) => !o.ok);
     const failedWrites = writes.filter((o) => !o.ok);
     // In flight on the primary while it was killed, or sent to it after it went silent and before it was found down.
+    // A killed primary: from the kill until the app could know (its connections' ends are events still
+    // to be read when the kill returns): the first node-down of it after the kill, at most 15 s on.
+    for (const k of killWindows) {
+      const found = downs.find((d) => d.alias === k.alias && d.at >= k.from)?.at ?? k.killed;
+      cutWindows.push([k.from, Math.min(Math.max(k.killed, found), k.from + 15_000)]);
+    }
     const inFlightOnKill = (o: Op) => cutWindows.some(([from, to]) => o.start <= to && o.end >= from);
     // A write in flight on the killed primary may fail, and only so: with WRITE_OUTCOME_UNKNOWN when
     // it may have committed (a plain INSERT, a COMMIT); a transaction cut before its COMMIT was sent
@@ -707,7 +729,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (failedReads.length > 0) violations.push(`${failedReads.length} failed reads: ${summarizeErrors(failedReads, phaseOf)}`);
     if (disallowed.length > 0) {
       violations.push(
-        `${disallowed.length} writes failed other than in flight on the killed or silenced primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? `tx at ${o.step ?? '?'}` : 'query'}${o.stage === 'token' ? ' (token after the write)' : ''}${inFlightOnKill(o) ? ' in flight on the killed primary' : ''}`)}`,
+        `${disallowed.length} writes failed other than in flight on the killed or silenced primary with ${WRITE_OUTCOME_UNKNOWN}: ${summarizeErrors(disallowed, phaseOf, (o) => `${o.tx ? `tx at ${o.step ?? '?'}` : 'query'}${o.stage === 'token' ? ' (token after the write)' : ''}${inFlightOnKill(o) ? ' in flight on the killed primary' : ''}${o.causeCode ? ` (cause ${o.causeCode})` : ''}`)}`,
       );
     }
     if (pastBound.length > 0) violations.push(`${pastBound.length} requests past their bound of ${OP_BOUND_MILLIS} ms: ${summarizeErrors(pastBound, phaseOf)}`);
