@@ -750,6 +750,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (stopping === 'timeout') violations.push(`cluster.end() past ${END_BOUND_MILLIS} ms`);
 
     for (const m of marks) log(`  ${rel(m.at)} ${m.what}`);
+    if (lost.length > 0) {
+      // Where the lost writes were acknowledged: the phase (and time) of each group.
+      const lostSet = new Set(lost);
+      const byPhase = new Map<string, { n: number; first: number; last: number }>();
+      for (const o of writes) {
+        if (!o.acked || !lostSet.has(o.id!)) continue;
+        const key = phaseOf(o.end);
+        const g = byPhase.get(key) ?? { n: 0, first: o.end, last: o.end };
+        g.n += 1;
+        g.last = o.end;
+        byPhase.set(key, g);
+      }
+      for (const [phase, g] of byPhase) log(`  lost: ${g.n} acknowledged during "${phase}" (${rel(g.first)}–${rel(g.last)})`);
+    }
     const served = new Map<string, number>();
     for (const o of reads) if (o.ok) served.set(where(o), (served.get(where(o)) ?? 0) + 1);
     log(`  reads served by: ${[...served].sort().map(([a, n]) => `${a} ${n}`).join(', ')}`);
