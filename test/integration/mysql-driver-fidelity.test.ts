@@ -338,6 +338,63 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     }
   });
 
+  // mysql2 reads decimalNumbers and jsonStrings from the connection's config, never from a
+  // statement's options: passed on as query options they did nothing on the cluster's connections.
+  test("a driver module's decimalNumbers and jsonStrings apply (query and execute, on a replica), composed with the caller's typeCast", async () => {
+    const sql = `SELECT CAST(12.5 AS DECIMAL(10,2)) AS d, JSON_EXTRACT('{"test": true}', '$') AS j, @@port AS port`;
+    const conn = mysqlDriver(cluster).createConnection({ decimalNumbers: true, jsonStrings: true });
+    const seen: string[] = [];
+    const cast = mysqlDriver(cluster).createConnection({ decimalNumbers: true, typeCast: (field: { type: string }, next: () => unknown) => (seen.push(field.type), next()) });
+    try {
+      for (const method of ['query', 'execute'] as const) {
+        const [rows] = (await conn[method](sql)) as unknown as [{ d: unknown; j: unknown; port: number }[]];
+        assert.strictEqual(rows[0]!.d, 12.5, method);
+        assert.strictEqual(rows[0]!.j, '{"test": true}', method);
+        assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+      }
+      const [rows] = (await cast.query(sql)) as unknown as [{ d: unknown; j: unknown }[]];
+      assert.strictEqual(rows[0]!.d, 12.5);
+      assert.deepEqual(rows[0]!.j, { test: true }, 'without jsonStrings JSON is parsed');
+      assert.ok(seen.includes('NEWDECIMAL'), seen.join(','));
+    } finally {
+      await conn.end();
+      await cast.end();
+    }
+  });
+
+  // mysql2 writes a Date parameter in its connection's timezone; a routed statement runs on a node
+  // connection configured by the cluster, which wrote it in local time.
+  test("a driver module's timezone writes Date parameters (query, execute, SET ? objects) as mysql2 would; config shows it", async () => {
+    const date = new Date('2010-12-10T14:12:09.019Z');
+    const conn = mysqlDriver(cluster).createConnection({ timezone: '+09:30' });
+    const z = mysqlDriver(cluster).createConnection({ timezone: 'utc' });
+    try {
+      for (const method of ['query', 'execute'] as const) {
+        const [rows] = (await conn[method]('SELECT CAST(? AS CHAR) AS s, @@port AS port', [date])) as unknown as [{ s: string; port: number }[]];
+        assert.equal(rows[0]!.s, '2010-12-10 23:42:09.019', method);
+        assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+      }
+      assert.equal(conn.config.timezone, '+09:30');
+      assert.equal(z.config.timezone, 'Z', "mysql2 keeps an invalid timezone as 'Z'");
+      const [rows] = (await z.query("SELECT CAST(? AS CHAR) AS s, CAST('2010-12-10 14:12:09' AS DATETIME) AS d", [[date]])) as unknown as [{ s: string; d: Date }[]];
+      assert.equal(rows[0]!.s, '2010-12-10 14:12:09.019');
+      assert.equal(rows[0]!.d.getTime(), Date.UTC(2010, 11, 10, 14, 12, 9), "'utc' reads dates as UTC, not as Invalid Date");
+    } finally {
+      await conn.end();
+      await z.end();
+    }
+  });
+
+  test("connect(cb) calls back with the connection, as mysql2's", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      const got = await new Promise((resolve, reject) => conn.connect(((err: Error | null, c: unknown) => (err ? reject(err) : resolve(c))) as (err: Error | null) => void));
+      assert.strictEqual(got, conn);
+    } finally {
+      await conn.end();
+    }
+  });
+
   test("the mariadb connector pool passes on the connector's 'connection', 'acquire' and 'release' events", async () => {
     const mpool = createMariadbPool(cluster);
     const events: string[] = [];

@@ -17,6 +17,7 @@ import { mysqlPoolConfig } from './config.js';
 import { ownWritePosition, trackLastGtid } from './positions.js';
 import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
+import { configOptions, datesInTimezone, statementOptions } from './query-options.js';
 
 export type { MysqlResult } from './query.js';
 export { RoutedQuery, type MysqlCallback, type MysqlQuery } from './query.js';
@@ -177,6 +178,24 @@ interface CorePool {
 
 const QUERY = Symbol('dbrouter.mysql.query');
 const WITH_OPTIONS = Symbol('dbrouter.mysql.withOptions');
+const WITH_DATES = Symbol('dbrouter.mysql.withDates');
+
+/** mysql2's `raw`, for dates written as SQL literals (see `datesInTimezone`). */
+function rawLiteral(sql: string): unknown {
+  return loadDriver<{ raw(s: string): unknown }>('mysql2').raw(sql);
+}
+
+/**
+ * `[input, values]` with their dates written in `timezone` (see `datesInTimezone`); unchanged when
+ * no timezone was configured, which is the hot path's case.
+ */
+function withDates(method: Method, input: unknown, values: unknown, timezone: unknown): [unknown, unknown] {
+  if (timezone === undefined || timezone === 'local') return [input, values];
+  const literal = method === 'query' ? rawLiteral : undefined;
+  const own = typeof input === 'object' && input !== null ? (input as { values?: unknown }).values : undefined;
+  if (own !== undefined && values === undefined) return [{ ...(input as object), values: datesInTimezone(own, timezone, literal) }, values];
+  return [input, datesInTimezone(values, timezone, literal)];
+}
 const FLAVOUR = Symbol('dbrouter.mysql.flavour');
 const ON_NODE = Symbol('dbrouter.mysql.onNode');
 const PARTS = Symbol('dbrouter.mysql.parts');
@@ -313,7 +332,7 @@ export class RoutedMysqlPool extends EventEmitter {
     this.#cluster = cluster;
     this.#options = options;
     this.#onConnect = options.onConnect ?? [];
-    this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? options.queryOptions : undefined;
+    this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? statementOptions(options.queryOptions) : undefined;
     this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
@@ -478,7 +497,8 @@ export class RoutedMysqlPool extends EventEmitter {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
-    const args: Args = [method, this[WITH_OPTIONS](input), values];
+    const [withOpts, dated] = this[WITH_DATES](method, this[WITH_OPTIONS](input), values);
+    const args: Args = [method, withOpts, dated];
     const source: QuerySource = {
       method,
       run: () => this.#run(method, input, values),
@@ -496,6 +516,11 @@ export class RoutedMysqlPool extends EventEmitter {
     const named = this.#config?.value.connectionConfig.namedPlaceholders;
     const out = o === undefined ? input : typeof input === 'string' ? { ...o, sql: input } : { ...o, ...(input as object) };
     return named === undefined || ownsNamedPlaceholders(input) ? out : withNamedPlaceholders(out, named);
+  }
+
+  /** @internal `[input, values]` with dates in this pool's configured timezone (see `datesInTimezone`). */
+  [WITH_DATES](method: Method, input: unknown, values: unknown): [unknown, unknown] {
+    return withDates(method, input, values, this.#queryOptions?.timezone);
   }
 
   /**
@@ -550,7 +575,7 @@ export class RoutedMysqlPool extends EventEmitter {
     if (!cx.isReady) return cx.ready().then(() => this.#run(method, input, values));
     try {
       const sql = textOf(input);
-      input = this[WITH_OPTIONS](input);
+      [input, values] = this[WITH_DATES](method, this[WITH_OPTIONS](input), values);
       const pinned = this.#pinnedAlias === undefined ? undefined : this.#pinned();
       const d = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: cx.classify(sql), write: true } : cx.route(sql);
       return dispatch(cx, this.#runner, sql, [method, input, values] as const, d);
@@ -660,6 +685,7 @@ export class RoutedMysqlPool extends EventEmitter {
     const cached = this.#config;
     if (cached !== undefined && cached.alias === primary.alias) return cached.value;
     const connectionConfig = mysqlPoolConfig(primary.connection);
+    if (this.#options.queryOptions !== undefined) Object.assign(connectionConfig, configOptions(this.#options.queryOptions));
     // Kept as handed out, so that code setting `pool.config.connectionConfig.namedPlaceholders`
     // after creation (as with mysql2's own pool) has its statements use it; a new primary's
     // settings keep what the caller set.
@@ -870,6 +896,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   #flavour: RoutedMysqlPool;
 
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
+  /** The mysql2 options this connection was made with, shown in its `config` over the primary's settings. */
+  readonly #ownConfig: Readonly<Record<string, unknown>> | undefined;
   /** `connection.config` as handed out: its `namedPlaceholders` applies to this connection's statements. */
   #config: ConnectionOptions | undefined;
 
@@ -892,7 +920,8 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#loosen = loosen;
     this.#pool = pool;
     this.#flavour = pool;
-    this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? queryOptions : undefined;
+    this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? statementOptions(queryOptions) : undefined;
+    this.#ownConfig = queryOptions;
     ({ binding: this.#binding, lease: this.#lease } = pool[PARTS](!loosen));
   }
 
@@ -922,7 +951,7 @@ export class RoutedMysqlConnection extends EventEmitter {
    * connection, turns on named placeholders for its later statements.
    */
   get config(): ConnectionOptions {
-    this.#config ??= copyConfig(this.#pool[CONFIG]().connectionConfig);
+    this.#config ??= Object.assign(copyConfig(this.#pool[CONFIG]().connectionConfig), configOptions(this.#ownConfig ?? {}));
     return this.#config;
   }
 
@@ -995,7 +1024,8 @@ export class RoutedMysqlConnection extends EventEmitter {
     if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
     const named = this.#config?.namedPlaceholders;
     if (named !== undefined && !ownNamed) input = withNamedPlaceholders(input, named) as MysqlQueryInput;
-    const args: Args = [method, input, values];
+    const [dInput, dValues] = this.#queryOptions?.timezone !== undefined ? withDates(method, input, values, this.#queryOptions.timezone) : this.#flavour[WITH_DATES](method, input, values);
+    const args: Args = [method, dInput, dValues];
     // Where it goes is decided when its turn comes: the statements before it may bind the
     // connection (a temporary table) or move it to another set-up (a portable SET).
     const turn = this.#turn();
@@ -1240,7 +1270,10 @@ export class RoutedMysqlConnection extends EventEmitter {
   connect(): Promise<void>;
   connect(callback: MysqlDoneCallback): void;
   connect(callback?: MysqlDoneCallback): Promise<void> | undefined {
-    return callbackOr(Promise.resolve(), callback);
+    if (callback === undefined) return Promise.resolve();
+    // As mysql2's: the callback also gets the connection.
+    process.nextTick(() => (callback as (err: null, conn: this) => void)(null, this));
+    return undefined;
   }
 
   /** Only meaningful on one physical connection; a routed connection has none to pause. */
