@@ -370,8 +370,8 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     const z = mysqlDriver(cluster).createConnection({ timezone: 'utc' });
     try {
       for (const method of ['query', 'execute'] as const) {
-        const [rows] = (await conn[method]('SELECT CAST(? AS CHAR) AS s, @@port AS port', [date])) as unknown as [{ s: string; port: number }[]];
-        assert.equal(rows[0]!.s, '2010-12-10 23:42:09.019', method);
+        const [rows] = (await conn[method]("SELECT DATE_FORMAT(?, '%Y-%m-%d %H:%i:%s.%f') AS s, @@port AS port", [date])) as unknown as [{ s: string; port: number }[]];
+        assert.equal(rows[0]!.s, '2010-12-10 23:42:09.019000', method);
         assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
       }
       assert.equal(conn.config.timezone, '+09:30');
@@ -382,6 +382,41 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     } finally {
       await conn.end();
       await z.end();
+    }
+  });
+
+  // mysql2's documented row-by-row pattern; a routed connection's pause() did nothing, so every
+  // row arrived while the caller thought the rows were stopped.
+  test("conn.pause() stops a statement's 'result' rows on its replica connection until conn.resume()", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      let rows = 0;
+      let ended = false;
+      const paused = new Promise<void>((resolve, reject) => {
+        const q = conn.query('SELECT seq, @@port AS port FROM seq_1_to_50000');
+        q.on('result', (row: { port: number }) => {
+          rows++;
+          if (rows === 1) {
+            assert.match(portOf.get(Number(row.port))!, /^replica/);
+            conn.pause();
+            resolve();
+          }
+        });
+        q.on('error', reject);
+        q.on('end', () => (ended = true));
+      });
+      await within(5000, paused, 'first row');
+      // Round trips on other connections: time in which a connection that was not paused would deliver more rows.
+      for (let i = 0; i < 5; i++) await pool.query('SELECT 1');
+      assert.equal(rows, 1, 'no row while paused');
+      assert.equal(ended, false);
+      const done = new Promise<void>((resolve) => conn.query('SELECT 1', () => resolve()));
+      conn.resume();
+      await within(10000, done, 'rows after resume');
+      assert.equal(rows, 50000);
+      assert.equal(ended, true);
+    } finally {
+      await conn.end();
     }
   });
 

@@ -58,11 +58,15 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
+/** The offset of `timezone` (`Z` or `±hh:mm`) in minutes. */
+function offsetOf(timezone: string): number {
+  const m = /^([+-])(\d\d):(\d\d)$/.exec(timezone);
+  return m === null ? 0 : (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+}
+
 /** A `Date` as mysql2 writes it for a connection in `timezone` (`Z` or `±hh:mm`). */
 function dateText(date: Date, timezone: string): string {
-  const m = /^([+-])(\d\d):(\d\d)$/.exec(timezone);
-  const offsetMinutes = m === null ? 0 : (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
-  const d = new Date(date.getTime() + offsetMinutes * 60000);
+  const d = new Date(date.getTime() + offsetOf(timezone) * 60000);
   return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
 }
 
@@ -75,18 +79,22 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Statement values with their `Date`s written in `timezone`, which mysql2 would take from the
  * connection's config (a driver module's `createConnection({ timezone })`) but a routed statement
- * runs on a node connection configured by the cluster. For `query` each date becomes an SQL
- * literal (`raw`, placed by mysql2's own formatting, nested arrays and `SET ?` objects included);
- * for `execute` a `'YYYY-MM-DD hh:mm:ss.sss'` parameter, which the server reads as the same
- * DATETIME. `values` itself when it holds no date, or when `timezone` is `local` (the nodes' own).
+ * runs on a node connection configured by the cluster (mysql2's default, `local`). For `query` each
+ * date becomes an SQL literal (`raw`, placed by mysql2's own formatting, nested arrays and `SET ?`
+ * objects included). For `execute` it stays a DATETIME parameter (a string would change what
+ * `UNIX_TIMESTAMP(?)` returns): a `Date` whose local time is the wall time in `timezone`, which is
+ * what the node connection sends; a wall time inside the machine's own daylight-saving gap does not
+ * exist locally and moves by the gap. `values` itself when it holds no date, or when `timezone` is
+ * `local` (the nodes' own).
  */
 export function datesInTimezone(values: unknown, timezone: unknown, literal: ((sql: string) => unknown) | undefined): unknown {
   if (typeof timezone !== 'string' || timezone === 'local') return values;
   const convert = (v: unknown, depth: number): unknown => {
     if (v instanceof Date) {
       if (Number.isNaN(v.getTime())) return v;
-      const text = dateText(v, timezone);
-      return literal === undefined ? text : literal(`'${text}'`);
+      if (literal !== undefined) return literal(`'${dateText(v, timezone)}'`);
+      const w = new Date(v.getTime() + offsetOf(timezone) * 60000);
+      return new Date(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes(), w.getUTCSeconds(), w.getUTCMilliseconds());
     }
     if (depth > 2) return v;
     if (Array.isArray(v)) {

@@ -40,6 +40,9 @@ export interface QuerySource {
   readonly method: 'query' | 'execute';
 }
 
+/** @internal A routed connection's `pause()`/`resume()` on its open statements. */
+export const PAUSE_ROWS = Symbol('dbrouter.mysql.pauseRows');
+
 const NOT_STARTED = 0;
 const BUFFERED = 1;
 const STREAMED = 2;
@@ -78,6 +81,8 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
   #abort: (() => void) | undefined;
   #stopped = false;
   #finished = false;
+  /** Its connection's `pause()`: rows stop until `resume()`. */
+  #paused = false;
   readonly #readables = new Set<Readable>();
 
   /** @internal Routed queries come from a routed pool's or connection's `query()` / `execute()`. */
@@ -167,6 +172,7 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
         }
         this.#core = core;
         const cmd = this.#source.method === 'execute' && core.execute !== undefined ? core.execute(this.#input, this.values) : core.query(this.#input, this.values);
+        if (this.#paused) core.pause?.();
         let failed = false;
         this.#abort = () => {
           this.#abort = undefined;
@@ -235,7 +241,9 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
       objectMode: true,
       emitClose: true,
       autoDestroy: true,
-      read: () => this.#core?.resume?.(),
+      read: () => {
+        if (!this.#paused) this.#core?.resume?.();
+      },
     });
     // mysql2 emits 'end' on a stream closed before its end; some callers wait for it.
     stream.once('close', () => {
@@ -267,6 +275,14 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
     this.on('end', onEnd);
     this.on('error', onError);
     return stream;
+  }
+
+  /** @internal Pauses (`true`) or resumes the rows streamed from its connection (see `RoutedMysqlConnection.pause`). */
+  [PAUSE_ROWS](paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (paused) this.#core?.pause?.();
+    else this.#core?.resume?.();
   }
 
   /** Stopped before its end: the held connection goes back now. */

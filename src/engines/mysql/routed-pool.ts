@@ -15,7 +15,7 @@ import { loadDriver } from '../driver.js';
 import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
 import { ownWritePosition, trackLastGtid } from './positions.js';
-import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
+import { PAUSE_ROWS, RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
 import { configOptions, datesInTimezone, statementOptions } from './query-options.js';
 
@@ -910,6 +910,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   #pending = 0;
   /** `release()`/`end()` was called: the binding goes back once `#tail` settles. */
   #releasing = false;
+  /** `pause()` was called and not yet `resume()`. */
+  #paused = false;
 
   /**
    * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
@@ -1035,6 +1037,7 @@ export class RoutedMysqlConnection extends EventEmitter {
       lease: () => turn.ready.then(() => (this.#isFreeSet(sql) ? Promise.reject(new TypeError('A SET statement has no rows to stream.')) : this.#lease(sql, this.#binding, args))),
     }, cb);
     this.#open.add(q);
+    if (this.#paused) q[PAUSE_ROWS](true);
     q.once('end', () => {
       this.#open.delete(q);
       turn.done();
@@ -1276,11 +1279,21 @@ export class RoutedMysqlConnection extends EventEmitter {
     return undefined;
   }
 
-  /** Only meaningful on one physical connection; a routed connection has none to pause. */
-  pause(): void {}
+  /**
+   * As mysql2's: stops the rows of this connection's statements that stream them (a `'result'`
+   * listener, `.stream()`) until `resume()`, by pausing the physical connections they run on. The
+   * pattern `query.on('result', (row) => { conn.pause(); work(row, () => conn.resume()); })`.
+   */
+  pause(): void {
+    this.#paused = true;
+    for (const q of this.#open) q[PAUSE_ROWS](true);
+  }
 
-  /** See `pause()`: nothing to resume. */
-  resume(): void {}
+  /** Lets the rows that `pause()` stopped flow again. */
+  resume(): void {
+    this.#paused = false;
+    for (const q of this.#open) q[PAUSE_ROWS](false);
+  }
 
   /** mysql2's `escape`: `value` as an SQL literal. */
   escape(value: unknown): string {
