@@ -420,6 +420,23 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     }
   });
 
+  // `using conn = mysql.createConnection()` only released it: the module's shared pool stayed open
+  // and the process never exited (mysql2's test dispose/sync/connection timed out).
+  test("a driver module's connection is ended by Symbol.dispose and Symbol.asyncDispose, as mysql2's", async () => {
+    const mysql2 = mysqlDriver(cluster);
+    const conn = mysql2.createConnection({});
+    const [rows] = (await conn.query('SELECT @@port AS port')) as unknown as [{ port: number }[]];
+    assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+    conn[Symbol.dispose]();
+    assert.equal(conn._closing, true);
+    await assert.rejects(conn.query('SELECT 1'));
+    const other = mysql2.createConnection({});
+    await other.query('SELECT 1');
+    await other[Symbol.asyncDispose]();
+    assert.equal(other._closing, true);
+    await assert.rejects(other.query('SELECT 1'));
+  });
+
   test("connect(cb) calls back with the connection, as mysql2's", async () => {
     const conn = mysqlDriver(cluster).createConnection({});
     try {

@@ -63,6 +63,19 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
     this.#close();
   }
 
+  /** `using conn = mysql.createConnection()`: ends it, as mysql2's connection (a pool checkout is released instead). */
+  override [Symbol.dispose](): void {
+    if (this.#closed) return;
+    this.end().catch((e: unknown) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    });
+  }
+
+  /** `await using conn = …`: ends it and waits for the end, as mysql2/promise's connection. */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.end();
+  }
+
   #close(): void {
     if (this.#closeCalled) return;
     this.#closeCalled = true;
