@@ -437,6 +437,22 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     await assert.rejects(other.query('SELECT 1'));
   });
 
+  // With a callback the statement runs buffered and the events follow its result: several result
+  // sets came as one 'fields' with all of them and one 'result' per set (mysql2's
+  // test-binary-multiple-results counts the 'fields' events).
+  test("a CALL's several result sets emit 'fields' and 'result' per set, as mysql2's Query does", async () => {
+    await pool.query('DROP PROCEDURE IF EXISTS rt_fid_two_sets');
+    await pool.query('CREATE PROCEDURE rt_fid_two_sets() BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END');
+    const events: string[] = [];
+    const got = await within(5000, new Promise<unknown[]>((resolve, reject) => {
+      const q = pool.pool.query('CALL rt_fid_two_sets()', (err, rows) => (err ? reject(err) : resolve(rows as unknown[])));
+      q.on('fields', (f: unknown, i?: number) => events.push(`fields:${Array.isArray(f) ? f.length : String(f)}:${String(i)}`));
+      q.on('result', (r: unknown, i?: number) => events.push(`result:${Array.isArray(r) ? 'array' : JSON.stringify(r).slice(0, 11)}:${String(i)}`));
+    }), 'CALL');
+    assert.equal(got.length, 3);
+    assert.deepEqual(events, ['fields:1:0', 'result:{"a":1}:0', 'fields:2:1', 'result:{"b":2,"c"::1', 'fields:undefined:undefined', 'result:{"fieldCoun:undefined']);
+  });
+
   test("connect(cb) calls back with the connection, as mysql2's", async () => {
     const conn = mysqlDriver(cluster).createConnection({});
     try {

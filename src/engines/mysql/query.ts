@@ -40,6 +40,11 @@ export interface QuerySource {
   readonly method: 'query' | 'execute';
 }
 
+/** mysql2's fields of several result sets: one entry per set, an array of columns or `undefined` (an OK packet). */
+function isMultiResult(fields: unknown): fields is readonly unknown[] {
+  return Array.isArray(fields) && fields.length > 0 && fields.every((f) => f === undefined || Array.isArray(f));
+}
+
 /** @internal A routed connection's `pause()`/`resume()` on its open statements. */
 export const PAUSE_ROWS = Symbol('dbrouter.mysql.pauseRows');
 
@@ -123,6 +128,22 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
   }
 
   #emitAll(rows: unknown, fields: unknown): void {
+    if (Array.isArray(rows) && isMultiResult(fields)) {
+      // Several result sets (multipleStatements, CALL): mysql2 emits each set's 'fields' then its
+      // rows with the set's index; an OK packet's set as 'fields' undefined then its header.
+      for (const [i, f] of fields.entries()) {
+        const set: unknown = rows[i];
+        if (f === undefined || !Array.isArray(set)) {
+          this.emit('fields', undefined);
+          this.emit('result', set);
+          continue;
+        }
+        this.emit('fields', f, i);
+        for (const row of set) this.emit('result', row, i);
+      }
+      this.#end();
+      return;
+    }
     if (Array.isArray(rows) && fields !== undefined) {
       this.emit('fields', fields, 0);
       for (const row of rows) this.emit('result', row, 0);
