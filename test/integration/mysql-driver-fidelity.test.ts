@@ -453,6 +453,34 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     assert.deepEqual(events, ['fields:1:0', 'result:{"a":1}:0', 'fields:2:1', 'result:{"b":2,"c"::1', 'fields:undefined:undefined', 'result:{"fieldCoun:undefined']);
   });
 
+  // mysql2's own tests pass multipleStatements to createConnection/createPool; it was dropped
+  // (a connection-level flag), so the server answered ER_PARSE_ERROR.
+  test("a driver module's multipleStatements: several statements return every result, on the primary; without it the server's own error", async () => {
+    const mysql2 = mysqlDriver(cluster);
+    const multi = mysql2.createConnection({ multipleStatements: true });
+    const plain = mysql2.createConnection({});
+    const mpool = mysql2.createPool({ multipleStatements: true });
+    try {
+      const [sets] = (await multi.query('SELECT 1 AS a; SELECT @@port AS port')) as unknown as [[{ a: number }[], { port: number }[]]];
+      assert.deepEqual(sets[0], [{ a: 1 }]);
+      assert.equal(portOf.get(Number(sets[1][0]!.port)), 'default');
+      const poolSets = await new Promise<unknown[]>((resolve, reject) => mpool.query('SELECT 1 AS a; SELECT 2 AS b', (err, rows) => (err ? reject(err) : resolve(rows as unknown[]))));
+      assert.deepEqual(poolSets, [[{ a: 1 }], [{ b: 2 }]]);
+      const err = await plain.query('SELECT 1 AS a; SELECT 2 AS b').then(() => undefined, (e: unknown) => e as Record<string, unknown>);
+      assert.ok(err !== undefined, 'without multipleStatements the server refuses the text');
+      assert.equal(err.code, 'ER_PARSE_ERROR');
+      assert.equal(err.errno, 1064);
+      assert.equal(err.sqlState, '42000');
+      assert.match(String(err.sqlMessage), /SQL syntax/);
+      const [one] = (await plain.query('SELECT @@port AS port')) as unknown as [{ port: number }[]];
+      assert.match(portOf.get(Number(one[0]!.port))!, /^replica/);
+    } finally {
+      await multi.end();
+      await plain.end();
+      await new Promise<void>((resolve) => mpool.end(() => resolve()));
+    }
+  });
+
   test("connect(cb) calls back with the connection, as mysql2's", async () => {
     const conn = mysqlDriver(cluster).createConnection({});
     try {

@@ -82,6 +82,13 @@ export interface RoutedMysqlPoolOptions {
    */
   readonly queryOptions?: Readonly<Record<string, unknown>>;
   /**
+   * mysql2's `multipleStatements` on this pool's connections to every node, so that
+   * `query('SELECT 1; SELECT 2')` returns both results (what a driver module's `createPool` or
+   * `createConnection` does with `{ multipleStatements: true }`). Text with several statements
+   * always runs on the primary. Default: the database's own `driverOptions` (off in mysql2).
+   */
+  readonly multipleStatements?: boolean;
+  /**
    * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
    * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
    * server, on the pool, its checked-out clients and its streams (the rule of `cluster.readOnly()`).
@@ -361,7 +368,9 @@ export class RoutedMysqlPool extends EventEmitter {
     const existing = this.#inner[index];
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
-    const p = this.#create(mysqlPoolConfig(node.connection), node.alias);
+    const config = mysqlPoolConfig(node.connection);
+    if (this.#options.multipleStatements !== undefined) config.multipleStatements = this.#options.multipleStatements;
+    const p = this.#create(config, node.alias);
     // First, so that an onConnect statement that sets what the session tracks has the last word.
     p.pool?.on('connection', trackLastGtid);
     const setup = [...(this.#cx.onConnect ?? []), ...this.#onConnect];
