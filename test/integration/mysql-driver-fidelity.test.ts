@@ -481,6 +481,24 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     }
   });
 
+  // mysql2 emits 'error' on a connection whose server closed it (Knex and Sequelize listen, to drop
+  // it); a routed connection holding that physical connection stayed silent.
+  test("a connection holding a primary connection the server closes emits 'error' with mysql2's fields", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      await conn.query('SET wait_timeout = 1');
+      assert.equal(conn.boundAlias, 'default');
+      const [rows] = (await conn.query('SELECT @@port AS port, @@session.wait_timeout AS w')) as unknown as [{ port: number; w: number }[]];
+      assert.equal(portOf.get(Number(rows[0]!.port)), 'default');
+      assert.equal(Number(rows[0]!.w), 1);
+      const err = (await within(10000, once(conn, 'error'), "the server's close"))[0] as { code?: string; fatal?: boolean };
+      assert.ok(err.code === 'ECONNRESET' || err.code === 'PROTOCOL_CONNECTION_LOST', String(err.code));
+      assert.equal(err.fatal, true);
+    } finally {
+      conn.destroy();
+    }
+  });
+
   test("connect(cb) calls back with the connection, as mysql2's", async () => {
     const conn = mysqlDriver(cluster).createConnection({});
     try {

@@ -921,6 +921,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   #releasing = false;
   /** `pause()` was called and not yet `resume()`. */
   #paused = false;
+  /** The held physical connection whose errors this connection passes on (see `#watch`). */
+  #watched: { readonly core: EventEmitter; readonly fn: (err: unknown) => void } | undefined;
 
   /**
    * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
@@ -1074,6 +1076,7 @@ export class RoutedMysqlConnection extends EventEmitter {
         if (called) return;
         called = true;
         this.#pending--;
+        this.#watch();
         resolve();
       };
     });
@@ -1098,12 +1101,40 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#releasing = true;
     this.#closeOpen();
     if (this.#pending === 0) {
+      this.#unwatch();
       this.#binding.release(err);
       return;
     }
     void this.#tail.then(() => {
+      this.#unwatch();
       if (!this.#binding.released) this.#binding.release(err);
     });
+  }
+
+  /**
+   * Listens for errors of the physical connection this connection holds (after a write, in a
+   * transaction, with session state): when the server closes it (`wait_timeout`, a KILL, a
+   * restart) the session is gone, and mysql2 would emit `'error'` on the connection (Knex and
+   * Sequelize listen for it to drop the connection). Emitted only to listeners: without one the
+   * node pool's own report stands (the pool's `'error'`), and nothing crashes.
+   */
+  #watch(): void {
+    const core = this.#binding.held?.conn.connection;
+    if (core === this.#watched?.core) return;
+    this.#unwatch();
+    if (core === undefined || typeof core.on !== 'function') return;
+    const fn = (err: unknown): void => {
+      if (this.#binding.held?.conn.connection === core && this.listenerCount('error') > 0) this.emit('error', err);
+    };
+    core.on('error', fn);
+    this.#watched = { core, fn };
+  }
+
+  #unwatch(): void {
+    const w = this.#watched;
+    if (w === undefined) return;
+    this.#watched = undefined;
+    w.core.removeListener('error', w.fn);
   }
 
   /** Released or ended: statements still streaming stop, and the connections they hold go back. */
@@ -1350,6 +1381,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** Closes the held physical connection now instead of returning it to the pool. */
   destroy(): void {
     this.#releasing = true;
+    this.#unwatch();
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
     this.#closeOpen();
   }
