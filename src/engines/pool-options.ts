@@ -8,7 +8,7 @@ export function checkPoolArguments(where: 'createPgPool' | 'createMysqlPool', cl
   if (typeof cluster !== 'object' || cluster === null || !(internals in cluster)) {
     throw invalidConfig(`${where}() takes a cluster: ${where}(createCluster({ databases })), not ${shown(cluster)}.`);
   }
-  const o = checkOptions(`${where}() options`, options, where === 'createMysqlPool' ? ['createPool', 'pinned', 'onConnect', 'queryOptions', 'readOnly'] : ['createPool', 'pinned', 'onConnect', 'readOnly', 'poolConfig'], "{ pinned: 'default' }");
+  const o = checkOptions(`${where}() options`, options, where === 'createMysqlPool' ? ['createPool', 'pinned', 'onConnect', 'queryOptions', 'multipleStatements', 'readOnly'] : ['createPool', 'pinned', 'onConnect', 'readOnly', 'poolConfig'], "{ pinned: 'default' }");
   checkFunction(`${where}() createPool`, o.createPool, '(config, alias) => new Pool(config)');
   checkString(`${where}() pinned`, o.pinned, "'default'");
   checkBoolean(`${where}() readOnly`, o.readOnly);

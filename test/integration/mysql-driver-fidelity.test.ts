@@ -338,6 +338,177 @@ describe('mysql2 driver fidelity through the routed pool', { skip: await engineS
     }
   });
 
+  // mysql2 reads decimalNumbers and jsonStrings from the connection's config, never from a
+  // statement's options: passed on as query options they did nothing on the cluster's connections.
+  test("a driver module's decimalNumbers and jsonStrings apply (query and execute, on a replica), composed with the caller's typeCast", async () => {
+    const sql = `SELECT CAST(12.5 AS DECIMAL(10,2)) AS d, JSON_EXTRACT('{"test": true}', '$') AS j, @@port AS port`;
+    const conn = mysqlDriver(cluster).createConnection({ decimalNumbers: true, jsonStrings: true });
+    const seen: string[] = [];
+    const cast = mysqlDriver(cluster).createConnection({ decimalNumbers: true, typeCast: (field: { type: string }, next: () => unknown) => (seen.push(field.type), next()) });
+    try {
+      for (const method of ['query', 'execute'] as const) {
+        const [rows] = (await conn[method](sql)) as unknown as [{ d: unknown; j: unknown; port: number }[]];
+        assert.strictEqual(rows[0]!.d, 12.5, method);
+        assert.strictEqual(rows[0]!.j, '{"test": true}', method);
+        assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+      }
+      const [rows] = (await cast.query(sql)) as unknown as [{ d: unknown; j: unknown }[]];
+      assert.strictEqual(rows[0]!.d, 12.5);
+      assert.deepEqual(rows[0]!.j, { test: true }, 'without jsonStrings JSON is parsed');
+      assert.ok(seen.includes('NEWDECIMAL'), seen.join(','));
+    } finally {
+      await conn.end();
+      await cast.end();
+    }
+  });
+
+  // mysql2 writes a Date parameter in its connection's timezone; a routed statement runs on a node
+  // connection configured by the cluster, which wrote it in local time.
+  test("a driver module's timezone writes Date parameters (query, execute, SET ? objects) as mysql2 would; config shows it", async () => {
+    const date = new Date('2010-12-10T14:12:09.019Z');
+    const conn = mysqlDriver(cluster).createConnection({ timezone: '+09:30' });
+    const z = mysqlDriver(cluster).createConnection({ timezone: 'utc' });
+    try {
+      for (const method of ['query', 'execute'] as const) {
+        const [rows] = (await conn[method]("SELECT DATE_FORMAT(?, '%Y-%m-%d %H:%i:%s.%f') AS s, @@port AS port", [date])) as unknown as [{ s: string; port: number }[]];
+        assert.equal(rows[0]!.s, '2010-12-10 23:42:09.019000', method);
+        assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+      }
+      assert.equal(conn.config.timezone, '+09:30');
+      assert.equal(z.config.timezone, 'Z', "mysql2 keeps an invalid timezone as 'Z'");
+      const [rows] = (await z.query("SELECT CAST(? AS CHAR) AS s, CAST('2010-12-10 14:12:09' AS DATETIME) AS d", [[date]])) as unknown as [{ s: string; d: Date }[]];
+      assert.equal(rows[0]!.s, '2010-12-10 14:12:09.019');
+      assert.equal(rows[0]!.d.getTime(), Date.UTC(2010, 11, 10, 14, 12, 9), "'utc' reads dates as UTC, not as Invalid Date");
+    } finally {
+      await conn.end();
+      await z.end();
+    }
+  });
+
+  // mysql2's documented row-by-row pattern; a routed connection's pause() did nothing, so every
+  // row arrived while the caller thought the rows were stopped.
+  test("conn.pause() stops a statement's 'result' rows on its replica connection until conn.resume()", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      let rows = 0;
+      let ended = false;
+      const paused = new Promise<void>((resolve, reject) => {
+        const q = conn.query('SELECT seq, @@port AS port FROM seq_1_to_50000');
+        q.on('result', (row: { port: number }) => {
+          rows++;
+          if (rows === 1) {
+            assert.match(portOf.get(Number(row.port))!, /^replica/);
+            conn.pause();
+            resolve();
+          }
+        });
+        q.on('error', reject);
+        q.on('end', () => (ended = true));
+      });
+      await within(5000, paused, 'first row');
+      // Round trips on other connections: time in which a connection that was not paused would deliver more rows.
+      for (let i = 0; i < 5; i++) await pool.query('SELECT 1');
+      assert.equal(rows, 1, 'no row while paused');
+      assert.equal(ended, false);
+      const done = new Promise<void>((resolve) => conn.query('SELECT 1', () => resolve()));
+      conn.resume();
+      await within(10000, done, 'rows after resume');
+      assert.equal(rows, 50000);
+      assert.equal(ended, true);
+    } finally {
+      await conn.end();
+    }
+  });
+
+  // `using conn = mysql.createConnection()` only released it: the module's shared pool stayed open
+  // and the process never exited (mysql2's test dispose/sync/connection timed out).
+  test("a driver module's connection is ended by Symbol.dispose and Symbol.asyncDispose, as mysql2's", async () => {
+    const mysql2 = mysqlDriver(cluster);
+    const conn = mysql2.createConnection({});
+    const [rows] = (await conn.query('SELECT @@port AS port')) as unknown as [{ port: number }[]];
+    assert.match(portOf.get(Number(rows[0]!.port))!, /^replica/);
+    conn[Symbol.dispose]();
+    assert.equal(conn._closing, true);
+    await assert.rejects(conn.query('SELECT 1'));
+    const other = mysql2.createConnection({});
+    await other.query('SELECT 1');
+    await other[Symbol.asyncDispose]();
+    assert.equal(other._closing, true);
+    await assert.rejects(other.query('SELECT 1'));
+  });
+
+  // With a callback the statement runs buffered and the events follow its result: several result
+  // sets came as one 'fields' with all of them and one 'result' per set (mysql2's
+  // test-binary-multiple-results counts the 'fields' events).
+  test("a CALL's several result sets emit 'fields' and 'result' per set, as mysql2's Query does", async () => {
+    await pool.query('DROP PROCEDURE IF EXISTS rt_fid_two_sets');
+    await pool.query('CREATE PROCEDURE rt_fid_two_sets() BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END');
+    const events: string[] = [];
+    const got = await within(5000, new Promise<unknown[]>((resolve, reject) => {
+      const q = pool.pool.query('CALL rt_fid_two_sets()', (err, rows) => (err ? reject(err) : resolve(rows as unknown[])));
+      q.on('fields', (f: unknown, i?: number) => events.push(`fields:${Array.isArray(f) ? f.length : String(f)}:${String(i)}`));
+      q.on('result', (r: unknown, i?: number) => events.push(`result:${Array.isArray(r) ? 'array' : JSON.stringify(r).slice(0, 11)}:${String(i)}`));
+    }), 'CALL');
+    assert.equal(got.length, 3);
+    assert.deepEqual(events, ['fields:1:0', 'result:{"a":1}:0', 'fields:2:1', 'result:{"b":2,"c"::1', 'fields:undefined:undefined', 'result:{"fieldCoun:undefined']);
+  });
+
+  // mysql2's own tests pass multipleStatements to createConnection/createPool; it was dropped
+  // (a connection-level flag), so the server answered ER_PARSE_ERROR.
+  test("a driver module's multipleStatements: several statements return every result, on the primary; without it the server's own error", async () => {
+    const mysql2 = mysqlDriver(cluster);
+    const multi = mysql2.createConnection({ multipleStatements: true });
+    const plain = mysql2.createConnection({});
+    const mpool = mysql2.createPool({ multipleStatements: true });
+    try {
+      const [sets] = (await multi.query('SELECT 1 AS a; SELECT @@port AS port')) as unknown as [[{ a: number }[], { port: number }[]]];
+      assert.deepEqual(sets[0], [{ a: 1 }]);
+      assert.equal(portOf.get(Number(sets[1][0]!.port)), 'default');
+      const poolSets = await new Promise<unknown[]>((resolve, reject) => mpool.query('SELECT 1 AS a; SELECT 2 AS b', (err, rows) => (err ? reject(err) : resolve(rows as unknown[]))));
+      assert.deepEqual(poolSets, [[{ a: 1 }], [{ b: 2 }]]);
+      const err = await plain.query('SELECT 1 AS a; SELECT 2 AS b').then(() => undefined, (e: unknown) => e as Record<string, unknown>);
+      assert.ok(err !== undefined, 'without multipleStatements the server refuses the text');
+      assert.equal(err.code, 'ER_PARSE_ERROR');
+      assert.equal(err.errno, 1064);
+      assert.equal(err.sqlState, '42000');
+      assert.match(String(err.sqlMessage), /SQL syntax/);
+      const [one] = (await plain.query('SELECT @@port AS port')) as unknown as [{ port: number }[]];
+      assert.match(portOf.get(Number(one[0]!.port))!, /^replica/);
+    } finally {
+      await multi.end();
+      await plain.end();
+      await new Promise<void>((resolve) => mpool.end(() => resolve()));
+    }
+  });
+
+  // mysql2 emits 'error' on a connection whose server closed it (Knex and Sequelize listen, to drop
+  // it); a routed connection holding that physical connection stayed silent.
+  test("a connection holding a primary connection the server closes emits 'error' with mysql2's fields", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      await conn.query('SET wait_timeout = 1');
+      assert.equal(conn.boundAlias, 'default');
+      const [rows] = (await conn.query('SELECT @@port AS port, @@session.wait_timeout AS w')) as unknown as [{ port: number; w: number }[]];
+      assert.equal(portOf.get(Number(rows[0]!.port)), 'default');
+      assert.equal(Number(rows[0]!.w), 1);
+      const err = (await within(10000, once(conn, 'error'), "the server's close"))[0] as { code?: string; fatal?: boolean };
+      assert.ok(err.code === 'ECONNRESET' || err.code === 'PROTOCOL_CONNECTION_LOST', String(err.code));
+      assert.equal(err.fatal, true);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test("connect(cb) calls back with the connection, as mysql2's", async () => {
+    const conn = mysqlDriver(cluster).createConnection({});
+    try {
+      const got = await new Promise((resolve, reject) => conn.connect(((err: Error | null, c: unknown) => (err ? reject(err) : resolve(c))) as (err: Error | null) => void));
+      assert.strictEqual(got, conn);
+    } finally {
+      await conn.end();
+    }
+  });
+
   test("the mariadb connector pool passes on the connector's 'connection', 'acquire' and 'release' events", async () => {
     const mpool = createMariadbPool(cluster);
     const events: string[] = [];

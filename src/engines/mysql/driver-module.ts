@@ -14,6 +14,11 @@ function queryOptionsOf(config: unknown): Record<string, unknown> {
   return out;
 }
 
+/** `{ multipleStatements: true }` when the config a driver module is handed asks for it (mysql2's connection flag). */
+function multipleStatementsOf(config: unknown): { multipleStatements?: true } {
+  return typeof config === 'object' && config !== null && (config as { multipleStatements?: unknown }).multipleStatements === true ? { multipleStatements: true } : {};
+}
+
 /**
  * A connection from a driver module's `createConnection()`: a lazily binding routed connection
  * that lives until `end()`/`destroy()`, as a mysql2 `Connection` does. It emits `'connect'` on
@@ -63,6 +68,19 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
     this.#close();
   }
 
+  /** `using conn = mysql.createConnection()`: ends it, as mysql2's connection (a pool checkout is released instead). */
+  override [Symbol.dispose](): void {
+    if (this.#closed) return;
+    this.end().catch((e: unknown) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    });
+  }
+
+  /** `await using conn = …`: ends it and waits for the end, as mysql2/promise's connection. */
+  override [Symbol.asyncDispose](): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.end();
+  }
+
   #close(): void {
     if (this.#closeCalled) return;
     this.#closeCalled = true;
@@ -72,9 +90,9 @@ export class RoutedMysqlStandaloneConnection extends RoutedMysqlConnection {
 
 /** The parts of the `mysql2` module an ORM calls, built over a cluster (see {@link mysqlDriver}). */
 export interface MysqlDriverModule {
-  /** A routed pool (callback-first, as `mysql2.createPool`); `config` keeps only mysql2's per-query options. */
+  /** A routed pool (callback-first, as `mysql2.createPool`); `config` keeps only mysql2's per-query options and `multipleStatements`. */
   createPool(config?: unknown): RoutedMysqlCallbackPool;
-  /** A lazily binding routed connection (as `mysql2.createConnection`); `config` keeps only mysql2's per-query options. */
+  /** A lazily binding routed connection (as `mysql2.createConnection`); `config` keeps only mysql2's per-query options and `multipleStatements`. */
   createConnection(config?: unknown): RoutedMysqlStandaloneConnection;
   /** Refused: the cluster already knows its primary and replicas; drop the ORM's replication setting. */
   createPoolCluster(): never;
@@ -109,7 +127,8 @@ interface Mysql2Module {
  * module rather than a pool: TypeORM's `driver`, Sequelize's `dialectModule` (mysql dialect),
  * MikroORM's driver options. Connection settings come from the cluster; of the config the library
  * passes, only mysql2's per-query options (`typeCast`, `timezone`, `dateStrings`,
- * `supportBigNumbers`, ...) are kept. Connections from `createConnection` share one routed pool,
+ * `supportBigNumbers`, `decimalNumbers`, `jsonStrings`, ...) and `multipleStatements` are kept.
+ * Connections from `createConnection` share a routed pool (one per `multipleStatements` setting),
  * ended when the last of them ends (so `sequelize.close()` lets the process exit).
  *
  * @example
@@ -120,18 +139,24 @@ interface Mysql2Module {
 export function mysqlDriver(cluster: HasInternals, options: { readonly readOnly?: boolean } = {}): MysqlDriverModule {
   const readOnly = options.readOnly === true ? { readOnly: true } : {};
   const mysql = (): Mysql2Module => loadDriver<Mysql2Module>('mysql2');
-  let shared: RoutedMysqlPool | undefined;
-  let open = 0;
+  // Connections share a pool, one per multipleStatements setting (a connection-level flag of mysql2's).
+  const shared = new Map<boolean, { pool: RoutedMysqlPool; open: number }>();
   return {
-    createPool: (config) => new RoutedMysqlPool(cluster, { ...readOnly, queryOptions: queryOptionsOf(config) }).pool,
+    createPool: (config) => new RoutedMysqlPool(cluster, { ...readOnly, ...multipleStatementsOf(config), queryOptions: queryOptionsOf(config) }).pool,
     createConnection: (config) => {
-      shared ??= new RoutedMysqlPool(cluster, readOnly);
-      const pool = shared;
-      open++;
-      return new RoutedMysqlStandaloneConnection(pool, queryOptionsOf(config), () => {
-        if (--open > 0 || shared !== pool) return;
-        shared = undefined;
-        pool.end().catch((e: unknown) => pool.emit('error', e));
+      const multi = multipleStatementsOf(config);
+      const key = multi.multipleStatements === true;
+      let entry = shared.get(key);
+      if (entry === undefined) {
+        entry = { pool: new RoutedMysqlPool(cluster, { ...readOnly, ...multi }), open: 0 };
+        shared.set(key, entry);
+      }
+      const own = entry;
+      own.open++;
+      return new RoutedMysqlStandaloneConnection(own.pool, queryOptionsOf(config), () => {
+        if (--own.open > 0 || shared.get(key) !== own) return;
+        shared.delete(key);
+        own.pool.end().catch((e: unknown) => own.pool.emit('error', e));
       });
     },
     createPoolCluster: () => {

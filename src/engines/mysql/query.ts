@@ -40,6 +40,14 @@ export interface QuerySource {
   readonly method: 'query' | 'execute';
 }
 
+/** mysql2's fields of several result sets: one entry per set, an array of columns or `undefined` (an OK packet). */
+function isMultiResult(fields: unknown): fields is readonly unknown[] {
+  return Array.isArray(fields) && fields.length > 0 && fields.every((f) => f === undefined || Array.isArray(f));
+}
+
+/** @internal A routed connection's `pause()`/`resume()` on its open statements. */
+export const PAUSE_ROWS = Symbol('dbrouter.mysql.pauseRows');
+
 const NOT_STARTED = 0;
 const BUFFERED = 1;
 const STREAMED = 2;
@@ -78,6 +86,8 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
   #abort: (() => void) | undefined;
   #stopped = false;
   #finished = false;
+  /** Its connection's `pause()`: rows stop until `resume()`. */
+  #paused = false;
   readonly #readables = new Set<Readable>();
 
   /** @internal Routed queries come from a routed pool's or connection's `query()` / `execute()`. */
@@ -118,6 +128,22 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
   }
 
   #emitAll(rows: unknown, fields: unknown): void {
+    if (Array.isArray(rows) && isMultiResult(fields)) {
+      // Several result sets (multipleStatements, CALL): mysql2 emits each set's 'fields' then its
+      // rows with the set's index; an OK packet's set as 'fields' undefined then its header.
+      for (const [i, f] of fields.entries()) {
+        const set: unknown = rows[i];
+        if (f === undefined || !Array.isArray(set)) {
+          this.emit('fields', undefined);
+          this.emit('result', set);
+          continue;
+        }
+        this.emit('fields', f, i);
+        for (const row of set) this.emit('result', row, i);
+      }
+      this.#end();
+      return;
+    }
     if (Array.isArray(rows) && fields !== undefined) {
       this.emit('fields', fields, 0);
       for (const row of rows) this.emit('result', row, 0);
@@ -167,6 +193,7 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
         }
         this.#core = core;
         const cmd = this.#source.method === 'execute' && core.execute !== undefined ? core.execute(this.#input, this.values) : core.query(this.#input, this.values);
+        if (this.#paused) core.pause?.();
         let failed = false;
         this.#abort = () => {
           this.#abort = undefined;
@@ -235,7 +262,9 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
       objectMode: true,
       emitClose: true,
       autoDestroy: true,
-      read: () => this.#core?.resume?.(),
+      read: () => {
+        if (!this.#paused) this.#core?.resume?.();
+      },
     });
     // mysql2 emits 'end' on a stream closed before its end; some callers wait for it.
     stream.once('close', () => {
@@ -267,6 +296,14 @@ export class RoutedQuery<R = MysqlResult> extends EventEmitter implements Promis
     this.on('end', onEnd);
     this.on('error', onError);
     return stream;
+  }
+
+  /** @internal Pauses (`true`) or resumes the rows streamed from its connection (see `RoutedMysqlConnection.pause`). */
+  [PAUSE_ROWS](paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (paused) this.#core?.pause?.();
+    else this.#core?.resume?.();
   }
 
   /** Stopped before its end: the held connection goes back now. */

@@ -15,8 +15,9 @@ import { loadDriver } from '../driver.js';
 import { checkPoolArguments } from '../pool-options.js';
 import { mysqlPoolConfig } from './config.js';
 import { ownWritePosition, trackLastGtid } from './positions.js';
-import { RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
+import { PAUSE_ROWS, RoutedQuery, type CoreConnectionLike, type MysqlLease, type MysqlCallback, type MysqlQuery, type MysqlResult, type QuerySource } from './query.js';
 import { END_TIMEOUT_MILLIS, endWithin } from '../bounds.js';
+import { configOptions, datesInTimezone, statementOptions } from './query-options.js';
 
 export type { MysqlResult } from './query.js';
 export { RoutedQuery, type MysqlCallback, type MysqlQuery } from './query.js';
@@ -80,6 +81,13 @@ export interface RoutedMysqlPoolOptions {
    * `rowsAsArray`. What a driver module's `createPool(config)` keeps of the config an ORM hands it.
    */
   readonly queryOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * mysql2's `multipleStatements` on this pool's connections to every node, so that
+   * `query('SELECT 1; SELECT 2')` returns both results (what a driver module's `createPool` or
+   * `createConnection` does with `{ multipleStatements: true }`). Text with several statements
+   * always runs on the primary. Default: the database's own `driverOptions` (off in mysql2).
+   */
+  readonly multipleStatements?: boolean;
   /**
    * A read-only pool: a statement that changes data or schema, takes a lock writers wait on, or
    * that the classifier cannot vouch for is refused with `READ_ONLY` before it reaches any
@@ -177,6 +185,24 @@ interface CorePool {
 
 const QUERY = Symbol('dbrouter.mysql.query');
 const WITH_OPTIONS = Symbol('dbrouter.mysql.withOptions');
+const WITH_DATES = Symbol('dbrouter.mysql.withDates');
+
+/** mysql2's `raw`, for dates written as SQL literals (see `datesInTimezone`). */
+function rawLiteral(sql: string): unknown {
+  return loadDriver<{ raw(s: string): unknown }>('mysql2').raw(sql);
+}
+
+/**
+ * `[input, values]` with their dates written in `timezone` (see `datesInTimezone`); unchanged when
+ * no timezone was configured, which is the hot path's case.
+ */
+function withDates(method: Method, input: unknown, values: unknown, timezone: unknown): [unknown, unknown] {
+  if (timezone === undefined || timezone === 'local') return [input, values];
+  const literal = method === 'query' ? rawLiteral : undefined;
+  const own = typeof input === 'object' && input !== null ? (input as { values?: unknown }).values : undefined;
+  if (own !== undefined && values === undefined) return [{ ...(input as object), values: datesInTimezone(own, timezone, literal) }, values];
+  return [input, datesInTimezone(values, timezone, literal)];
+}
 const FLAVOUR = Symbol('dbrouter.mysql.flavour');
 const ON_NODE = Symbol('dbrouter.mysql.onNode');
 const PARTS = Symbol('dbrouter.mysql.parts');
@@ -313,7 +339,7 @@ export class RoutedMysqlPool extends EventEmitter {
     this.#cluster = cluster;
     this.#options = options;
     this.#onConnect = options.onConnect ?? [];
-    this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? options.queryOptions : undefined;
+    this.#queryOptions = options.queryOptions !== undefined && Object.keys(options.queryOptions).length > 0 ? statementOptions(options.queryOptions) : undefined;
     this.#cx = options.readOnly === true ? readOnlyInternals(cluster[INTERNALS]) : cluster[INTERNALS];
     if (this.#cx.engine.name !== 'mysql') {
       throw new DbRouterError('ENGINE_MISMATCH', `createMysqlPool() needs a MySQL/MariaDB cluster, but this one is ${this.#cx.engine.name}; use createPgPool(cluster).`);
@@ -342,7 +368,9 @@ export class RoutedMysqlPool extends EventEmitter {
     const existing = this.#inner[index];
     if (existing !== undefined) return existing;
     const node = this.#cx.nodes[index]!;
-    const p = this.#create(mysqlPoolConfig(node.connection), node.alias);
+    const config = mysqlPoolConfig(node.connection);
+    if (this.#options.multipleStatements !== undefined) config.multipleStatements = this.#options.multipleStatements;
+    const p = this.#create(config, node.alias);
     // First, so that an onConnect statement that sets what the session tracks has the last word.
     p.pool?.on('connection', trackLastGtid);
     const setup = [...(this.#cx.onConnect ?? []), ...this.#onConnect];
@@ -478,7 +506,8 @@ export class RoutedMysqlPool extends EventEmitter {
       const err = e instanceof Error ? e : new Error(String(e));
       return new RoutedQuery('', input, values, { method, run: () => Promise.reject(err), lease: () => Promise.reject(err) }, cb);
     }
-    const args: Args = [method, this[WITH_OPTIONS](input), values];
+    const [withOpts, dated] = this[WITH_DATES](method, this[WITH_OPTIONS](input), values);
+    const args: Args = [method, withOpts, dated];
     const source: QuerySource = {
       method,
       run: () => this.#run(method, input, values),
@@ -496,6 +525,11 @@ export class RoutedMysqlPool extends EventEmitter {
     const named = this.#config?.value.connectionConfig.namedPlaceholders;
     const out = o === undefined ? input : typeof input === 'string' ? { ...o, sql: input } : { ...o, ...(input as object) };
     return named === undefined || ownsNamedPlaceholders(input) ? out : withNamedPlaceholders(out, named);
+  }
+
+  /** @internal `[input, values]` with dates in this pool's configured timezone (see `datesInTimezone`). */
+  [WITH_DATES](method: Method, input: unknown, values: unknown): [unknown, unknown] {
+    return withDates(method, input, values, this.#queryOptions?.timezone);
   }
 
   /**
@@ -550,7 +584,7 @@ export class RoutedMysqlPool extends EventEmitter {
     if (!cx.isReady) return cx.ready().then(() => this.#run(method, input, values));
     try {
       const sql = textOf(input);
-      input = this[WITH_OPTIONS](input);
+      [input, values] = this[WITH_DATES](method, this[WITH_OPTIONS](input), values);
       const pinned = this.#pinnedAlias === undefined ? undefined : this.#pinned();
       const d = pinned !== undefined ? { node: pinned, reason: 'pinned', classification: cx.classify(sql), write: true } : cx.route(sql);
       return dispatch(cx, this.#runner, sql, [method, input, values] as const, d);
@@ -660,6 +694,7 @@ export class RoutedMysqlPool extends EventEmitter {
     const cached = this.#config;
     if (cached !== undefined && cached.alias === primary.alias) return cached.value;
     const connectionConfig = mysqlPoolConfig(primary.connection);
+    if (this.#options.queryOptions !== undefined) Object.assign(connectionConfig, configOptions(this.#options.queryOptions));
     // Kept as handed out, so that code setting `pool.config.connectionConfig.namedPlaceholders`
     // after creation (as with mysql2's own pool) has its statements use it; a new primary's
     // settings keep what the caller set.
@@ -870,6 +905,8 @@ export class RoutedMysqlConnection extends EventEmitter {
   #flavour: RoutedMysqlPool;
 
   readonly #queryOptions: Readonly<Record<string, unknown>> | undefined;
+  /** The mysql2 options this connection was made with, shown in its `config` over the primary's settings. */
+  readonly #ownConfig: Readonly<Record<string, unknown>> | undefined;
   /** `connection.config` as handed out: its `namedPlaceholders` applies to this connection's statements. */
   #config: ConnectionOptions | undefined;
 
@@ -882,6 +919,10 @@ export class RoutedMysqlConnection extends EventEmitter {
   #pending = 0;
   /** `release()`/`end()` was called: the binding goes back once `#tail` settles. */
   #releasing = false;
+  /** `pause()` was called and not yet `resume()`. */
+  #paused = false;
+  /** The held physical connection whose errors this connection passes on (see `#watch`). */
+  #watched: { readonly core: EventEmitter; readonly fn: (err: unknown) => void } | undefined;
 
   /**
    * `loosen`: a long-lived connection (a driver module's `createConnection`) gives back a primary
@@ -892,7 +933,8 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#loosen = loosen;
     this.#pool = pool;
     this.#flavour = pool;
-    this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? queryOptions : undefined;
+    this.#queryOptions = queryOptions !== undefined && Object.keys(queryOptions).length > 0 ? statementOptions(queryOptions) : undefined;
+    this.#ownConfig = queryOptions;
     ({ binding: this.#binding, lease: this.#lease } = pool[PARTS](!loosen));
   }
 
@@ -922,7 +964,7 @@ export class RoutedMysqlConnection extends EventEmitter {
    * connection, turns on named placeholders for its later statements.
    */
   get config(): ConnectionOptions {
-    this.#config ??= copyConfig(this.#pool[CONFIG]().connectionConfig);
+    this.#config ??= Object.assign(copyConfig(this.#pool[CONFIG]().connectionConfig), configOptions(this.#ownConfig ?? {}));
     return this.#config;
   }
 
@@ -995,7 +1037,8 @@ export class RoutedMysqlConnection extends EventEmitter {
     if (this.#queryOptions !== undefined) input = typeof input === 'string' ? { ...this.#queryOptions, sql: input } : { ...this.#queryOptions, ...input };
     const named = this.#config?.namedPlaceholders;
     if (named !== undefined && !ownNamed) input = withNamedPlaceholders(input, named) as MysqlQueryInput;
-    const args: Args = [method, input, values];
+    const [dInput, dValues] = this.#queryOptions?.timezone !== undefined ? withDates(method, input, values, this.#queryOptions.timezone) : this.#flavour[WITH_DATES](method, input, values);
+    const args: Args = [method, dInput, dValues];
     // Where it goes is decided when its turn comes: the statements before it may bind the
     // connection (a temporary table) or move it to another set-up (a portable SET).
     const turn = this.#turn();
@@ -1005,6 +1048,7 @@ export class RoutedMysqlConnection extends EventEmitter {
       lease: () => turn.ready.then(() => (this.#isFreeSet(sql) ? Promise.reject(new TypeError('A SET statement has no rows to stream.')) : this.#lease(sql, this.#binding, args))),
     }, cb);
     this.#open.add(q);
+    if (this.#paused) q[PAUSE_ROWS](true);
     q.once('end', () => {
       this.#open.delete(q);
       turn.done();
@@ -1032,6 +1076,7 @@ export class RoutedMysqlConnection extends EventEmitter {
         if (called) return;
         called = true;
         this.#pending--;
+        this.#watch();
         resolve();
       };
     });
@@ -1056,12 +1101,40 @@ export class RoutedMysqlConnection extends EventEmitter {
     this.#releasing = true;
     this.#closeOpen();
     if (this.#pending === 0) {
+      this.#unwatch();
       this.#binding.release(err);
       return;
     }
     void this.#tail.then(() => {
+      this.#unwatch();
       if (!this.#binding.released) this.#binding.release(err);
     });
+  }
+
+  /**
+   * Listens for errors of the physical connection this connection holds (after a write, in a
+   * transaction, with session state): when the server closes it (`wait_timeout`, a KILL, a
+   * restart) the session is gone, and mysql2 would emit `'error'` on the connection (Knex and
+   * Sequelize listen for it to drop the connection). Emitted only to listeners: without one the
+   * node pool's own report stands (the pool's `'error'`), and nothing crashes.
+   */
+  #watch(): void {
+    const core = this.#binding.held?.conn.connection;
+    if (core === this.#watched?.core) return;
+    this.#unwatch();
+    if (core === undefined || typeof core.on !== 'function') return;
+    const fn = (err: unknown): void => {
+      if (this.#binding.held?.conn.connection === core && this.listenerCount('error') > 0) this.emit('error', err);
+    };
+    core.on('error', fn);
+    this.#watched = { core, fn };
+  }
+
+  #unwatch(): void {
+    const w = this.#watched;
+    if (w === undefined) return;
+    this.#watched = undefined;
+    w.core.removeListener('error', w.fn);
   }
 
   /** Released or ended: statements still streaming stop, and the connections they hold go back. */
@@ -1240,14 +1313,27 @@ export class RoutedMysqlConnection extends EventEmitter {
   connect(): Promise<void>;
   connect(callback: MysqlDoneCallback): void;
   connect(callback?: MysqlDoneCallback): Promise<void> | undefined {
-    return callbackOr(Promise.resolve(), callback);
+    if (callback === undefined) return Promise.resolve();
+    // As mysql2's: the callback also gets the connection.
+    process.nextTick(() => (callback as (err: null, conn: this) => void)(null, this));
+    return undefined;
   }
 
-  /** Only meaningful on one physical connection; a routed connection has none to pause. */
-  pause(): void {}
+  /**
+   * As mysql2's: stops the rows of this connection's statements that stream them (a `'result'`
+   * listener, `.stream()`) until `resume()`, by pausing the physical connections they run on. The
+   * pattern `query.on('result', (row) => { conn.pause(); work(row, () => conn.resume()); })`.
+   */
+  pause(): void {
+    this.#paused = true;
+    for (const q of this.#open) q[PAUSE_ROWS](true);
+  }
 
-  /** See `pause()`: nothing to resume. */
-  resume(): void {}
+  /** Lets the rows that `pause()` stopped flow again. */
+  resume(): void {
+    this.#paused = false;
+    for (const q of this.#open) q[PAUSE_ROWS](false);
+  }
 
   /** mysql2's `escape`: `value` as an SQL literal. */
   escape(value: unknown): string {
@@ -1295,6 +1381,7 @@ export class RoutedMysqlConnection extends EventEmitter {
   /** Closes the held physical connection now instead of returning it to the pool. */
   destroy(): void {
     this.#releasing = true;
+    this.#unwatch();
     if (!this.#binding.released) this.#binding.release(new Error('destroyed'));
     this.#closeOpen();
   }
