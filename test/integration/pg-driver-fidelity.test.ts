@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
+import type { QueryResult } from 'pg';
 import { pgDriver, type PgDriverModule } from '../../src/engines/postgres/index.js';
 import { isDbRouterError } from '../../src/errors.js';
 import { engineSkip } from '../harness/clusters.js';
@@ -192,6 +193,51 @@ describe('pg driver fidelity: what node-postgres promises, through pgDriver', { 
       assert.equal(s.aliasOf(rows[0]!.port), 'default');
     }
     for (const c of others) await c.end();
+  });
+
+  test("pool.query's callback hears `undefined` as its error on success, as pg-pool's; on failure the server's error", async () => {
+    const pool = new pg.Pool();
+    const ok = await within(new Promise<[unknown, QueryResult | undefined]>((resolve) => {
+      pool.query('SELECT inet_server_port() AS port', (err: unknown, res: QueryResult | undefined) => resolve([err, res]));
+    }), 3000, 'the callback');
+    assert.equal(ok[0], undefined);
+    assert.match(s.aliasOf(ok[1]!.rows[0]!.port)!, /^replica/);
+    const failed = await within(new Promise<unknown>((resolve) => {
+      pool.query('SELECT no_such_column FROM pg_class', [], (err: unknown) => resolve(err));
+    }), 3000, 'the callback');
+    assert.equal((failed as { code?: unknown }).code, '42703');
+    await pool.end();
+  });
+
+  test("an error emitted on a client after its release reaches the pool's 'error' event with err.client, and crashes nothing", async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    const { rows } = await client.query('SELECT inet_server_port() AS port');
+    assert.match(s.aliasOf(rows[0]!.port)!, /^replica/);
+    client.release();
+    const heard = once(pool, 'error');
+    client.emit('error', new Error('after release'));
+    const [err, from] = (await within(heard, 3000, "the pool's error event")) as [Error & { client?: unknown }, unknown];
+    assert.equal(err.message, 'after release');
+    assert.equal(err.client, client);
+    assert.equal(from, client);
+    await pool.end();
+  });
+
+  test('a checked-out client reports the pool\'s binary and pipeline settings, as pg\'s client.binary / client.pipeline', async () => {
+    const plain = new pg.Pool();
+    const a = await plain.connect();
+    assert.deepEqual([a.binary, a.pipeline], [false, false]);
+    a.release();
+    await plain.end();
+    const piped = new pg.Pool({ pipeline: true });
+    const b = await piped.connect();
+    assert.equal(b.pipeline, true);
+    const [r1, r2, r3] = await Promise.all([b.query('SELECT 1 AS n, inet_server_port() AS port'), b.query('SELECT 2 AS n'), b.query('SELECT 3 AS n')]);
+    assert.deepEqual([r1.rows[0]!.n, r2.rows[0]!.n, r3.rows[0]!.n], [1, 2, 3]);
+    assert.match(s.aliasOf(r1.rows[0]!.port)!, /^replica/);
+    b.release();
+    await piped.end();
   });
 
   test('after all this, no connection is left checked out', async () => {

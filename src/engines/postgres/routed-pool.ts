@@ -117,7 +117,7 @@ export type PgQueryInput = string | {
   readonly rowMode?: 'array';
   readonly [k: string]: unknown;
 };
-type Callback = (err: Error | null, result?: QueryResult) => void;
+type Callback = (err: Error | null | undefined, result?: QueryResult) => void;
 /** node-postgres's query callback, as the callback forms of `query` take it. */
 export type PgCallback<R> = (err: Error, result: R) => void;
 
@@ -245,6 +245,8 @@ export interface PgClientHost {
   readonly runner: NodeRunner<Args, QueryResult, PgClientLike>;
   acquire(index: number, owner: RoutedPgClient): Promise<PgClientLike>;
   release(conn: PgClientLike, err: unknown, reset: boolean): void;
+  /** An error emitted on a client after its release: the pool's `error` event, as pg-pool reports an idle client's. */
+  releasedError(err: unknown, client: RoutedPgClient): void;
   readonly config: ClientConfig;
   /** Texts of named prepared statements, by name (see `withStatementText`). */
   readonly statements: Map<string, string>;
@@ -325,6 +327,7 @@ export class RoutedPgPool extends EventEmitter {
       runner: this.#runner,
       acquire: (i, owner) => this.#acquire(i, owner),
       release: (c, err, reset) => this.#releaseInner(c, err, reset),
+      releasedError: (err, client) => this.#background(err, client),
       statements: new Map(),
       get config(): ClientConfig {
         return settings();
@@ -477,7 +480,8 @@ export class RoutedPgPool extends EventEmitter {
       (text as { callback?: unknown }).callback ??= cb;
       return this.#submit(text);
     }
-    callBack(this.#query(text, values), cb);
+    // pg-pool calls back `(undefined, result)` on success (a client's own query calls back `null`).
+    callBack(this.#query(text, values), (err, res) => cb(err ?? undefined, res));
     return undefined;
   }
 
@@ -713,7 +717,7 @@ export class RoutedPgPool extends EventEmitter {
 const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
+export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue' | 'binary' | 'pipeline'> {}
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
@@ -926,6 +930,12 @@ export class RoutedPgClient extends EventEmitter {
     this.#binding.release(err);
     this.#released = true;
     this.#onRelease?.();
+    // As pg-pool's idle listener: an error emitted on a client after its release reaches the
+    // pool's `error` event (with `err.client`), instead of crashing the process unheard.
+    this.once('error', (e: unknown) => {
+      if (e instanceof Error) (e as Error & { client?: RoutedPgClient }).client = this;
+      this.#host.releasedError(e, this);
+    });
     const held = [...this.#held.values()];
     this.#held.clear();
     const reset = this.#settings.length > 0;
@@ -1021,6 +1031,16 @@ export class RoutedPgClient extends EventEmitter {
   /** See `user`; 5432 when the primary names none. */
   get port(): number {
     return this.#host.config.port ?? 5432;
+  }
+
+  /** pg's `client.binary`: whether its node connections ask for results in binary (the pool's `binary`). */
+  get binary(): boolean {
+    return (this.#host.config as { binary?: unknown }).binary === true;
+  }
+
+  /** pg's `client.pipeline`: whether its node connections pipeline their statements (the pool's `pipeline`). */
+  get pipeline(): boolean {
+    return (this.#host.config as { pipeline?: unknown }).pipeline === true;
   }
 
   /** No single backend serves a routed client. */
