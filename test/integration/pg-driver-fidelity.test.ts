@@ -240,6 +240,40 @@ describe('pg driver fidelity: what node-postgres promises, through pgDriver', { 
     await piped.end();
   });
 
+  test("the Promise option, as pg-pool's and pg's: the pool's, its clients' and a Client's promises are the library's", async () => {
+    class Library<T> extends Promise<T> {}
+    const fromLibrary = (p: unknown): boolean => p instanceof Library;
+    const pool = new pg.Pool({ Promise: Library });
+    const read = pool.query('SELECT inet_server_port() AS port');
+    assert.ok(fromLibrary(read), 'pool.query');
+    assert.match(s.aliasOf((await read).rows[0]!.port)!, /^replica/);
+    const checkout = pool.connect();
+    assert.ok(fromLibrary(checkout), 'pool.connect');
+    const client = await checkout;
+    const write = client.query(`UPDATE ${TABLE} SET v = v WHERE id = 2 RETURNING inet_server_port() AS port`);
+    assert.ok(fromLibrary(write), 'client.query');
+    assert.equal(s.aliasOf((await write).rows[0]!.port), 'default');
+    client.release();
+    const ending = pool.end();
+    assert.ok(fromLibrary(ending), 'pool.end');
+    await ending;
+    const lone = new pg.Client({ Promise: Library });
+    const connected = lone.connect();
+    assert.ok(fromLibrary(connected), 'client.connect');
+    await connected;
+    const q = lone.query('SELECT 1 AS n');
+    assert.ok(fromLibrary(q), "a Client's query");
+    assert.equal((await q).rows[0]!.n, 1);
+    const closing = lone.end();
+    assert.ok(fromLibrary(closing), "a Client's end");
+    await closing;
+    const plain = new pg.Pool();
+    const native = plain.query('SELECT 1');
+    assert.ok(!fromLibrary(native), 'a pool without the option keeps native promises');
+    await native;
+    await plain.end();
+  });
+
   test('after all this, no connection is left checked out', async () => {
     const pool = new pg.Pool();
     await pool.query('SELECT 1');

@@ -87,7 +87,8 @@ export interface RoutedPgPoolOptions {
    * sizes and timeouts (`max`, `min`, `idleTimeoutMillis`, `connectionTimeoutMillis`, `maxUses`,
    * `maxLifetimeSeconds`, `allowExitOnIdle`), pg-pool's hooks (`verify`, `onConnect`, `log`) and the
    * session settings of its clients (`statement_timeout`, `query_timeout`, `application_name`,
-   * `types`, …). Each node gets its own pool of that size. Where to connect is the cluster's:
+   * `types`, `binary`, `pipeline`, …), and `Promise` (the promise library of the pool and its
+   * clients, as pg-pool's). Each node gets its own pool of that size. Where to connect is the cluster's:
    * `host`, `port`, `user`, `password`, `database`, `connectionString`, `ssl` and `Client` are ignored.
    * A driver module's `new Pool(config)` (see `pgDriver`) passes its `config` here.
    */
@@ -103,6 +104,36 @@ export function poolBehaviour(config: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) if (v !== undefined && !CLUSTER_KEYS.has(k)) out[k] = v;
   return out;
+}
+
+/** What pg and pg-pool take as their `Promise` option: a constructor whose `resolve` adopts a native promise (Bluebird, a subclass). */
+interface PromiseLibrary {
+  resolve(value: unknown): unknown;
+}
+
+/** @internal A config's `Promise` (pg's and pg-pool's option), when it names a library other than the global `Promise`. */
+export function promiseOption(config: unknown): PromiseLibrary | undefined {
+  const lib = typeof config === 'object' && config !== null ? (config as { Promise?: unknown }).Promise : undefined;
+  return typeof lib === 'function' && lib !== Promise && typeof (lib as { resolve?: unknown }).resolve === 'function' ? (lib as unknown as PromiseLibrary) : undefined;
+}
+
+/**
+ * @internal Makes `target`'s promise-returning methods return `lib`'s promises, as pg-pool's `Promise`
+ * option does. Installed on the object only when asked for: the prototype's methods (and their
+ * hot path) stay as they are for everyone else.
+ */
+export function withPromiseLibrary(target: object, lib: PromiseLibrary): void {
+  for (const name of ['query', 'connect', 'end'] as const) {
+    const own = (target as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    Object.defineProperty(target, name, {
+      configurable: true,
+      writable: true,
+      value: (...a: unknown[]): unknown => {
+        const r = own.apply(target, a);
+        return r instanceof Promise ? lib.resolve(r) : r;
+      },
+    });
+  }
 }
 
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
@@ -250,6 +281,8 @@ export interface PgClientHost {
   readonly config: ClientConfig;
   /** Texts of named prepared statements, by name (see `withStatementText`). */
   readonly statements: Map<string, string>;
+  /** The pool's `Promise` option: its clients' promises too, as pg-pool passes it to its clients. */
+  readonly promiseLibrary?: PromiseLibrary | undefined;
 }
 
 // The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
@@ -329,12 +362,15 @@ export class RoutedPgPool extends EventEmitter {
       release: (c, err, reset) => this.#releaseInner(c, err, reset),
       releasedError: (err, client) => this.#background(err, client),
       statements: new Map(),
+      promiseLibrary: promiseOption(options.poolConfig),
       get config(): ClientConfig {
         return settings();
       },
     };
     this.on('newListener', (event: string) => this.#forward(event));
     this.#cx.track(this);
+    const lib = promiseOption(options.poolConfig);
+    if (lib !== undefined) withPromiseLibrary(this, lib);
   }
 
   #pool(index: number): PgPoolLike {
@@ -769,6 +805,7 @@ export class RoutedPgClient extends EventEmitter {
       rows: (i, sql) => shared.rows(i, sql),
     };
     this.#binding = new Binding(host.cx, runner, pinned?.(), { holdAfterWrite: !longLived });
+    if (host.promiseLibrary !== undefined) withPromiseLibrary(this, host.promiseLibrary);
   }
 
   /** The alias this client holds a connection to (after a write or `BEGIN`), if any. */
