@@ -10,13 +10,14 @@ import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
-import type { QueryResult } from 'pg';
+import pgModule, { type QueryResult } from 'pg';
 import { pgDriver, type PgDriverModule } from '../../src/engines/postgres/index.js';
 import { isDbRouterError } from '../../src/errors.js';
 import { engineSkip } from '../harness/clusters.js';
 import { idleWithin, pgOrmSetup, within, type PgOrmSetup } from './orm-pg-helpers.js';
 
 const TABLE = 'rt_fidelity_items';
+const RawClient = pgModule.Client;
 
 describe('pg driver fidelity: what node-postgres promises, through pgDriver', { skip: await engineSkip('postgres') }, () => {
   let s: PgOrmSetup;
@@ -272,6 +273,60 @@ describe('pg driver fidelity: what node-postgres promises, through pgDriver', { 
     assert.ok(!fromLibrary(native), 'a pool without the option keeps native promises');
     await native;
     await plain.end();
+  });
+
+  test("a Client's end() with a statement running fails it with pg's 'Connection terminated' before 'end', and its connection is closed", async () => {
+    const marker = 'rt_fid_end_running';
+    const client = new pg.Client();
+    await client.connect();
+    const failed = new Promise<Error | undefined>((resolve) => {
+      client.query(new (pg.Query as new (c: object, cb: (e?: Error) => void) => never)({ text: `SELECT pg_sleep(30), '${marker}'` }, resolve));
+    });
+    // The statement is on its replica's connection: pg_stat_activity there shows it.
+    const running = async (): Promise<string[]> => {
+      const on: string[] = [];
+      for (const [alias, d] of Object.entries(s.local.databases)) {
+        const direct = new RawClient({ connectionString: d.url });
+        await direct.connect();
+        const { rowCount } = await direct.query('SELECT 1 FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()', [`%'${marker}'%`]);
+        await direct.end();
+        if (rowCount !== 0) on.push(alias);
+      }
+      return on;
+    };
+    let where: string[] = [];
+    for (const until = Date.now() + 3000; where.length === 0 && Date.now() < until;) where = await running();
+    assert.equal(where.length, 1);
+    assert.match(where[0]!, /^replica/);
+    const before = s.cluster.poolStats().filter((p) => p.alias === where[0]).reduce((n, p) => n + p.total, 0);
+    let errBeforeEnd: Error | undefined;
+    const ended = once(client, 'end').then(async () => (errBeforeEnd = await Promise.race([failed, Promise.resolve(undefined)])));
+    await within(client.end(), 3000, 'end()');
+    const err = await within(failed, 3000, "the statement's callback");
+    assert.equal(err?.message, 'Connection terminated');
+    await ended;
+    assert.equal(errBeforeEnd?.message, 'Connection terminated', "the statement's error came before 'end'");
+    // Closed, not lent on: the replica's pools hold one connection fewer (the server itself notices
+    // the closed socket only when pg_sleep ends, as with pg alone).
+    const totalOn = (): number => s.cluster.poolStats().filter((p) => p.alias === where[0]).reduce((n, p) => n + p.total, 0);
+    for (const until = Date.now() + 3000; totalOn() !== before - 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(totalOn(), before - 1, "the statement's connection was closed");
+    // Ended on purpose, not a sign of the replica: reads still go there.
+    const pool = new pg.Pool();
+    assert.match(s.aliasOf((await pool.query('SELECT inet_server_port() AS port')).rows[0]!.port)!, /^replica/);
+    await pool.end();
+  });
+
+  test("a Client's end() right after a statement was sent, before it has a connection: it fails with 'Connection terminated' and no connection is kept", async () => {
+    const client = new pg.Client();
+    await client.connect();
+    const failed = new Promise<Error | undefined>((resolve) => {
+      client.query(new (pg.Query as new (c: object, cb: (e?: Error) => void) => never)({ text: 'SELECT pg_sleep(5)', name: 'rt_fid_sleep' }, resolve));
+    });
+    await within(client.end(), 3000, 'end()');
+    assert.equal((await within(failed, 3000, "the statement's callback"))?.message, 'Connection terminated');
+    for (const until = Date.now() + 3000; s.cluster.poolStats().some((p) => p.total !== p.idle) && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+    for (const p of s.cluster.poolStats()) assert.equal(p.total, p.idle, `${p.alias}: a connection still checked out`);
   });
 
   test('after all this, no connection is left checked out', async () => {

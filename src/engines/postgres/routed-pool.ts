@@ -771,6 +771,8 @@ export class RoutedPgClient extends EventEmitter {
   #settings: string[] = [];
   /** Connections this client holds for reads while it has settings, by node index. */
   readonly #held = new Map<number, Promise<PgClientLike>>();
+  /** Node connections checked out for this client (bound, held, or running its streams), until given back. */
+  readonly #inUse = new Set<PgClientLike>();
   #types: PgTypeOverrides | undefined;
   #released = false;
   #ended = false;
@@ -801,7 +803,10 @@ export class RoutedPgClient extends EventEmitter {
       acquire: (i) => this.#take(i, this.#settings),
       queryOn: (c, a) => shared.queryOn(c, a),
       comment: (a, make) => shared.comment(a, make),
-      release: (c, err) => host.release(c, err, this.#settings.length > 0),
+      release: (c, err) => {
+        this.#inUse.delete(c);
+        host.release(c, err, this.#settings.length > 0);
+      },
       rows: (i, sql) => shared.rows(i, sql),
     };
     this.#binding = new Binding(host.cx, runner, pinned?.(), { holdAfterWrite: !longLived });
@@ -816,11 +821,18 @@ export class RoutedPgClient extends EventEmitter {
   /** A node connection with `settings` replayed on it. */
   async #take(index: number, settings: readonly string[]): Promise<PgClientLike> {
     const c = await this.#host.acquire(index, this);
+    if (this.#ended) {
+      // Ended while this statement waited for its connection: as pg's end() with statements queued.
+      this.#host.release(c, undefined, false);
+      throw new DbRouterError('CLIENT_RELEASED', 'Connection terminated');
+    }
+    this.#inUse.add(c);
     if (settings.length === 0) return c;
     (c as { [DIRTY]?: boolean })[DIRTY] = true;
     try {
       await c.query(settings.join('; '));
     } catch (err) {
+      this.#inUse.delete(c);
       this.#host.release(c, err, false);
       throw err;
     }
@@ -977,7 +989,12 @@ export class RoutedPgClient extends EventEmitter {
     this.#held.clear();
     const reset = this.#settings.length > 0;
     this.#settings = [];
-    for (const p of held) p.then((c) => this.#host.release(c, err, reset), () => {});
+    for (const p of held) {
+      p.then((c) => {
+        this.#inUse.delete(c);
+        this.#host.release(c, err, reset);
+      }, () => {});
+    }
   }
 
   /**
@@ -1002,14 +1019,22 @@ export class RoutedPgClient extends EventEmitter {
   end(callback: (err?: Error) => void): void;
   end(callback?: (err?: Error) => void): Promise<void> | undefined {
     this.#ended = true;
+    // As pg's end() with a statement running: its connection closes, the statement fails with
+    // 'Connection terminated' (before `end` is emitted) and the server stops it. A one-shot read
+    // of a client that holds no connection runs on the pool and is not stopped.
+    const closing: Promise<unknown>[] = [];
+    for (const c of this.#inUse) {
+      if (running(c)) closing.push(Promise.resolve((c as { end?: () => unknown }).end?.()).catch(() => {}));
+    }
+    const closed = closing.length === 0 ? Promise.resolve() : Promise.all(closing).then(() => undefined);
     if (!this.#released) {
       // pg's end() closes the session: a connection that carries this client's session state (a
       // temporary table, LISTEN, a prepared statement, an open transaction) is closed, not lent on.
       this.release(this.#binding.boundAlias !== undefined ? true : undefined);
-      queueMicrotask(() => this.emit('end'));
+      void closed.then(() => this.emit('end'));
     }
-    if (callback === undefined) return Promise.resolve();
-    process.nextTick(callback);
+    if (callback === undefined) return closed;
+    void closed.then(() => process.nextTick(callback));
     return undefined;
   }
 
@@ -1108,6 +1133,12 @@ export class RoutedPgClient extends EventEmitter {
   [inspect.custom](): string {
     return `RoutedPgClient { boundAlias: ${String(this.boundAlias)}, released: ${this.#released} }`;
   }
+}
+
+/** A node-postgres client with a statement running or queued (duck-typed: a fake client has neither). */
+function running(c: PgClientLike): boolean {
+  const pgClient = c as { _getActiveQuery?: () => unknown; _queryQueue?: readonly unknown[] };
+  return (pgClient._getActiveQuery?.() ?? null) !== null || (pgClient._queryQueue?.length ?? 0) > 0;
 }
 
 function destroyPgClients(p: PgPoolLike): void {
