@@ -10,12 +10,14 @@ import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
+import pgModule, { type QueryResult } from 'pg';
 import { pgDriver, type PgDriverModule } from '../../src/engines/postgres/index.js';
 import { isDbRouterError } from '../../src/errors.js';
 import { engineSkip } from '../harness/clusters.js';
 import { idleWithin, pgOrmSetup, within, type PgOrmSetup } from './orm-pg-helpers.js';
 
 const TABLE = 'rt_fidelity_items';
+const RawClient = pgModule.Client;
 
 describe('pg driver fidelity: what node-postgres promises, through pgDriver', { skip: await engineSkip('postgres') }, () => {
   let s: PgOrmSetup;
@@ -192,6 +194,139 @@ describe('pg driver fidelity: what node-postgres promises, through pgDriver', { 
       assert.equal(s.aliasOf(rows[0]!.port), 'default');
     }
     for (const c of others) await c.end();
+  });
+
+  test("pool.query's callback hears `undefined` as its error on success, as pg-pool's; on failure the server's error", async () => {
+    const pool = new pg.Pool();
+    const ok = await within(new Promise<[unknown, QueryResult | undefined]>((resolve) => {
+      pool.query('SELECT inet_server_port() AS port', (err: unknown, res: QueryResult | undefined) => resolve([err, res]));
+    }), 3000, 'the callback');
+    assert.equal(ok[0], undefined);
+    assert.match(s.aliasOf(ok[1]!.rows[0]!.port)!, /^replica/);
+    const failed = await within(new Promise<unknown>((resolve) => {
+      pool.query('SELECT no_such_column FROM pg_class', [], (err: unknown) => resolve(err));
+    }), 3000, 'the callback');
+    assert.equal((failed as { code?: unknown }).code, '42703');
+    await pool.end();
+  });
+
+  test("an error emitted on a client after its release reaches the pool's 'error' event with err.client, and crashes nothing", async () => {
+    const pool = new pg.Pool();
+    const client = await pool.connect();
+    const { rows } = await client.query('SELECT inet_server_port() AS port');
+    assert.match(s.aliasOf(rows[0]!.port)!, /^replica/);
+    client.release();
+    const heard = once(pool, 'error');
+    client.emit('error', new Error('after release'));
+    const [err, from] = (await within(heard, 3000, "the pool's error event")) as [Error & { client?: unknown }, unknown];
+    assert.equal(err.message, 'after release');
+    assert.equal(err.client, client);
+    assert.equal(from, client);
+    await pool.end();
+  });
+
+  test('a checked-out client reports the pool\'s binary and pipeline settings, as pg\'s client.binary / client.pipeline', async () => {
+    const plain = new pg.Pool();
+    const a = await plain.connect();
+    assert.deepEqual([a.binary, a.pipeline], [false, false]);
+    a.release();
+    await plain.end();
+    const piped = new pg.Pool({ pipeline: true });
+    const b = await piped.connect();
+    assert.equal(b.pipeline, true);
+    const [r1, r2, r3] = await Promise.all([b.query('SELECT 1 AS n, inet_server_port() AS port'), b.query('SELECT 2 AS n'), b.query('SELECT 3 AS n')]);
+    assert.deepEqual([r1.rows[0]!.n, r2.rows[0]!.n, r3.rows[0]!.n], [1, 2, 3]);
+    assert.match(s.aliasOf(r1.rows[0]!.port)!, /^replica/);
+    b.release();
+    await piped.end();
+  });
+
+  test("the Promise option, as pg-pool's and pg's: the pool's, its clients' and a Client's promises are the library's", async () => {
+    class Library<T> extends Promise<T> {}
+    const fromLibrary = (p: unknown): boolean => p instanceof Library;
+    const pool = new pg.Pool({ Promise: Library });
+    const read = pool.query('SELECT inet_server_port() AS port');
+    assert.ok(fromLibrary(read), 'pool.query');
+    assert.match(s.aliasOf((await read).rows[0]!.port)!, /^replica/);
+    const checkout = pool.connect();
+    assert.ok(fromLibrary(checkout), 'pool.connect');
+    const client = await checkout;
+    const write = client.query(`UPDATE ${TABLE} SET v = v WHERE id = 2 RETURNING inet_server_port() AS port`);
+    assert.ok(fromLibrary(write), 'client.query');
+    assert.equal(s.aliasOf((await write).rows[0]!.port), 'default');
+    client.release();
+    const ending = pool.end();
+    assert.ok(fromLibrary(ending), 'pool.end');
+    await ending;
+    const lone = new pg.Client({ Promise: Library });
+    const connected = lone.connect();
+    assert.ok(fromLibrary(connected), 'client.connect');
+    await connected;
+    const q = lone.query('SELECT 1 AS n');
+    assert.ok(fromLibrary(q), "a Client's query");
+    assert.equal((await q).rows[0]!.n, 1);
+    const closing = lone.end();
+    assert.ok(fromLibrary(closing), "a Client's end");
+    await closing;
+    const plain = new pg.Pool();
+    const native = plain.query('SELECT 1');
+    assert.ok(!fromLibrary(native), 'a pool without the option keeps native promises');
+    await native;
+    await plain.end();
+  });
+
+  test("a Client's end() with a statement running fails it with pg's 'Connection terminated' before 'end', and its connection is closed", async () => {
+    const marker = 'rt_fid_end_running';
+    const client = new pg.Client();
+    await client.connect();
+    const failed = new Promise<Error | undefined>((resolve) => {
+      client.query(new (pg.Query as new (c: object, cb: (e?: Error) => void) => never)({ text: `SELECT pg_sleep(30), '${marker}'` }, resolve));
+    });
+    // The statement is on its replica's connection: pg_stat_activity there shows it.
+    const running = async (): Promise<string[]> => {
+      const on: string[] = [];
+      for (const [alias, d] of Object.entries(s.local.databases)) {
+        const direct = new RawClient({ connectionString: d.url });
+        await direct.connect();
+        const { rowCount } = await direct.query('SELECT 1 FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()', [`%'${marker}'%`]);
+        await direct.end();
+        if (rowCount !== 0) on.push(alias);
+      }
+      return on;
+    };
+    let where: string[] = [];
+    for (const until = Date.now() + 3000; where.length === 0 && Date.now() < until;) where = await running();
+    assert.equal(where.length, 1);
+    assert.match(where[0]!, /^replica/);
+    const before = s.cluster.poolStats().filter((p) => p.alias === where[0]).reduce((n, p) => n + p.total, 0);
+    let errBeforeEnd: Error | undefined;
+    const ended = once(client, 'end').then(async () => (errBeforeEnd = await Promise.race([failed, Promise.resolve(undefined)])));
+    await within(client.end(), 3000, 'end()');
+    const err = await within(failed, 3000, "the statement's callback");
+    assert.equal(err?.message, 'Connection terminated');
+    await ended;
+    assert.equal(errBeforeEnd?.message, 'Connection terminated', "the statement's error came before 'end'");
+    // Closed, not lent on: the replica's pools hold one connection fewer (the server itself notices
+    // the closed socket only when pg_sleep ends, as with pg alone).
+    const totalOn = (): number => s.cluster.poolStats().filter((p) => p.alias === where[0]).reduce((n, p) => n + p.total, 0);
+    for (const until = Date.now() + 3000; totalOn() !== before - 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(totalOn(), before - 1, "the statement's connection was closed");
+    // Ended on purpose, not a sign of the replica: reads still go there.
+    const pool = new pg.Pool();
+    assert.match(s.aliasOf((await pool.query('SELECT inet_server_port() AS port')).rows[0]!.port)!, /^replica/);
+    await pool.end();
+  });
+
+  test("a Client's end() right after a statement was sent, before it has a connection: it fails with 'Connection terminated' and no connection is kept", async () => {
+    const client = new pg.Client();
+    await client.connect();
+    const failed = new Promise<Error | undefined>((resolve) => {
+      client.query(new (pg.Query as new (c: object, cb: (e?: Error) => void) => never)({ text: 'SELECT pg_sleep(5)', name: 'rt_fid_sleep' }, resolve));
+    });
+    await within(client.end(), 3000, 'end()');
+    assert.equal((await within(failed, 3000, "the statement's callback"))?.message, 'Connection terminated');
+    for (const until = Date.now() + 3000; s.cluster.poolStats().some((p) => p.total !== p.idle) && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+    for (const p of s.cluster.poolStats()) assert.equal(p.total, p.idle, `${p.alias}: a connection still checked out`);
   });
 
   test('after all this, no connection is left checked out', async () => {

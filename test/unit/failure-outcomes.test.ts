@@ -46,6 +46,8 @@ describe('classification: never sent vs. cut mid-flight', () => {
     // A full pool, not a failing node: no failover over it (but it was not sent either).
     ['pg-pool: waiting for a pool slot timed out', err('timeout exceeded when trying to connect'), false, true],
     ['pg-pool: connection timeout', err('Connection terminated due to connection timeout'), true, true],
+    // pg's word when its own client ended the connection (a routed Client's end() with a statement running): no sign of the node.
+    ["a client's own end()", err('Connection terminated'), false, false],
     ['a client already known dead', err('Client has encountered a connection error and is not queryable'), true, true],
     ['a syntax error', err('syntax error at or near "x"', { code: '42601' }), false, false],
     ['read-only', err('cannot execute INSERT in a read-only transaction', { code: '25006' }), false, false],

@@ -1,7 +1,7 @@
 import type { PoolConfig } from 'pg';
 import type { HasInternals } from '../../routing/contracts.js';
 import { loadDriver } from '../driver.js';
-import { poolBehaviour, RoutedPgClient, RoutedPgPool, type PgTypesLike, type RoutedPgPoolOptions } from './routed-pool.js';
+import { poolBehaviour, promiseOption, RoutedPgClient, RoutedPgPool, withPromiseLibrary, type PgTypesLike, type RoutedPgPoolOptions } from './routed-pool.js';
 
 /** The parts of the `pg` module a driver module passes through unchanged. */
 interface PgModuleParts {
@@ -101,7 +101,11 @@ export function pgDriver(cluster: HasInternals, options: RoutedPgPoolOptions = {
   function Client(this: unknown, config?: { types?: PgTypesLike }): RoutedPgClient {
     // Connection settings are the cluster's; the type parsers are the caller's, as with pg.
     const types = config?.types;
-    return clientPool(config).client(typeof types?.getTypeParser === 'function' ? types : undefined);
+    const client = clientPool(config).client(typeof types?.getTypeParser === 'function' ? types : undefined);
+    // pg's `new Client({ Promise })`: this client's promises are the library's (its pool's may not be).
+    const lib = promiseOption(config);
+    if (lib !== undefined) withPromiseLibrary(client, lib);
+    return client;
   }
   Client.prototype = RoutedPgClient.prototype;
 

@@ -43,7 +43,9 @@ export class PostgresEngine implements Engine {
   isConnectionError(err: unknown): boolean {
     if (isCutForDownNode(err)) return true;
     const code = errorCode(err);
-    if (typeof code !== 'string') return err instanceof Error && /Connection terminated|connection timeout|not queryable/i.test(err.message);
+    // Exactly 'Connection terminated' is pg's word for a connection its own client ended on purpose
+    // (a Client's end() with a statement running, a release that destroys): no sign of the node.
+    if (typeof code !== 'string') return err instanceof Error && err.message !== 'Connection terminated' && /Connection terminated|connection timeout|not queryable/i.test(err.message);
     // The server answered with an ERROR (not FATAL), so the session goes on: a NUL byte in a
     // statement is 08P01 at ERROR level, an ordinary error and no reason to suspect the node.
     if ((err as { severity?: unknown }).severity === 'ERROR') return false;

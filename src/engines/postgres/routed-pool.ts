@@ -87,7 +87,8 @@ export interface RoutedPgPoolOptions {
    * sizes and timeouts (`max`, `min`, `idleTimeoutMillis`, `connectionTimeoutMillis`, `maxUses`,
    * `maxLifetimeSeconds`, `allowExitOnIdle`), pg-pool's hooks (`verify`, `onConnect`, `log`) and the
    * session settings of its clients (`statement_timeout`, `query_timeout`, `application_name`,
-   * `types`, …). Each node gets its own pool of that size. Where to connect is the cluster's:
+   * `types`, `binary`, `pipeline`, …), and `Promise` (the promise library of the pool and its
+   * clients, as pg-pool's). Each node gets its own pool of that size. Where to connect is the cluster's:
    * `host`, `port`, `user`, `password`, `database`, `connectionString`, `ssl` and `Client` are ignored.
    * A driver module's `new Pool(config)` (see `pgDriver`) passes its `config` here.
    */
@@ -105,6 +106,36 @@ export function poolBehaviour(config: unknown): Record<string, unknown> {
   return out;
 }
 
+/** What pg and pg-pool take as their `Promise` option: a constructor whose `resolve` adopts a native promise (Bluebird, a subclass). */
+interface PromiseLibrary {
+  resolve(value: unknown): unknown;
+}
+
+/** @internal A config's `Promise` (pg's and pg-pool's option), when it names a library other than the global `Promise`. */
+export function promiseOption(config: unknown): PromiseLibrary | undefined {
+  const lib = typeof config === 'object' && config !== null ? (config as { Promise?: unknown }).Promise : undefined;
+  return typeof lib === 'function' && lib !== Promise && typeof (lib as { resolve?: unknown }).resolve === 'function' ? (lib as unknown as PromiseLibrary) : undefined;
+}
+
+/**
+ * @internal Makes `target`'s promise-returning methods return `lib`'s promises, as pg-pool's `Promise`
+ * option does. Installed on the object only when asked for: the prototype's methods (and their
+ * hot path) stay as they are for everyone else.
+ */
+export function withPromiseLibrary(target: object, lib: PromiseLibrary): void {
+  for (const name of ['query', 'connect', 'end'] as const) {
+    const own = (target as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    Object.defineProperty(target, name, {
+      configurable: true,
+      writable: true,
+      value: (...a: unknown[]): unknown => {
+        const r = own.apply(target, a);
+        return r instanceof Promise ? lib.resolve(r) : r;
+      },
+    });
+  }
+}
+
 /** A statement as node-postgres takes it: text, or a config object with `text`. */
 export type PgQueryInput = string | {
   /** The SQL text: what routing classifies. */
@@ -117,7 +148,7 @@ export type PgQueryInput = string | {
   readonly rowMode?: 'array';
   readonly [k: string]: unknown;
 };
-type Callback = (err: Error | null, result?: QueryResult) => void;
+type Callback = (err: Error | null | undefined, result?: QueryResult) => void;
 /** node-postgres's query callback, as the callback forms of `query` take it. */
 export type PgCallback<R> = (err: Error, result: R) => void;
 
@@ -245,9 +276,13 @@ export interface PgClientHost {
   readonly runner: NodeRunner<Args, QueryResult, PgClientLike>;
   acquire(index: number, owner: RoutedPgClient): Promise<PgClientLike>;
   release(conn: PgClientLike, err: unknown, reset: boolean): void;
+  /** An error emitted on a client after its release: the pool's `error` event, as pg-pool reports an idle client's. */
+  releasedError(err: unknown, client: RoutedPgClient): void;
   readonly config: ClientConfig;
   /** Texts of named prepared statements, by name (see `withStatementText`). */
   readonly statements: Map<string, string>;
+  /** The pool's `Promise` option: its clients' promises too, as pg-pool passes it to its clients. */
+  readonly promiseLibrary?: PromiseLibrary | undefined;
 }
 
 // The interface adds the pg.Pool members the class leaves to its prototype chain (types only).
@@ -325,13 +360,17 @@ export class RoutedPgPool extends EventEmitter {
       runner: this.#runner,
       acquire: (i, owner) => this.#acquire(i, owner),
       release: (c, err, reset) => this.#releaseInner(c, err, reset),
+      releasedError: (err, client) => this.#background(err, client),
       statements: new Map(),
+      promiseLibrary: promiseOption(options.poolConfig),
       get config(): ClientConfig {
         return settings();
       },
     };
     this.on('newListener', (event: string) => this.#forward(event));
     this.#cx.track(this);
+    const lib = promiseOption(options.poolConfig);
+    if (lib !== undefined) withPromiseLibrary(this, lib);
   }
 
   #pool(index: number): PgPoolLike {
@@ -477,7 +516,8 @@ export class RoutedPgPool extends EventEmitter {
       (text as { callback?: unknown }).callback ??= cb;
       return this.#submit(text);
     }
-    callBack(this.#query(text, values), cb);
+    // pg-pool calls back `(undefined, result)` on success (a client's own query calls back `null`).
+    callBack(this.#query(text, values), (err, res) => cb(err ?? undefined, res));
     return undefined;
   }
 
@@ -713,7 +753,7 @@ export class RoutedPgPool extends EventEmitter {
 const IDLE_QUERY_QUEUE: readonly unknown[] = Object.freeze([]);
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue'> {}
+export interface RoutedPgClient extends Omit<PoolClient, keyof EventEmitter | 'query' | 'release' | 'connect' | 'end' | 'escapeLiteral' | 'escapeIdentifier' | 'setTypeParser' | 'getTypeParser' | 'getTransactionStatus' | 'user' | 'database' | 'port' | 'host' | 'ref' | 'unref' | 'connection' | 'processID' | 'activeQuery' | 'queryQueue' | 'binary' | 'pipeline'> {}
 /**
  * A checked-out client of a {@link RoutedPgPool}, typed as a `pg.PoolClient`: `query` (submittables
  * included), `release`, `escapeLiteral`… Events `notification` (after `LISTEN`, which binds it to
@@ -731,6 +771,8 @@ export class RoutedPgClient extends EventEmitter {
   #settings: string[] = [];
   /** Connections this client holds for reads while it has settings, by node index. */
   readonly #held = new Map<number, Promise<PgClientLike>>();
+  /** Node connections checked out for this client (bound, held, or running its streams), until given back. */
+  readonly #inUse = new Set<PgClientLike>();
   #types: PgTypeOverrides | undefined;
   #released = false;
   #ended = false;
@@ -761,10 +803,14 @@ export class RoutedPgClient extends EventEmitter {
       acquire: (i) => this.#take(i, this.#settings),
       queryOn: (c, a) => shared.queryOn(c, a),
       comment: (a, make) => shared.comment(a, make),
-      release: (c, err) => host.release(c, err, this.#settings.length > 0),
+      release: (c, err) => {
+        this.#inUse.delete(c);
+        host.release(c, err, this.#settings.length > 0);
+      },
       rows: (i, sql) => shared.rows(i, sql),
     };
     this.#binding = new Binding(host.cx, runner, pinned?.(), { holdAfterWrite: !longLived });
+    if (host.promiseLibrary !== undefined) withPromiseLibrary(this, host.promiseLibrary);
   }
 
   /** The alias this client holds a connection to (after a write or `BEGIN`), if any. */
@@ -775,11 +821,18 @@ export class RoutedPgClient extends EventEmitter {
   /** A node connection with `settings` replayed on it. */
   async #take(index: number, settings: readonly string[]): Promise<PgClientLike> {
     const c = await this.#host.acquire(index, this);
+    if (this.#ended) {
+      // Ended while this statement waited for its connection: as pg's end() with statements queued.
+      this.#host.release(c, undefined, false);
+      throw new DbRouterError('CLIENT_RELEASED', 'Connection terminated');
+    }
+    this.#inUse.add(c);
     if (settings.length === 0) return c;
     (c as { [DIRTY]?: boolean })[DIRTY] = true;
     try {
       await c.query(settings.join('; '));
     } catch (err) {
+      this.#inUse.delete(c);
       this.#host.release(c, err, false);
       throw err;
     }
@@ -926,11 +979,22 @@ export class RoutedPgClient extends EventEmitter {
     this.#binding.release(err);
     this.#released = true;
     this.#onRelease?.();
+    // As pg-pool's idle listener: an error emitted on a client after its release reaches the
+    // pool's `error` event (with `err.client`), instead of crashing the process unheard.
+    this.once('error', (e: unknown) => {
+      if (e instanceof Error) (e as Error & { client?: RoutedPgClient }).client = this;
+      this.#host.releasedError(e, this);
+    });
     const held = [...this.#held.values()];
     this.#held.clear();
     const reset = this.#settings.length > 0;
     this.#settings = [];
-    for (const p of held) p.then((c) => this.#host.release(c, err, reset), () => {});
+    for (const p of held) {
+      p.then((c) => {
+        this.#inUse.delete(c);
+        this.#host.release(c, err, reset);
+      }, () => {});
+    }
   }
 
   /**
@@ -955,14 +1019,22 @@ export class RoutedPgClient extends EventEmitter {
   end(callback: (err?: Error) => void): void;
   end(callback?: (err?: Error) => void): Promise<void> | undefined {
     this.#ended = true;
+    // As pg's end() with a statement running: its connection closes, the statement fails with
+    // 'Connection terminated' (before `end` is emitted) and the server stops it. A one-shot read
+    // of a client that holds no connection runs on the pool and is not stopped.
+    const closing: Promise<unknown>[] = [];
+    for (const c of this.#inUse) {
+      if (running(c)) closing.push(Promise.resolve((c as { end?: () => unknown }).end?.()).catch(() => {}));
+    }
+    const closed = closing.length === 0 ? Promise.resolve() : Promise.all(closing).then(() => undefined);
     if (!this.#released) {
       // pg's end() closes the session: a connection that carries this client's session state (a
       // temporary table, LISTEN, a prepared statement, an open transaction) is closed, not lent on.
       this.release(this.#binding.boundAlias !== undefined ? true : undefined);
-      queueMicrotask(() => this.emit('end'));
+      void closed.then(() => this.emit('end'));
     }
-    if (callback === undefined) return Promise.resolve();
-    process.nextTick(callback);
+    if (callback === undefined) return closed;
+    void closed.then(() => process.nextTick(callback));
     return undefined;
   }
 
@@ -1023,6 +1095,16 @@ export class RoutedPgClient extends EventEmitter {
     return this.#host.config.port ?? 5432;
   }
 
+  /** pg's `client.binary`: whether its node connections ask for results in binary (the pool's `binary`). */
+  get binary(): boolean {
+    return (this.#host.config as { binary?: unknown }).binary === true;
+  }
+
+  /** pg's `client.pipeline`: whether its node connections pipeline their statements (the pool's `pipeline`). */
+  get pipeline(): boolean {
+    return (this.#host.config as { pipeline?: unknown }).pipeline === true;
+  }
+
   /** No single backend serves a routed client. */
   get processID(): null {
     return null;
@@ -1051,6 +1133,12 @@ export class RoutedPgClient extends EventEmitter {
   [inspect.custom](): string {
     return `RoutedPgClient { boundAlias: ${String(this.boundAlias)}, released: ${this.#released} }`;
   }
+}
+
+/** A node-postgres client with a statement running or queued (duck-typed: a fake client has neither). */
+function running(c: PgClientLike): boolean {
+  const pgClient = c as { _getActiveQuery?: () => unknown; _queryQueue?: readonly unknown[] };
+  return (pgClient._getActiveQuery?.() ?? null) !== null || (pgClient._queryQueue?.length ?? 0) > 0;
 }
 
 function destroyPgClients(p: PgPoolLike): void {
