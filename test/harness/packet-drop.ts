@@ -3,10 +3,16 @@
  * what the kernel itself sees when a peer goes silent: unlike a userspace proxy, nothing answers
  * TCP keepalive probes. Needs root and iptables; `packetDropSkip()` says why not otherwise.
  *
+ *   await until(() => unacknowledgedTo(proxy.port) === 0, 2000, 'sent bytes acknowledged');
  *   const undo = dropPort(proxy.port);
  *   try { ... } finally { undo(); }
+ *
+ * Keepalive probes only a connection with nothing unacknowledged: bytes sent a few ms before the
+ * drop (the receiver delays its ACK) would be retransmitted instead, for many minutes. A test of
+ * keepalive waits for `unacknowledgedTo(port) === 0` before it drops.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 const rules = new Set<number>();
 process.on('exit', () => {
@@ -40,9 +46,14 @@ export function packetDropSkip(): string | false {
   if (process.getuid?.() !== 0) return 'dropping packets needs root (iptables)';
   try {
     iptables(['-S', 'INPUT']);
-    return false;
   } catch {
     return 'iptables is not usable here';
+  }
+  try {
+    readFileSync('/proc/net/tcp', 'utf8');
+    return false;
+  } catch {
+    return 'no /proc/net/tcp to read the send queues from';
   }
 }
 
@@ -51,4 +62,28 @@ export function dropPort(port: number): () => void {
   rules.add(port);
   for (const r of ruleArgs(port)) iptables(['-I', ...r]);
   return () => remove(port);
+}
+
+/**
+ * How many established connections of this host to `port` (their remote end) have sent bytes the
+ * peer has not acknowledged yet: the kernel's own send queue (Linux /proc/net/tcp and tcp6).
+ */
+export function unacknowledgedTo(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue ...
+      const [, , remote, state, queues] = line.trim().split(/\s+/);
+      if (remote?.endsWith(`:${hexPort}`) !== true || state !== '01' || queues === undefined) continue;
+      if (Number.parseInt(queues.split(':')[0]!, 16) > 0) n += 1;
+    }
+  }
+  return n;
 }
