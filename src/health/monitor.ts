@@ -267,6 +267,11 @@ interface Waiter {
   timer: TimerHandle | undefined;
 }
 
+/** Whether `later`'s last good check began after `earlier`'s last good check ended. */
+function checkedAfter(later: NodeState, earlier: NodeState): boolean {
+  return later.lastGoodCheckStartSeq >= earlier.lastGoodCheckEndSeq;
+}
+
 /** How soon a replica that streams from no one is checked again while a primary is available. */
 const NOT_STREAMING_RECHECK_MILLIS = 250;
 
@@ -782,7 +787,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         // it leaves the reads only once a primary check begun after this one answered (so a dead
         // primary is found down first, and the replica keeps serving). Until then the last verdict stands.
         const p = this.#nodes.get(this.#primary!)!;
-        if (p.lastGoodCheckStartSeq >= s.lastGoodCheckEndSeq) {
+        if (checkedAfter(p, s)) {
           found.set('replication-stopped', `Replica "${alias}" does not replicate from the primary "${this.#primary}": ${r.notStreaming}. It is out of the reads until it streams again.`);
         } else {
           const before = s.problems.get('replication-stopped');
@@ -808,7 +813,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const prober = this.#prober;
     const p = this.#primary === undefined ? undefined : this.#nodes.get(this.#primary);
     const primaryPos = p?.result?.role === 'primary' && p.reachable === true ? p.result.position : undefined;
-    if (!prober.holdsMore || primaryPos === undefined || p === undefined || p.lastGoodCheckStartSeq < s.lastGoodCheckEndSeq) return;
+    if (!prober.holdsMore || primaryPos === undefined || p === undefined || !checkedAfter(p, s)) return;
     const held = r.heldPositions ?? (r.replayPosition !== undefined ? [r.replayPosition] : []);
     const extra = held.find((pos) => prober.holdsMore?.(pos, primaryPos) === true);
     s.diverged = extra === undefined ? undefined

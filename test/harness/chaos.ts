@@ -472,22 +472,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const cutWindows: [number, number][] = [];
     /** Primary kills: the node, when the kill began and when the process was gone. */
     const killWindows: { alias: string; from: number; killed: number }[] = [];
+    const stateOf = (alias: string) => cluster!.nodeState(alias);
+    /** Waits (bounded) until every one of `aliases` is in `state`: marked when so, a violation when not. */
+    const reach = async (aliases: readonly string[], state: string, ms: number, what: string) => {
+      const held = await waitFor(() => aliases.every((a) => stateOf(a) === state), ms);
+      if (held) mark(`${what} ${state}`);
+      else violations.push(`${what}: not ${state} within ${ms} ms (at ${rel(performance.now())}; ${aliases.map((a) => `${a} ${stateOf(a)}`).join(', ')})`);
+      return held;
+    };
     if (options.faults === 'partition') {
       const primary = l.primaryAlias;
-      const stateOf = (alias: string) => cluster!.nodeState(alias);
       /** Silences `aliases` until each is found down (bounded), lets the load run, heals, waits for them back. */
       const partition = async (aliases: readonly string[], what: string) => {
         const from = performance.now();
         for (const a of aliases) downAt.delete(a);
         await fault(`silence ${what}`, () => Promise.resolve(aliases.forEach((a) => proxies.get(a)!.silence())));
-        const found = await waitFor(() => aliases.every((a) => stateOf(a) === 'down'), 10_000);
-        if (!found) violations.push(`${what}: not found down within 10 s of going silent`);
-        else mark(`${what} found down`);
+        await reach(aliases, 'down', 10_000, `${what} (silent)`);
         if (aliases.includes(primary)) cutWindows.push([from, downAt.get(primary) ?? performance.now()]);
         await load(aliases.includes(primary) ? 40 : 100, 1000, 5000);
         await fault(`heal ${what}`, () => Promise.resolve(aliases.forEach((a) => proxies.get(a)!.restore())));
-        if (!(await waitFor(() => aliases.every((a) => stateOf(a) === 'up'), 15_000))) violations.push(`${what}: not back up within 15 s of healing`);
-        else mark(`${what} back`);
+        await reach(aliases, 'up', 15_000, `${what} (healed)`);
         await load(aliases.includes(primary) ? 30 : 100, 500, 8000, aliases.includes(primary) ? 'writes' : 'requests');
       };
       await partition([r1], `replica ${r1}`);
@@ -537,11 +541,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const rand = seeded(options.seed ?? 1);
       const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
       const soakEnd = Math.min(performance.now() + (options.soakMillis ?? 60_000), hardStop - 40_000);
-      const stateOf = (alias: string) => cluster!.nodeState(alias);
-      const reach = async (aliases: readonly string[], state: string, ms: number, what: string) => {
-        if (await waitFor(() => aliases.every((a) => stateOf(a) === state), ms)) mark(`${what} ${state}`);
-        else violations.push(`${what}: not ${state} within ${ms} ms (at ${rel(performance.now())}; ${aliases.map((a) => `${a} ${stateOf(a)}`).join(', ')})`);
-      };
       const pidOf = async (alias: string) => {
         const pid = (await l.status()).find((n) => n.alias === alias)?.pid;
         if (pid === null || pid === undefined) throw new Error(`${alias} has no running server`);

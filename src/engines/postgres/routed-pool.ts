@@ -355,6 +355,7 @@ export class RoutedPgPool extends EventEmitter {
       rows: async (i, sql) => (await this.#pool(i).query(sql)).rows as Record<string, unknown>[],
     };
     const settings = (): ClientConfig => this.options;
+    const promiseLibrary = promiseOption(options.poolConfig);
     this.#host = {
       cx: this.#cx,
       runner: this.#runner,
@@ -362,15 +363,14 @@ export class RoutedPgPool extends EventEmitter {
       release: (c, err, reset) => this.#releaseInner(c, err, reset),
       releasedError: (err, client) => this.#background(err, client),
       statements: new Map(),
-      promiseLibrary: promiseOption(options.poolConfig),
+      promiseLibrary,
       get config(): ClientConfig {
         return settings();
       },
     };
     this.on('newListener', (event: string) => this.#forward(event));
     this.#cx.track(this);
-    const lib = promiseOption(options.poolConfig);
-    if (lib !== undefined) withPromiseLibrary(this, lib);
+    if (promiseLibrary !== undefined) withPromiseLibrary(this, promiseLibrary);
   }
 
   #pool(index: number): PgPoolLike {
